@@ -1,0 +1,1 @@
+//! MySQL charm library (placeholder).

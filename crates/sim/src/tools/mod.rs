@@ -1,0 +1,1 @@
+//! The fake hook tools (filled in by the tools work).

@@ -9,4 +9,9 @@ pub mod context;
 pub mod logger;
 pub mod tools;
 
-pub use tools::{HookTools, MockHookTools, RelationId, Status, StatusName, ToolError};
+pub use context::{ContextError, Dispatch, Event, RelationContext, RelationHookKind};
+pub use logger::JujuLogger;
+pub use tools::{
+    AppStatus, HookTools, MockHookTools, ProcessHookTools, RelationId, Status, StatusName,
+    ToolError,
+};

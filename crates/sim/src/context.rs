@@ -45,6 +45,11 @@ pub struct HookContext {
     pub leader_settings: Bag,
     /// This unit's current workload status (status-get).
     pub unit_status: StatusValue,
+    /// What the first `status-get` of this run read: Juju caches the unit's
+    /// status per hook, so a later `status-set` does not change what
+    /// `status-get` prints. Set by the tools; the engine leaves it `None`.
+    #[serde(default)]
+    pub unit_status_cache: Option<StatusValue>,
     /// The application status and every unit's status (status-get --application).
     pub app_status: StatusValue,
     /// Every unit's workload status, by unit name (for status-get --application).

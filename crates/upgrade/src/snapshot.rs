@@ -1,0 +1,238 @@
+//! What one unit sees of the upgrade peer relation at the start of a hook.
+//!
+//! The charm reads the relation through hook tools and hands the core a [`PeerSnapshot`]; the
+//! core never calls Juju itself. The bags are untrusted strings: the accessors here parse them
+//! and return typed errors instead of guessing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::dependency::DependencyModel;
+use crate::error::SnapshotError;
+use crate::stack::UpgradeStack;
+use crate::state::{cluster_state, UnitState};
+
+/// A relation databag: string keys to string values.
+pub type Bag = BTreeMap<String, String>;
+
+/// Unit bag key holding the unit's [`UnitState`].
+pub const STATE_KEY: &str = "state";
+/// App bag key holding the [`UpgradeStack`] as JSON.
+pub const STACK_KEY: &str = "upgrade-stack";
+/// App bag key holding the deployed [`DependencyModel`] as JSON.
+pub const DEPENDENCIES_KEY: &str = "dependencies";
+
+/// This unit's view of the peer relation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerSnapshot {
+    /// The application name, e.g. `mysql`.
+    pub app: String,
+    /// This unit's number (`mysql/2` is 2).
+    pub unit: u32,
+    /// Whether this unit is the leader (`is-leader`).
+    pub is_leader: bool,
+    /// Every unit of the application, this one included.
+    pub units: BTreeSet<u32>,
+    /// The application databag.
+    pub app_bag: Bag,
+    /// Unit databags by unit number; a unit that never wrote may be absent.
+    pub unit_bags: BTreeMap<u32, Bag>,
+}
+
+impl PeerSnapshot {
+    /// A snapshot of a unit alone in its application, with empty bags.
+    pub fn new(app: impl Into<String>, unit: u32, is_leader: bool) -> Self {
+        PeerSnapshot {
+            app: app.into(),
+            unit,
+            is_leader,
+            units: BTreeSet::from([unit]),
+            app_bag: Bag::new(),
+            unit_bags: BTreeMap::new(),
+        }
+    }
+
+    /// The application's units, with this unit always included.
+    pub fn app_units(&self) -> BTreeSet<u32> {
+        let mut units = self.units.clone();
+        units.insert(self.unit);
+        units
+    }
+
+    /// Juju's name for a unit of this application, e.g. `mysql/2`.
+    pub fn unit_name(&self, unit: u32) -> String {
+        format!("{}/{unit}", self.app)
+    }
+
+    /// A unit bag value; an empty value counts as absent, as Juju deletes keys set to "".
+    pub fn unit_value(&self, unit: u32, key: &str) -> Option<&str> {
+        self.unit_bags
+            .get(&unit)
+            .and_then(|bag| bag.get(key))
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// An app bag value; an empty value counts as absent.
+    pub fn app_value(&self, key: &str) -> Option<&str> {
+        self.app_bag
+            .get(key)
+            .map(String::as_str)
+            .filter(|value| !value.is_empty())
+    }
+
+    /// A unit's state; `None` when it has not written one.
+    pub fn unit_state(&self, unit: u32) -> Result<Option<UnitState>, SnapshotError> {
+        self.unit_value(unit, STATE_KEY)
+            .map(|text| {
+                text.parse().map_err(|_| SnapshotError::UnitState {
+                    unit,
+                    text: text.to_owned(),
+                })
+            })
+            .transpose()
+    }
+
+    /// This unit's state.
+    pub fn own_state(&self) -> Result<Option<UnitState>, SnapshotError> {
+        self.unit_state(self.unit)
+    }
+
+    /// Every application unit's state.
+    pub fn unit_states(&self) -> Result<BTreeMap<u32, Option<UnitState>>, SnapshotError> {
+        self.app_units()
+            .into_iter()
+            .map(|unit| Ok((unit, self.unit_state(unit)?)))
+            .collect()
+    }
+
+    /// The cluster state over every application unit (see [`cluster_state`]).
+    pub fn cluster_state(&self) -> Result<Option<UnitState>, SnapshotError> {
+        Ok(cluster_state(self.unit_states()?.into_values()))
+    }
+
+    /// The upgrade stack; empty when absent (v0 treats `[]` and a missing key alike).
+    pub fn upgrade_stack(&self) -> Result<UpgradeStack, SnapshotError> {
+        match self.app_value(STACK_KEY) {
+            Some(text) => Ok(UpgradeStack::from_json(text)?),
+            None => Ok(UpgradeStack::default()),
+        }
+    }
+
+    /// The dependency model stored as the baseline of the deployed revision, if any.
+    pub fn stored_dependencies(&self) -> Result<Option<DependencyModel>, SnapshotError> {
+        self.app_value(DEPENDENCIES_KEY)
+            .map(|text| DependencyModel::from_json(text).map_err(SnapshotError::from))
+            .transpose()
+    }
+
+    /// Checks everything the core reads: every application unit's state, the stack (which may
+    /// only name application units) and the stored dependencies.
+    pub fn validate(&self) -> Result<(), SnapshotError> {
+        self.unit_states()?;
+        self.upgrade_stack()?.validate(&self.app_units())?;
+        self.stored_dependencies()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StackError;
+
+    fn snapshot() -> PeerSnapshot {
+        let mut view = PeerSnapshot::new("mysql", 0, true);
+        view.units.extend([1, 2]);
+        view
+    }
+
+    fn set_state(view: &mut PeerSnapshot, unit: u32, state: &str) {
+        view.unit_bags
+            .entry(unit)
+            .or_default()
+            .insert(STATE_KEY.into(), state.into());
+    }
+
+    #[test]
+    fn states_parse_and_missing_bags_are_unreported() {
+        let mut view = snapshot();
+        set_state(&mut view, 0, "ready");
+        set_state(&mut view, 1, "");
+        assert_eq!(view.unit_state(0), Ok(Some(UnitState::Ready)));
+        assert_eq!(view.unit_state(1), Ok(None), "empty means deleted");
+        assert_eq!(view.unit_state(2), Ok(None), "never wrote");
+        assert_eq!(view.cluster_state(), Ok(None));
+        set_state(&mut view, 1, "completed");
+        set_state(&mut view, 2, "upgrading");
+        assert_eq!(view.cluster_state(), Ok(Some(UnitState::Ready)));
+    }
+
+    #[test]
+    fn unknown_state_is_reported_with_unit_and_text() {
+        let mut view = snapshot();
+        set_state(&mut view, 2, "upgrayding");
+        let err = view.cluster_state().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unit 2 state \"upgrayding\" is not a known state"
+        );
+        assert_eq!(view.validate(), Err(err));
+    }
+
+    #[test]
+    fn units_outside_the_application_are_ignored() {
+        let mut view = snapshot();
+        for unit in 0..3 {
+            set_state(&mut view, unit, "idle");
+        }
+        set_state(&mut view, 7, "garbage from a departed unit");
+        assert_eq!(view.cluster_state(), Ok(Some(UnitState::Idle)));
+        assert_eq!(view.validate(), Ok(()));
+    }
+
+    #[test]
+    fn this_unit_always_counts_as_an_application_unit() {
+        let mut view = PeerSnapshot::new("mysql", 3, false);
+        view.units.clear();
+        assert_eq!(view.app_units(), BTreeSet::from([3]));
+        assert_eq!(view.unit_name(3), "mysql/3");
+    }
+
+    #[test]
+    fn stack_is_empty_when_absent_and_checked_against_the_application() {
+        let mut view = snapshot();
+        assert!(view.upgrade_stack().expect("absent is fine").is_empty());
+        view.app_bag.insert(STACK_KEY.into(), "[0, 1, 2]".into());
+        assert_eq!(view.upgrade_stack().map(|s| s.top()), Ok(Some(2)));
+        view.app_bag.insert(STACK_KEY.into(), "[0, 1, 5]".into());
+        assert_eq!(
+            view.validate(),
+            Err(SnapshotError::Stack(StackError::UnknownUnits {
+                units: vec![5]
+            }))
+        );
+        view.app_bag.insert(STACK_KEY.into(), "[0, 1".into());
+        assert!(matches!(
+            view.upgrade_stack(),
+            Err(SnapshotError::Stack(StackError::Malformed { .. }))
+        ));
+    }
+
+    #[test]
+    fn stored_dependencies_parse_or_fail_typed() {
+        let mut view = snapshot();
+        assert_eq!(view.stored_dependencies(), Ok(None));
+        view.app_bag.insert(
+            DEPENDENCIES_KEY.into(),
+            r#"{"charm": {"upgrade_supported": ">0", "version": "1"}}"#.into(),
+        );
+        let stored = view.stored_dependencies().expect("valid").expect("present");
+        assert!(stored.get("charm").is_some());
+        view.app_bag
+            .insert(DEPENDENCIES_KEY.into(), "{'charm': 1}".into());
+        assert!(matches!(
+            view.validate(),
+            Err(SnapshotError::Dependencies(_))
+        ));
+    }
+}

@@ -1,1 +1,3 @@
 //! MySQL charm library (placeholder).
+
+pub mod workload;

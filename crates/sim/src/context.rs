@@ -89,7 +89,10 @@ pub struct StatusValue {
 
 impl Default for StatusValue {
     fn default() -> Self {
-        StatusValue { status: "unknown".into(), message: String::new() }
+        StatusValue {
+            status: "unknown".into(),
+            message: String::new(),
+        }
     }
 }
 

@@ -22,6 +22,7 @@
 mod cluster;
 mod emulated;
 mod error;
+mod error_log;
 mod retry;
 mod snap;
 

@@ -51,17 +51,12 @@ use std::path::{Path, PathBuf};
 
 use state::{read_state, scan_states, state_file, write_state};
 
+use super::error_log::{downgrade_refused_since_last_start, DOWNGRADE_REFUSED_CODE, START_MARKER};
 use super::retry::wait_for_online;
 use super::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, RetryPolicy, Workload, WorkloadError,
     WorkloadRevision,
 };
-
-/// The marker MySQL writes at every start; the downgrade check reads only what follows the
-/// last one.
-const START_MARKER: &str = "starting as process";
-/// MySQL's "Cannot boot server version X on data directory built by version Y".
-const DOWNGRADE_REFUSED_CODE: &str = "MY-013171";
 
 /// The [`Workload`] of one unit in a `juju-sim` model.
 #[derive(Debug, Clone)]
@@ -451,15 +446,7 @@ impl Workload for EmulatedWorkload {
     }
 
     fn downgrade_refused(&self) -> Result<bool, WorkloadError> {
-        let own = self.own()?;
-        let last_start = own
-            .error_log
-            .iter()
-            .rposition(|line| line.contains(START_MARKER))
-            .unwrap_or(0);
-        Ok(own.error_log[last_start..]
-            .iter()
-            .any(|line| line.contains(DOWNGRADE_REFUSED_CODE)))
+        Ok(downgrade_refused_since_last_start(&self.own()?.error_log))
     }
 
     fn reset_and_rejoin(&self) -> Result<(), WorkloadError> {

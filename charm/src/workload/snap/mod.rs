@@ -32,16 +32,12 @@ use std::path::PathBuf;
 use mysqlsh::{after_marker, Connection, UpgradeCheck};
 
 use super::cluster::instance_label;
+use super::error_log::downgrade_refused_since_last_start;
 use super::retry::wait_for_online;
 use super::{
     ClusterStatus, CommandFailure, MemberState, RetryPolicy, Sleeper, Workload, WorkloadError,
     WorkloadRevision,
 };
-
-/// MySQL's "Cannot boot server version X on data directory built by version Y".
-const DOWNGRADE_REFUSED_CODE: &str = "MY-013171";
-/// What mysqld logs at every start; only what follows the last one is about this start.
-const START_MARKER: &str = "starting as process";
 
 /// Where things are and who to be; the defaults are Charmed MySQL's.
 #[derive(Clone)]
@@ -408,14 +404,9 @@ impl<R: CommandRunner, S: Sleeper> Workload for SnapWorkload<R, S> {
             Err(e) => return Err(WorkloadError::io(path, e)),
         };
         let log = String::from_utf8_lossy(&bytes);
-        let lines: Vec<&str> = log.lines().collect();
-        let last_start = lines
-            .iter()
-            .rposition(|line| line.contains(START_MARKER))
-            .unwrap_or(0);
-        Ok(lines[last_start..]
-            .iter()
-            .any(|line| line.contains(DOWNGRADE_REFUSED_CODE)))
+        Ok(downgrade_refused_since_last_start(
+            &log.lines().collect::<Vec<_>>(),
+        ))
     }
 
     fn reset_and_rejoin(&self) -> Result<(), WorkloadError> {

@@ -135,6 +135,12 @@ pub enum SnapshotError {
         /// The text that was found.
         text: String,
     },
+    /// The app bag's `upgrade-round` is not a number.
+    #[error("upgrade-round {} is not a number", quoted(.text))]
+    Round {
+        /// The text that was found.
+        text: String,
+    },
     /// The app bag's `upgrade-stack` is unusable.
     #[error(transparent)]
     Stack(#[from] StackError),

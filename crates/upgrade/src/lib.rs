@@ -8,6 +8,7 @@ pub mod dependency;
 pub mod effect;
 pub mod error;
 pub mod hooks;
+pub mod machine;
 pub mod messages;
 pub mod snapshot;
 pub mod stack;
@@ -23,6 +24,7 @@ pub use error::{
     UpgradeFailed, VersionIncompatible, VersionParseError,
 };
 pub use hooks::UpgradeHooks;
-pub use snapshot::{Bag, PeerSnapshot, DEPENDENCIES_KEY, STACK_KEY, STATE_KEY};
+pub use machine::{handle, no_relation, Event, RESULT_KEY};
+pub use snapshot::{Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
 pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};

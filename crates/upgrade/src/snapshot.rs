@@ -20,6 +20,13 @@ pub const STATE_KEY: &str = "state";
 pub const STACK_KEY: &str = "upgrade-stack";
 /// App bag key holding the deployed [`DependencyModel`] as JSON.
 pub const DEPENDENCIES_KEY: &str = "dependencies";
+/// Key of the upgrade round: in the app bag, the number of the current round (a new stack or a
+/// recovery starts a new one); in a unit bag, the round in which that unit last completed.
+///
+/// Not in v0: it tells a fresh `completed` from one left over from an aborted round, so the
+/// leader never pops a unit that a recovery re-inserted before it has rolled back. When the app
+/// bag has no round (a stack written by v0), the leader falls back to v0's rule.
+pub const ROUND_KEY: &str = "upgrade-round";
 
 /// This unit's view of the peer relation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,6 +125,25 @@ impl PeerSnapshot {
         }
     }
 
+    /// The current upgrade round, if the stack was written by this core.
+    pub fn app_round(&self) -> Result<Option<u64>, SnapshotError> {
+        self.app_value(ROUND_KEY)
+            .map(|text| {
+                text.parse::<u64>().map_err(|_| SnapshotError::Round {
+                    text: text.to_owned(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Whether `unit`'s `completed` belongs to the current round (always true without a round).
+    pub fn completed_this_round(&self, unit: u32) -> Result<bool, SnapshotError> {
+        Ok(match self.app_round()? {
+            None => true,
+            Some(round) => self.unit_value(unit, ROUND_KEY) == Some(round.to_string().as_str()),
+        })
+    }
+
     /// The dependency model stored as the baseline of the deployed revision, if any.
     pub fn stored_dependencies(&self) -> Result<Option<DependencyModel>, SnapshotError> {
         self.app_value(DEPENDENCIES_KEY)
@@ -126,10 +152,11 @@ impl PeerSnapshot {
     }
 
     /// Checks everything the core reads: every application unit's state, the stack (which may
-    /// only name application units) and the stored dependencies.
+    /// only name application units), the round and the stored dependencies.
     pub fn validate(&self) -> Result<(), SnapshotError> {
         self.unit_states()?;
         self.upgrade_stack()?.validate(&self.app_units())?;
+        self.app_round()?;
         self.stored_dependencies()?;
         Ok(())
     }

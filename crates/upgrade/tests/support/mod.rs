@@ -1,0 +1,179 @@
+//! Test-only helpers shared by the integration tests: dependency fixtures, a scriptable
+//! [`FakeHooks`], snapshot builders, effect filters, and the [`cluster`] harness.
+#![allow(dead_code)]
+
+pub mod cluster;
+
+use juju_upgrade::{
+    ClusterNotReady, DependencyModel, Effect, LogLevel, PeerSnapshot, Status, UpgradeFailed,
+    UpgradeHooks, STACK_KEY, STATE_KEY,
+};
+
+/// Revision 42 (the seed's "previous" revision): MySQL 8.0.33.
+pub const REV_42_DEPS: &str = r#"{
+    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "42"},
+    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.33"}
+}"#;
+
+/// Revision 43 (the seed's failed upgrade target): MySQL 8.0.34.
+pub const REV_43_DEPS: &str = r#"{
+    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "43"},
+    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}
+}"#;
+
+/// A revision that cannot upgrade from 8.0.33.
+pub const REV_90_DEPS: &str = r#"{
+    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "90"},
+    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "^9.1", "version": "9.1.0"}
+}"#;
+
+pub fn model(json: &str) -> DependencyModel {
+    DependencyModel::from_json(json).expect("fixture model is valid")
+}
+
+/// Hooks whose answers a test scripts, recording what the core asked.
+pub struct FakeHooks {
+    pub model: DependencyModel,
+    pub check: Result<(), ClusterNotReady>,
+    pub upgrade_result: Result<(), UpgradeFailed>,
+    pub progress_messages: Vec<String>,
+    pub workload_version: Option<String>,
+    /// How many times `pre_upgrade_check` ran.
+    pub checks_run: usize,
+    /// The view handed to each `upgrade_unit` call.
+    pub upgrades: Vec<PeerSnapshot>,
+}
+
+impl FakeHooks {
+    pub fn new() -> Self {
+        FakeHooks {
+            model: model(REV_43_DEPS),
+            check: Ok(()),
+            upgrade_result: Ok(()),
+            progress_messages: vec!["stopping services..".into(), "upgrading snap...".into()],
+            workload_version: Some("8.0.34".into()),
+            checks_run: 0,
+            upgrades: Vec::new(),
+        }
+    }
+}
+
+impl UpgradeHooks for FakeHooks {
+    fn dependency_model(&self) -> &DependencyModel {
+        &self.model
+    }
+
+    fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
+        self.checks_run += 1;
+        self.check.clone()
+    }
+
+    fn upgrade_unit(
+        &mut self,
+        view: &PeerSnapshot,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), UpgradeFailed> {
+        self.upgrades.push(view.clone());
+        for message in &self.progress_messages {
+            progress(message);
+        }
+        self.upgrade_result.clone()
+    }
+
+    fn workload_version(&mut self, _: &PeerSnapshot) -> Option<String> {
+        self.workload_version.clone()
+    }
+}
+
+/// A snapshot of unit `unit` in app `mysql` whose units are those listed in `states`
+/// (`""` leaves a unit without a state) plus `unit`.
+pub fn view(unit: u32, is_leader: bool, states: &[(u32, &str)]) -> PeerSnapshot {
+    let mut snapshot = PeerSnapshot::new("mysql", unit, is_leader);
+    for &(other, state) in states {
+        snapshot.units.insert(other);
+        if !state.is_empty() {
+            snapshot
+                .unit_bags
+                .entry(other)
+                .or_default()
+                .insert(STATE_KEY.into(), state.into());
+        }
+    }
+    snapshot
+}
+
+/// `view` with an upgrade stack in the app bag.
+pub fn view_with_stack(
+    unit: u32,
+    is_leader: bool,
+    states: &[(u32, &str)],
+    stack: &str,
+) -> PeerSnapshot {
+    let mut snapshot = view(unit, is_leader, states);
+    snapshot.app_bag.insert(STACK_KEY.into(), stack.into());
+    snapshot
+}
+
+pub fn run(event: juju_upgrade::Event, view: PeerSnapshot, hooks: &mut FakeHooks) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    juju_upgrade::handle(&event, view, hooks, &mut effects);
+    effects
+}
+
+/// Every bag write, in order.
+pub fn writes(effects: &[Effect]) -> Vec<Effect> {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::SetUnit { .. } | Effect::SetApp { .. }))
+        .cloned()
+        .collect()
+}
+
+/// The values written to this unit's `state`, in order.
+pub fn state_writes(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetUnit { key, value } if key == STATE_KEY => Some(value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The values written to an app bag key, in order.
+pub fn app_writes(effects: &[Effect], wanted: &str) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::SetApp { key, value } if key == wanted => Some(value.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn statuses(effects: &[Effect]) -> Vec<Status> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::UnitStatus(status) => Some(status.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn action_failure(effects: &[Effect]) -> Option<String> {
+    effects.iter().find_map(|e| match e {
+        Effect::ActionFail(message) => Some(message.clone()),
+        _ => None,
+    })
+}
+
+pub fn logs(effects: &[Effect], wanted: LogLevel) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Log { level, message } if *level == wanted => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}

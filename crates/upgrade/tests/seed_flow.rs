@@ -5,24 +5,12 @@
 mod support;
 
 use juju_upgrade::{messages, LogLevel, Status, StatusKind};
-use support::cluster::{Cluster, Revision, UpgradeRecord};
-use support::{model, REV_42_DEPS, REV_43_DEPS, REV_90_DEPS};
-
-fn revisions() -> Vec<(u32, Revision)> {
-    let revision = |deps: &str, workload: &str| Revision {
-        model: model(deps),
-        workload: workload.into(),
-    };
-    vec![
-        (42, revision(REV_42_DEPS, "8.0.33")),
-        (43, revision(REV_43_DEPS, "8.0.34")),
-        (90, revision(REV_90_DEPS, "9.1.0")),
-    ]
-}
+use support::cluster::{Cluster, UpgradeRecord};
+use support::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
 
 /// `count` units at revision 42 with unit 0 as leader, after the peer relation is set up.
 fn deployed(count: u32) -> Cluster {
-    let mut cluster = Cluster::deploy(count, 0, &revisions(), 42);
+    let mut cluster = Cluster::deploy(count, 0, &seed_revisions(), 42);
     cluster.settle();
     for unit in 0..count {
         assert_eq!(cluster.state(unit), Some("idle"));

@@ -31,6 +31,19 @@ pub fn model(json: &str) -> DependencyModel {
     DependencyModel::from_json(json).expect("fixture model is valid")
 }
 
+/// Revisions 42 (8.0.33), 43 (8.0.34) and 90 (9.1.0, cannot upgrade from 8.0.33).
+pub fn seed_revisions() -> Vec<(u32, cluster::Revision)> {
+    let revision = |deps: &str, workload: &str| cluster::Revision {
+        model: model(deps),
+        workload: workload.into(),
+    };
+    vec![
+        (42, revision(REV_42_DEPS, "8.0.33")),
+        (43, revision(REV_43_DEPS, "8.0.34")),
+        (90, revision(REV_90_DEPS, "9.1.0")),
+    ]
+}
+
 /// Hooks whose answers a test scripts, recording what the core asked.
 pub struct FakeHooks {
     pub model: DependencyModel,

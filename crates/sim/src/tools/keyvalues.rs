@@ -88,3 +88,72 @@ fn yaml_kind(value: &Value) -> &'static str {
         Value::Tagged(_) => "tagged value",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn json_from_ops_keeps_strings_exact() {
+        let json = br#"{"a:b": "yes", "n": "null", "esc": "tab\tquote\"slash\/\u00e9", "multi": "l1\nl2", "num": "007"}"#;
+        assert_eq!(
+            read_file("-", json),
+            Ok(map(&[
+                ("a:b", "yes"),
+                ("esc", "tab\tquote\"slash/é"),
+                ("multi", "l1\nl2"),
+                ("n", "null"),
+                ("num", "007"),
+            ]))
+        );
+    }
+
+    #[test]
+    fn yaml_block_scalars_as_ops_controller_storage_writes_them() {
+        let yaml = b"? |-\n  #notices#\n: |\n  []\n? |-\n  Charm/StoredStateData[_stored]\n: |\n  {events: 1}\n";
+        assert_eq!(
+            read_file("-", yaml),
+            Ok(map(&[
+                ("#notices#", "[]\n"),
+                ("Charm/StoredStateData[_stored]", "{events: 1}\n")
+            ]))
+        );
+    }
+
+    #[test]
+    fn empty_input_is_an_empty_map_and_non_maps_are_refused() {
+        assert_eq!(read_file("-", b""), Ok(BTreeMap::new()));
+        assert_eq!(read_file("-", b"a: ~\n"), Ok(map(&[("a", "")])));
+        assert!(matches!(
+            read_file("-", b"- a\n- b\n"),
+            Err(ToolError::Run(_))
+        ));
+        assert!(matches!(
+            read_file("-", b"a: [1]\n"),
+            Err(ToolError::Run(_))
+        ));
+        assert!(matches!(
+            read_file("-", b"{unclosed"),
+            Err(ToolError::Run(_))
+        ));
+    }
+
+    #[test]
+    fn key_values_split_at_the_first_equals() {
+        let args: Vec<String> = ["a=1", "b=", "c=x=y"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            parse(&args),
+            Ok(map(&[("a", "1"), ("b", ""), ("c", "x=y")]))
+        );
+    }
+}

@@ -1,6 +1,101 @@
 //! Sans-IO core for safe in-place upgrades and rollbacks of stateful Juju applications.
 //!
-//! placeholder
+//! A charm embeds this crate to coordinate `juju refresh` across its units: one unit at a time,
+//! in an order the charm chooses, pausing on the first failure until the operator rolls back.
+//! It is behaviourally compatible with the `upgrade` library v0 of canonical/data-platform-libs
+//! (VM substrate) as Charmed MySQL uses it: the same peer data, states, order and messages.
+//!
+//! The core does no I/O. For each event the charm builds a [`PeerSnapshot`] of the upgrade peer
+//! relation and calls [`handle`]; the core decides and emits [`Effect`]s (bag writes, statuses,
+//! logs, action results) to an [`EffectSink`] as it goes; the charm performs them with hook
+//! tools. Work on the workload (health checks, package upgrades) is the charm's, through the
+//! [`UpgradeHooks`] trait.
+//!
+//! # The protocol
+//!
+//! - Unit bag `state` ([`UnitState`]): `idle`, `ready`, `upgrading`, `completed`, `failed`,
+//!   `recovery`. The cluster state ([`cluster_state`]) is the worst of them.
+//! - App bag `upgrade-stack` ([`UpgradeStack`]): unit numbers; the last one upgrades next.
+//!   `dependencies` ([`DependencyModel`]): the deployed revision's versions.
+//! - `pre-upgrade-check` (leader): checks health, writes the stack; after a failure it enters
+//!   recovery instead, putting the already upgraded units back under the failed one.
+//! - `upgrade-charm`: the leader checks version compatibility ([`check_upgrade`]); each unit
+//!   becomes `ready`. The top unit upgrades when every unit is ready; the leader pops it when
+//!   it completes; when the stack is empty everyone returns to `idle`.
+//!
+//! # Beyond v0
+//!
+//! - After each of its own writes a unit re-evaluates at once (Juju never tells a unit about
+//!   its own writes), so the last unit to become ready does not wait forever.
+//! - An upgrade round ([`ROUND_KEY`]) keeps a `completed` left over from an aborted round from
+//!   being taken for a finished rollback.
+//! - Invalid peer data blocks the unit with a message naming it, and is never guessed at.
+//!
+//! # Example: a charm embedding the core
+//!
+//! ```
+//! use juju_upgrade::{
+//!     handle, ClusterNotReady, DependencyModel, Effect, Event, PeerSnapshot, UpgradeFailed,
+//!     UpgradeHooks,
+//! };
+//!
+//! /// The charm's side: its shipped versions and its workload.
+//! struct MyCharm {
+//!     dependencies: DependencyModel,
+//!     installed: String,
+//! }
+//!
+//! impl UpgradeHooks for MyCharm {
+//!     fn dependency_model(&self) -> &DependencyModel {
+//!         &self.dependencies
+//!     }
+//!
+//!     fn pre_upgrade_check(&mut self, _view: &PeerSnapshot) -> Result<(), ClusterNotReady> {
+//!         Ok(()) // e.g. every member online
+//!     }
+//!
+//!     fn upgrade_unit(
+//!         &mut self,
+//!         _view: &PeerSnapshot,
+//!         progress: &mut dyn FnMut(&str),
+//!     ) -> Result<(), UpgradeFailed> {
+//!         progress("upgrading snap...");
+//!         self.installed = "8.0.34".into(); // e.g. snap refresh, restart, rejoin
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut charm = MyCharm {
+//!     dependencies: DependencyModel::from_json(
+//!         r#"{"snap": {"name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}}"#,
+//!     )?,
+//!     installed: "8.0.33".into(),
+//! };
+//!
+//! // `upgrade-charm` on mysql/1: the charm reads the peer relation into a snapshot.
+//! // Unit 0 is already ready and unit 1 is on top of the stack.
+//! let mut view = PeerSnapshot::new("mysql", 1, false);
+//! view.units.insert(0);
+//! view.unit_bags.entry(0).or_default().insert("state".into(), "ready".into());
+//! view.unit_bags.entry(1).or_default().insert("state".into(), "idle".into());
+//! view.app_bag.insert("upgrade-stack".into(), "[0, 1]".into());
+//!
+//! let mut effects: Vec<Effect> = Vec::new();
+//! handle(&Event::UpgradeCharm, view, &mut charm, &mut effects);
+//!
+//! // A real charm performs each effect as it arrives (a custom `EffectSink`): relation-set,
+//! // status-set, juju-log, action-set/-fail, application-version-set.
+//! let states: Vec<&str> = effects
+//!     .iter()
+//!     .filter_map(|effect| match effect {
+//!         Effect::SetUnit { key, value } if key == "state" => Some(value.as_str()),
+//!         _ => None,
+//!     })
+//!     .collect();
+//! assert_eq!(states, ["ready", "upgrading", "completed"]);
+//! assert_eq!(charm.installed, "8.0.34");
+//! # Ok::<(), juju_upgrade::DependencyError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -367,7 +367,8 @@ impl DependencyModel {
         Ok(model)
     }
 
-    /// The JSON stored in the app bag.
+    /// The JSON stored in the app bag: compact, keys in alphabetical order (the order v0's
+    /// models use), a component's `name` left out when it has none.
     pub fn to_json(&self) -> String {
         let mut out = String::from("{");
         for (index, (component, dependency)) in self.components.iter().enumerate() {

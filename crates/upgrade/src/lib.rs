@@ -120,6 +120,8 @@ pub use error::{
 };
 pub use hooks::UpgradeHooks;
 pub use machine::{handle, no_relation, Event, RESULT_KEY};
-pub use snapshot::{Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
+pub use snapshot::{
+    unit_number, Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+};
 pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};

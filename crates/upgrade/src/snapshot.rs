@@ -28,6 +28,15 @@ pub const DEPENDENCIES_KEY: &str = "dependencies";
 /// bag has no round (a stack written by v0), the leader falls back to v0's rule.
 pub const ROUND_KEY: &str = "upgrade-round";
 
+/// The unit number in a Juju unit name (`mysql/2` is 2); `None` if the name is not `app/N`.
+pub fn unit_number(name: &str) -> Option<u32> {
+    let (app, number) = name.rsplit_once('/')?;
+    if app.is_empty() || !number.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    number.parse().ok()
+}
+
 /// This unit's view of the peer relation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerSnapshot {
@@ -215,6 +224,23 @@ mod tests {
         set_state(&mut view, 7, "garbage from a departed unit");
         assert_eq!(view.cluster_state(), Ok(Some(UnitState::Idle)));
         assert_eq!(view.validate(), Ok(()));
+    }
+
+    #[test]
+    fn unit_numbers_come_from_juju_unit_names() {
+        assert_eq!(unit_number("mysql/2"), Some(2));
+        assert_eq!(unit_number("my-sql/10"), Some(10));
+        for bad in [
+            "mysql",
+            "mysql/",
+            "/3",
+            "mysql/-1",
+            "mysql/+1",
+            "mysql/x",
+            "mysql/99999999999",
+        ] {
+            assert_eq!(unit_number(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,24 @@ thread_local! {
     static LOGGING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Marks this thread as inside [`JujuLogger::log`] until dropped, even if
+/// the tools panic.
+struct ReentryGuard;
+
+impl ReentryGuard {
+    /// `None` if this thread is already logging.
+    fn enter() -> Option<Self> {
+        let already = LOGGING.with(|flag| flag.replace(true));
+        (!already).then_some(Self)
+    }
+}
+
+impl Drop for ReentryGuard {
+    fn drop(&mut self) {
+        LOGGING.with(|flag| flag.set(false));
+    }
+}
+
 /// Forwards `log` records to `juju-log`, falling back to a writer (stderr by
 /// default) when the tool fails.
 pub struct JujuLogger<T> {
@@ -81,17 +99,15 @@ impl<T: HookTools + Send + Sync> Log for JujuLogger<T> {
             return;
         }
         let message = record.args().to_string();
-        let reentered = LOGGING.with(|flag| flag.replace(true));
-        if reentered {
+        let Some(_guard) = ReentryGuard::enter() else {
             // A record raised while sending another one (e.g. by a HookTools
             // implementation that logs): never call juju-log again from here.
             self.write_fallback(record.level(), &message, None);
             return;
-        }
+        };
         if let Err(error) = self.tools.juju_log(record.level(), &message) {
             self.write_fallback(record.level(), &message, Some(&error));
         }
-        LOGGING.with(|flag| flag.set(false));
     }
 
     fn flush(&self) {

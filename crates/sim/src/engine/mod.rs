@@ -894,6 +894,33 @@ impl Engine {
         self.step_with(&|_: &str| true)
     }
 
+    /// Runs the next operation of one unit only (for tests that need an exact
+    /// interleaving); a due-later retry advances the virtual clock to it.
+    /// `None` when that unit has nothing to run.
+    pub fn step_unit(&mut self, unit: &str) -> Result<Option<StepReport>, EngineError> {
+        let u = self
+            .model
+            .units
+            .get(unit)
+            .ok_or_else(|| EngineError::UnknownUnit(unit.into()))?;
+        match next_operation(&self.model, u, self.model.clock, true) {
+            Next::Run(op) => self.execute(unit, op).map(Some),
+            Next::RetryAt(at) => {
+                self.model.clock = at;
+                let u = self
+                    .model
+                    .units
+                    .get(unit)
+                    .ok_or_else(|| EngineError::UnknownUnit(unit.into()))?;
+                match next_operation(&self.model, u, at, true) {
+                    Next::Run(op) => self.execute(unit, op).map(Some),
+                    _ => Ok(None),
+                }
+            }
+            Next::Idle => Ok(None),
+        }
+    }
+
     fn step_with(
         &mut self,
         retry_allowed: &dyn Fn(&str) -> bool,

@@ -150,6 +150,15 @@ pub struct StepReport {
     pub retry: bool,
 }
 
+/// One config option's value as `juju config APP` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigValue {
+    /// The value hooks see (`None`: unset, no default).
+    pub value: Option<Value>,
+    /// `user`, `default` or `unset`.
+    pub source: &'static str,
+}
+
 /// A unit left in error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitErrorReport {
@@ -660,6 +669,42 @@ impl Engine {
             application.config_version += 1;
         }
         self.save()
+    }
+
+    /// Every config option of `app` with its value and where it comes from.
+    pub fn config(&mut self, app: &str) -> Result<BTreeMap<String, ConfigValue>, EngineError> {
+        let application = self
+            .model
+            .applications
+            .get(app)
+            .ok_or_else(|| EngineError::UnknownApplication(app.into()))?;
+        let (charm_name, revision, set) = (
+            application.charm.clone(),
+            application.revision,
+            application.config.clone(),
+        );
+        let charm = self.charm(&charm_name, revision)?;
+        Ok(charm
+            .config
+            .iter()
+            .map(|(name, option)| {
+                let entry = match (set.get(name), &option.default) {
+                    (Some(value), _) => ConfigValue {
+                        value: Some(value.clone()),
+                        source: "user",
+                    },
+                    (None, Some(default)) => ConfigValue {
+                        value: Some(default.clone()),
+                        source: "default",
+                    },
+                    (None, None) => ConfigValue {
+                        value: None,
+                        source: "unset",
+                    },
+                };
+                (name.clone(), entry)
+            })
+            .collect())
     }
 
     /// Enqueues an action on a unit (`app/N`, or `app/leader` for the current

@@ -144,7 +144,7 @@ pub fn app_display_status(model: &Model, app: &str) -> Option<StatusValue> {
         let (workload, _) = unit_display(unit);
         if best
             .as_ref()
-            .map_or(true, |b| severity(&workload.status) > severity(&b.status))
+            .is_none_or(|b| severity(&workload.status) > severity(&b.status))
         {
             best = Some(workload);
         }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 pub use crate::context::{Bag, StatusValue};
 pub use dir::{default_model_dir, write_atomically, ModelDir, ModelError, ModelLock};
-pub use records::{Level, LogEntry, OpKind, OpRecord, Outcome};
+pub use records::{clock_text, Level, LogEntry, OpKind, OpRecord, Outcome};
 
 /// The current `model.json` format number.
 pub const FORMAT: u32 = 1;

@@ -217,7 +217,6 @@ fn assert_success(output: &Output) {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch hook tools by argv[0] to juju_sim::tools::tool_main"]
 fn ops_charm_runs_install_then_actions_on_our_tools() {
     let unit = Unit::new();
 
@@ -342,7 +341,6 @@ fn ops_charm_runs_install_then_actions_on_our_tools() {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch hook tools by argv[0] to juju_sim::tools::tool_main"]
 fn failing_hook_exits_non_zero_after_writing() {
     let unit = Unit::new();
     let mut ctx = install_context();

@@ -138,7 +138,6 @@ fn is_executable(path: &Path) -> bool {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch hook tools by argv[0] to juju_sim::tools::tool_main"]
 fn tools_read_the_context_file() {
     let fixture = Fixture::new();
     assert!(is_executable(&fixture.tool("relation-get")));
@@ -162,7 +161,6 @@ fn tools_read_the_context_file() {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch hook tools by argv[0] to juju_sim::tools::tool_main"]
 fn writes_land_in_the_context_file_and_stdin_feeds_file_dash() {
     let fixture = Fixture::new();
     let output = run_with_stdin(
@@ -194,7 +192,6 @@ fn writes_land_in_the_context_file_and_stdin_feeds_file_dash() {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch hook tools by argv[0] to juju_sim::tools::tool_main"]
 fn errors_and_exit_codes_come_through() {
     let fixture = Fixture::new();
     let output = run(fixture.command("relation-get", &["-r", "9"]));
@@ -223,7 +220,6 @@ fn errors_and_exit_codes_come_through() {
 }
 
 #[test]
-#[ignore = "needs main.rs to dispatch hook tools by argv[0] to juju_sim::tools::tool_main"]
 fn concurrent_tool_calls_are_serialised_by_the_lock() {
     let fixture = Fixture::new();
     let children: Vec<_> = (0..24)

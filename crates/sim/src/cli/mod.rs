@@ -180,6 +180,13 @@ pub enum Command {
         #[command(subcommand)]
         fault: FaultCommand,
     },
+    /// Run update-status on a unit or on every unit of an application (Juju's 5-minute timer, on demand).
+    UpdateStatus {
+        /// A unit (`app/N`, `app/leader`) or an application.
+        target: String,
+        #[command(flatten)]
+        wait: Wait,
+    },
     /// Move an application's leadership to a unit (`app/N`).
     Leader {
         /// The new leader.
@@ -229,18 +236,24 @@ pub enum Command {
 /// Fault injections.
 #[derive(Debug, Subcommand)]
 pub enum FaultCommand {
-    /// The unit's next hook fails and its writes are discarded.
+    /// The unit's next hook (or next run of --hook) fails; its batched writes are discarded.
     FailNextHook {
         /// The unit.
         unit: String,
+        /// Only this hook, e.g. `upgrade-charm` (default: whatever hook runs next).
+        #[arg(long)]
+        hook: Option<String>,
     },
-    /// The unit agent is killed after N hook-tool calls of its next hook or action.
+    /// The unit agent is killed after N hook-tool calls of its next hook or action (or of --hook).
     KillAgent {
         /// The unit.
         unit: String,
         /// Tool calls before the kill.
         #[arg(long)]
         after_tool_calls: u32,
+        /// Only this hook or action name (default: whatever runs next).
+        #[arg(long)]
+        hook: Option<String>,
     },
 }
 
@@ -477,18 +490,28 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Fault { fault } => {
             let mut engine = open(&dir)?;
             match fault {
-                FaultCommand::FailNextHook { unit } => {
-                    engine.fail_next_hook(&unit)?;
-                    println!("the next hook of {unit} will fail");
+                FaultCommand::FailNextHook { unit, hook } => {
+                    engine.fail_next_hook(&unit, hook.as_deref())?;
+                    let what = hook.map_or("next hook".to_string(), |h| format!("next {h:?} hook"));
+                    println!("the {what} of {unit} will fail");
                 }
                 FaultCommand::KillAgent {
                     unit,
                     after_tool_calls,
+                    hook,
                 } => {
-                    engine.kill_agent_mid_hook(&unit, after_tool_calls)?;
-                    println!("the agent of {unit} will be killed after {after_tool_calls} tool calls of its next hook or action");
+                    engine.kill_agent_mid_hook(&unit, after_tool_calls, hook.as_deref())?;
+                    let what = hook.map_or("next hook or action".to_string(), |h| {
+                        format!("next {h:?} run")
+                    });
+                    println!("the agent of {unit} will be killed after {after_tool_calls} tool calls of its {what}");
                 }
             }
+        }
+        Command::UpdateStatus { target, wait } => {
+            let mut engine = open(&dir)?;
+            engine.update_status(&target)?;
+            settle(&mut engine, &wait)?;
         }
         Command::Leader { unit, wait } => {
             let mut engine = open(&dir)?;

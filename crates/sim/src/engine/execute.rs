@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::charm_archive::expand;
 use crate::context::HookContext;
 use crate::model::{
-    AgentStatus, HookError, HookInfo, HookKind, Level, Life, LogEntry, OpKind, OpRecord, Outcome,
-    StatusValue, TaskStatus, VersionedBag,
+    fault_matches, AgentStatus, HookError, HookInfo, HookKind, Level, Life, LogEntry, OpKind,
+    OpRecord, Outcome, StatusValue, TaskStatus, VersionedBag,
 };
 use crate::tools::TOOL_NAMES;
 
@@ -85,10 +85,17 @@ impl Engine {
     pub(super) fn execute(&mut self, unit: &str, op: Operation) -> Result<StepReport, EngineError> {
         let operation = describe(&self.model, &op);
         let (outcome, retry) = match op {
-            Operation::Hook { hook, source } => (
-                self.run_hook(unit, &hook, source)?,
-                source == HookSource::Retry,
-            ),
+            Operation::Hook { hook, source } => {
+                // A retry asked for with `resolved` is not an automatic one.
+                let resolved = self
+                    .model
+                    .units
+                    .get(unit)
+                    .and_then(|u| u.error.as_ref())
+                    .is_some_and(|e| e.resolved);
+                let automatic = source == HookSource::Retry && !resolved;
+                (self.run_hook(unit, &hook, source)?, automatic)
+            }
             Operation::Action(task) => (self.run_task(unit, task)?, false),
             Operation::CharmSwap(revision) => {
                 self.swap_charm(unit, revision)?;
@@ -234,13 +241,7 @@ impl Engine {
         }
         self.prepare_dispatch(unit, hook);
         let snapshot = self.snapshot(unit, hook);
-        let (fail_forced, kill_after) = match self.model.units.get_mut(unit) {
-            Some(u) => {
-                let fail = std::mem::take(&mut u.faults.fail_next_hook);
-                (fail, u.faults.kill_after_tool_calls.take())
-            }
-            None => (false, None),
-        };
+        let (fail_forced, kill_after) = self.take_faults(unit, &name, true);
         let charm_dir = self.dir.charm_dir(unit);
         let outcome = match find_handler(&charm_dir, "hooks", &name) {
             Handler::Missing => {
@@ -378,6 +379,32 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Takes the faults armed for a run named `name` (a hook when `is_hook`):
+    /// (fail it, kill it after N tool calls). Faults aimed elsewhere stay armed.
+    fn take_faults(&mut self, unit: &str, name: &str, is_hook: bool) -> (bool, Option<u32>) {
+        let Some(u) = self.model.units.get_mut(unit) else {
+            return (false, None);
+        };
+        let fail = is_hook
+            && u.faults
+                .fail_hook
+                .as_ref()
+                .is_some_and(|f| fault_matches(f.hook.as_deref(), name));
+        if fail {
+            u.faults.fail_hook = None;
+        }
+        let kill = u
+            .faults
+            .kill_agent
+            .as_ref()
+            .filter(|k| fault_matches(k.hook.as_deref(), name))
+            .map(|k| k.after_tool_calls);
+        if kill.is_some() {
+            u.faults.kill_agent = None;
+        }
+        (fail, kill)
+    }
+
     /// Work the agent does as it dispatches a hook: the install status, and
     /// refreshing the cached bag of the remote unit a joined/changed hook is about.
     fn prepare_dispatch(&mut self, unit: &str, hook: &HookInfo) {
@@ -442,6 +469,7 @@ impl Engine {
                     });
             }
         }
+        let start_after_refresh = self.options.start_after_refresh;
         let Some(u) = self.model.units.get_mut(unit) else {
             return Ok(());
         };
@@ -463,7 +491,13 @@ impl Engine {
                     u.queue.push_back(HookInfo::simple(HookKind::Start));
                 }
             }
-            HookKind::UpgradeCharm => u.queue.push_back(HookInfo::simple(HookKind::ConfigChanged)),
+            HookKind::UpgradeCharm => {
+                u.queue.push_back(HookInfo::simple(HookKind::ConfigChanged));
+                if start_after_refresh {
+                    u.queue.push_back(HookInfo::simple(HookKind::Start));
+                }
+            }
+            HookKind::UpdateStatus => u.update_status_due = false,
             HookKind::LeaderElected => {
                 u.leader_local = true;
                 u.leader_settings_seen = Some(snapshot.leader_settings_version);
@@ -514,7 +548,7 @@ impl Engine {
                     seen.cache.remove(remote);
                 }
             }
-            HookKind::Remove | HookKind::UpdateStatus | HookKind::RelationBroken => {}
+            HookKind::Remove | HookKind::RelationBroken => {}
         }
         Ok(())
     }
@@ -576,11 +610,7 @@ impl Engine {
             t.status = TaskStatus::Running;
             t.started = Some(now);
         }
-        let kill_after = self
-            .model
-            .units
-            .get_mut(unit)
-            .and_then(|u| u.faults.kill_after_tool_calls.take());
+        let (_, kill_after) = self.take_faults(unit, &task.action, false);
         let charm_dir = self.dir.charm_dir(unit);
         let mut results = serde_json::Map::new();
         let (status, message, outcome) = match find_handler(&charm_dir, "actions", &task.action) {

@@ -23,9 +23,9 @@ use crate::action_schema::validate_params;
 use crate::charm_archive::{pack, read_charm, Charm, CharmError};
 use crate::context::Bag;
 use crate::model::{
-    AgentStatus, Application, Faults, Life, LogEntry, Model, ModelDir, ModelError, ModelLock,
-    OpRecord, Outcome, Relation, RelationEndpoint, StatusValue, StoredCharm, Task, TaskStatus,
-    Unit, VersionedBag,
+    AgentStatus, Application, FailFault, Faults, KillFault, Life, LogEntry, Model, ModelDir,
+    ModelError, ModelLock, OpRecord, Outcome, Relation, RelationEndpoint, StatusValue, StoredCharm,
+    Task, TaskStatus, Unit, VersionedBag,
 };
 
 pub use runner::{Exit, ProcessRunner, RunOutput, RunRequest, SystemRunner};
@@ -64,6 +64,10 @@ pub struct EngineOptions {
     pub max_auto_retries: u32,
     /// The `PATH` after the tools directory (default: this process's `PATH`).
     pub system_path: Option<String>,
+    /// Run `start` after the `config-changed` that follows `upgrade-charm`,
+    /// as Juju's docs table says; Juju's code does not on machines (contract
+    /// §5.1), hence off by default.
+    pub start_after_refresh: bool,
 }
 
 impl Default for EngineOptions {
@@ -76,6 +80,7 @@ impl Default for EngineOptions {
             max_steps: 10_000,
             max_auto_retries: 3,
             system_path: None,
+            start_after_refresh: false,
         }
     }
 }
@@ -146,7 +151,7 @@ pub struct StepReport {
     pub operation: String,
     /// How it ended.
     pub outcome: Outcome,
-    /// True when it was a retry of a failed hook.
+    /// True when it was an automatic retry of a failed hook (not one asked for with `resolved`).
     pub retry: bool,
 }
 
@@ -495,6 +500,7 @@ impl Engine {
                     relations: BTreeMap::new(),
                     state: None,
                     faults: Faults::default(),
+                    update_status_due: false,
                 },
             );
             self.log(
@@ -822,25 +828,33 @@ impl Engine {
         self.save()
     }
 
-    /// Fault: the unit's next hook fails (whatever its exit status) and its writes are discarded.
-    pub fn fail_next_hook(&mut self, unit: &str) -> Result<(), EngineError> {
+    /// Fault: the unit's next hook — or, with `hook`, the next run of that
+    /// hook (full name, e.g. `upgrade-charm`) — fails whatever its exit
+    /// status, and its batched writes are discarded. It runs and its
+    /// immediate effects (logs, status) stay, as with a crash at its end.
+    pub fn fail_next_hook(&mut self, unit: &str, hook: Option<&str>) -> Result<(), EngineError> {
         let u = self
             .model
             .units
             .get_mut(unit)
             .ok_or_else(|| EngineError::UnknownUnit(unit.into()))?;
-        u.faults.fail_next_hook = true;
+        u.faults.fail_hook = Some(FailFault {
+            hook: hook.map(str::to_string),
+        });
         self.save()
     }
 
-    /// Fault: the unit's next hook or action process is killed right after
-    /// its `after_tool_calls`-th hook-tool call, as if the agent died. The
-    /// hook's batched writes are discarded and it runs again (not an error);
-    /// an action is marked failed.
+    /// Fault: the unit's next hook or action process — or, with `hook`, the
+    /// next run of that hook or action — is killed right after its
+    /// `after_tool_calls`-th hook-tool call, as if the agent died. A hook's
+    /// batched writes are discarded and it runs again (not an error); an
+    /// action is marked failed. If the run makes fewer tool calls, nothing
+    /// happens and the fault is used up.
     pub fn kill_agent_mid_hook(
         &mut self,
         unit: &str,
         after_tool_calls: u32,
+        hook: Option<&str>,
     ) -> Result<(), EngineError> {
         if after_tool_calls == 0 {
             return Err(EngineError::Invalid(
@@ -852,7 +866,35 @@ impl Engine {
             .units
             .get_mut(unit)
             .ok_or_else(|| EngineError::UnknownUnit(unit.into()))?;
-        u.faults.kill_after_tool_calls = Some(after_tool_calls);
+        u.faults.kill_agent = Some(KillFault {
+            after_tool_calls,
+            hook: hook.map(str::to_string),
+        });
+        self.save()
+    }
+
+    /// Requests `update-status` on a unit, or on every unit of an
+    /// application; it runs when the unit has nothing else to do (Juju runs
+    /// it on a 5-minute timer, which the emulator leaves to the caller).
+    pub fn update_status(&mut self, target: &str) -> Result<(), EngineError> {
+        let names: Vec<String> = if target.contains('/') {
+            vec![self.resolve_unit(target)?]
+        } else {
+            if !self.model.applications.contains_key(target) {
+                return Err(EngineError::UnknownApplication(target.into()));
+            }
+            self.model
+                .units_of(target)
+                .iter()
+                .filter(|u| u.life == Life::Alive)
+                .map(|u| u.name.clone())
+                .collect()
+        };
+        for name in names {
+            if let Some(u) = self.model.units.get_mut(&name) {
+                u.update_status_due = true;
+            }
+        }
         self.save()
     }
 

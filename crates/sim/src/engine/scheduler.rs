@@ -4,7 +4,7 @@
 //! The priority order is Juju 3.6's uniter resolver (contract §4.1), with
 //! queued follow-up hooks first (§4.4): queued hooks → `install` →
 //! `-relation-created` → leadership → actions → charm upgrade →
-//! `config-changed` → relation hooks (§4.3). A hook in error blocks every
+//! `config-changed` → relation hooks (§4.3) → a requested `update-status`. A hook in error blocks every
 //! other hook but not actions.
 
 use std::collections::BTreeSet;
@@ -126,10 +126,13 @@ pub fn next_operation(model: &Model, unit: &Unit, now: u64, retry_allowed: bool)
     if unit.config_seen != Some(app.config_version) {
         return fresh(HookInfo::simple(HookKind::ConfigChanged));
     }
-    match next_relation_hook(model, unit) {
-        Some(hook) => fresh(hook),
-        None => Next::Idle,
+    if let Some(hook) = next_relation_hook(model, unit) {
+        return fresh(hook);
     }
+    if unit.update_status_due {
+        return fresh(HookInfo::simple(HookKind::UpdateStatus));
+    }
+    Next::Idle
 }
 
 /// The oldest pending task of the unit.

@@ -518,3 +518,103 @@ fn deploy_checks_names_and_store_revisions() {
         .iter()
         .any(|r| r.kind == OpKind::CharmSwap && r.revision == Some(182)));
 }
+
+#[test]
+fn targeted_faults_wait_for_their_hook() {
+    let mut f = fixture(EngineOptions::default(), ok_script());
+    f.engine.deploy(&f.charm, "app", 1, None).unwrap();
+    f.engine.fail_next_hook("app/0", Some("start")).unwrap();
+    let report = f.engine.settle().unwrap();
+    assert!(report.is_clean(), "the retry succeeds");
+    let outcomes: Vec<(String, Outcome)> = history_of(&f.engine, "app/0")
+        .into_iter()
+        .map(|r| (r.name, r.outcome))
+        .collect();
+    let failed: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Failed { .. }))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        failed,
+        ["start"],
+        "only the targeted hook failed: {outcomes:?}"
+    );
+    assert_eq!(
+        f.engine.model().units["app/0"].faults,
+        crate::model::Faults::default(),
+        "used up"
+    );
+}
+
+#[test]
+fn update_status_runs_when_the_unit_is_otherwise_idle() {
+    let mut f = fixture(EngineOptions::default(), ok_script());
+    f.engine.deploy(&f.charm, "app", 2, None).unwrap();
+    f.engine.update_status("app").unwrap();
+    f.engine.settle().unwrap();
+    for unit in ["app/0", "app/1"] {
+        let hooks = names(&history_of(&f.engine, unit));
+        assert_eq!(
+            hooks.last().map(String::as_str),
+            Some("update-status"),
+            "{unit}: {hooks:?}"
+        );
+        assert_eq!(hooks.iter().filter(|h| *h == "update-status").count(), 1);
+    }
+    assert!(f.engine.update_status("nope").is_err());
+}
+
+#[test]
+fn start_after_refresh_is_a_switch() {
+    for (switch, expected) in [
+        (false, vec!["upgrade-charm", "config-changed"]),
+        (true, vec!["upgrade-charm", "config-changed", "start"]),
+    ] {
+        let mut f = fixture(
+            EngineOptions {
+                start_after_refresh: switch,
+                ..EngineOptions::default()
+            },
+            ok_script(),
+        );
+        f.engine.deploy(&f.charm, "app", 1, None).unwrap();
+        f.engine.settle().unwrap();
+        let since = f.engine.history().unwrap().len();
+        f.engine
+            .refresh("app", Source::Path(f.charm.clone()))
+            .unwrap();
+        f.engine.settle().unwrap();
+        let hooks: Vec<String> = f
+            .engine
+            .history()
+            .unwrap()
+            .into_iter()
+            .skip(since)
+            .filter(|r| r.kind == OpKind::Hook)
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(hooks, expected);
+    }
+}
+
+#[test]
+fn resolved_retries_do_not_use_the_automatic_budget() {
+    let failing = Rc::new(RefCell::new(Some("install".to_string())));
+    let options = EngineOptions {
+        max_auto_retries: 1,
+        ..EngineOptions::default()
+    };
+    let mut f = fixture(options, failing_script(failing.clone()));
+    f.engine.deploy(&f.charm, "app", 1, None).unwrap();
+    let report = f.engine.settle().unwrap();
+    assert_eq!(
+        report.errors[0].attempts, 2,
+        "first run and one automatic retry"
+    );
+    f.engine.resolved("app/0").unwrap();
+    let report = f.engine.settle().unwrap();
+    // The resolved run and one more automatic retry in this settle.
+    assert_eq!(report.errors[0].attempts, 4);
+    assert_eq!(report.operations.iter().filter(|s| s.retry).count(), 1);
+}

@@ -209,6 +209,9 @@ pub struct Unit {
     pub state: Option<Bag>,
     /// Armed fault injections.
     pub faults: Faults,
+    /// `update-status` was requested and runs when nothing else is due.
+    #[serde(default)]
+    pub update_status_due: bool,
 }
 
 /// What a unit's agent remembers about one relation.
@@ -244,10 +247,31 @@ pub struct HookError {
 /// Armed fault injections of a unit.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Faults {
-    /// The next hook's result is forced to a failure (its writes are discarded).
-    pub fail_next_hook: bool,
-    /// The next hook or action process is killed after this many hook-tool calls.
-    pub kill_after_tool_calls: Option<u32>,
+    /// The next matching hook's result is forced to a failure (its writes are discarded).
+    pub fail_hook: Option<FailFault>,
+    /// The next matching hook or action process is killed after some hook-tool calls.
+    pub kill_agent: Option<KillFault>,
+}
+
+/// An armed `fail-next-hook` fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailFault {
+    /// Only this hook (full name, e.g. `upgrade-charm`); `None`: whatever hook runs next.
+    pub hook: Option<String>,
+}
+
+/// An armed `kill-agent` fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KillFault {
+    /// Kill right after this many hook-tool calls.
+    pub after_tool_calls: u32,
+    /// Only this hook or action name; `None`: whatever runs next.
+    pub hook: Option<String>,
+}
+
+/// Whether a fault aimed at `target` (`None`: anything) applies to a run named `name`.
+pub fn fault_matches(target: Option<&str>, name: &str) -> bool {
+    target.is_none_or(|t| t == name)
 }
 
 /// The kinds of hooks the emulator runs.

@@ -1,0 +1,298 @@
+//! The `juju-sim` binary end to end: every command against a model in a
+//! temporary directory, with the shell test charm (directory and packed
+//! `.charm`) and the binary itself as the hook tools.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn charm_source() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charms/shell-charm")
+}
+
+fn sim(model: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_juju-sim"))
+        .arg("--model")
+        .arg(model)
+        .args(args)
+        .env_remove("JUJU_SIM_MODEL")
+        .output()
+        .expect("run juju-sim")
+}
+
+fn ok(model: &Path, args: &[&str]) -> String {
+    let out = sim(model, args);
+    assert!(
+        out.status.success(),
+        "juju-sim {args:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn status_json(model: &Path) -> Value {
+    serde_json::from_str(&ok(model, &["status", "--format", "json"])).expect("status json")
+}
+
+/// A packed copy of the shell charm with `version.txt` = `version`.
+fn packed(root: &Path, version: &str) -> PathBuf {
+    let dir = root.join(format!("src-{version}"));
+    fs::create_dir_all(&dir).unwrap();
+    for entry in fs::read_dir(charm_source()).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    fs::write(dir.join("version.txt"), format!("{version}\n")).unwrap();
+    let out = root.join(format!("shelly-{version}.charm"));
+    juju_sim::charm_archive::pack(&dir, &[], &out).unwrap();
+    out
+}
+
+#[test]
+fn deploy_status_run_refresh_and_logs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    let v1 = packed(tmp.path(), "v1");
+    let out = ok(
+        &model,
+        &[
+            "deploy",
+            v1.to_str().unwrap(),
+            "db",
+            "-n",
+            "3",
+            "--revision",
+            "181",
+        ],
+    );
+    assert!(out.contains("Deployed \"db\" (revision 181)"), "{out}");
+
+    let table = ok(&model, &["status"]);
+    assert!(
+        table.contains("App  Version  Status  Scale  Charm   Channel  Rev  Exposed  Message"),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("db ") && l.contains("active") && l.contains(" 181 ")),
+        "{table}"
+    );
+    assert!(table
+        .lines()
+        .any(|l| l.starts_with("db/0*") && l.contains("active") && l.contains("idle")));
+    assert!(table
+        .lines()
+        .any(|l| l.starts_with("db/2 ") && l.contains("ready")));
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&ok(&model, &["status", "--format", "yaml"])).unwrap();
+    assert_eq!(
+        yaml["applications"]["db"]["scale"],
+        serde_yaml::Value::from(3)
+    );
+
+    let out = ok(
+        &model,
+        &["run", "db/leader", "report", "count=2", "greeting=hi"],
+    );
+    assert!(out.contains("task 1 on unit-db-0"), "{out}");
+    assert!(
+        out.contains("greeting: hi\n")
+            && out.contains("unit: db/0\n")
+            && out.contains("count: '2'\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("reporting"),
+        "action-log lines are shown: {out}"
+    );
+
+    let failed = sim(&model, &["run", "db/1", "fail"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("the following task failed"));
+    let task = ok(&model, &["show-task", "2", "--format", "json"]);
+    let task: Value = serde_json::from_str(&task).unwrap();
+    assert_eq!(task["status"], "failed");
+    assert_eq!(task["message"], "asked to fail");
+
+    let invalid = sim(&model, &["run", "db/1", "report", "count=0"]);
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&invalid.stderr).starts_with("ERROR validation failed: "));
+
+    let background = ok(
+        &model,
+        &["run", "db/2", "report", "count=1", "--background"],
+    );
+    assert!(background.contains("show-task 3"), "{background}");
+    let pending: Value =
+        serde_json::from_str(&ok(&model, &["show-task", "3", "--format", "json"])).unwrap();
+    assert_eq!(pending["status"], "pending");
+    ok(&model, &["settle"]);
+    let done: Value =
+        serde_json::from_str(&ok(&model, &["show-task", "3", "--format", "json"])).unwrap();
+    assert_eq!(done["status"], "completed");
+
+    let v2 = packed(tmp.path(), "v2");
+    ok(&model, &["refresh", "db", "--path", v2.to_str().unwrap()]);
+    let status = status_json(&model);
+    assert_eq!(status["applications"]["db"]["charm-rev"], 182);
+    assert_eq!(status["applications"]["db"]["version"], "v2");
+    let history = ok(&model, &["history", "--unit", "db/1"]);
+    let tail: Vec<&str> = history.lines().rev().take(2).collect();
+    assert!(
+        tail[1].contains("upgrade-charm rev 182 ok")
+            && tail[0].contains("config-changed rev 182 ok"),
+        "{history}"
+    );
+    ok(&model, &["refresh", "db", "--revision", "181"]);
+    assert_eq!(status_json(&model)["applications"]["db"]["charm-rev"], 181);
+
+    let log = ok(
+        &model,
+        &[
+            "debug-log",
+            "--include",
+            "db/1",
+            "--level",
+            "INFO",
+            "--replay",
+        ],
+    );
+    assert!(log.lines().all(|l| l.starts_with("unit-db-1: ")), "{log}");
+    assert!(
+        log.contains("INFO unit.db/1.juju-log upgrade-charm with code v2"),
+        "{log}"
+    );
+    assert!(!log.contains(" DEBUG "));
+    let last = ok(&model, &["debug-log", "-n", "3"]);
+    assert_eq!(last.lines().count(), 3);
+}
+
+#[test]
+fn faults_leadership_units_and_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    let charm = charm_source();
+    ok(&model, &["deploy", charm.to_str().unwrap(), "-n", "2"]);
+
+    ok(
+        &model,
+        &[
+            "fault",
+            "kill-agent",
+            "shelly/1",
+            "--after-tool-calls",
+            "2",
+            "--hook",
+            "config-changed",
+        ],
+    );
+    ok(&model, &["config", "shelly", "flavour=mint"]);
+    let history = ok(&model, &["history", "--unit", "shelly/1"]);
+    assert!(history.contains("config-changed rev 1 killed"), "{history}");
+    let config = ok(&model, &["config", "shelly"]);
+    assert!(
+        config.contains("value: mint") && config.contains("source: user"),
+        "{config}"
+    );
+
+    ok(&model, &["fault", "fail-next-hook", "shelly/0"]);
+    ok(&model, &["config", "shelly", "flavour=lemon", "--no-wait"]);
+    // One step at a time is not a CLI command; settle retries and recovers.
+    let out = sim(&model, &["settle"]);
+    assert!(out.status.success());
+    let history = ok(&model, &["history", "--unit", "shelly/0"]);
+    assert!(
+        history.contains("config-changed rev 1 failed: injected failure"),
+        "{history}"
+    );
+
+    let unit: serde_yaml::Value =
+        serde_yaml::from_str(&ok(&model, &["show-unit", "shelly/0"])).unwrap();
+    let info = &unit["shelly/0"]["relation-info"][0];
+    assert_eq!(info["endpoint"], serde_yaml::Value::from("replicas"));
+    assert_eq!(
+        info["local-unit"]["data"]["flavour"],
+        serde_yaml::Value::from("lemon")
+    );
+    assert_eq!(
+        info["related-units"]["shelly/1"]["data"]["flavour"],
+        serde_yaml::Value::from("lemon")
+    );
+    assert_eq!(
+        unit["shelly/0"]["charm-state"]["flavour"],
+        serde_yaml::Value::from("lemon")
+    );
+
+    ok(&model, &["leader", "shelly/1"]);
+    let status = status_json(&model);
+    assert_eq!(
+        status["applications"]["shelly"]["units"]["shelly/1"]["leader"],
+        true
+    );
+    assert_eq!(
+        status["applications"]["shelly"]["units"]["shelly/0"]["leader"],
+        false
+    );
+
+    ok(&model, &["add-unit", "shelly"]);
+    assert_eq!(status_json(&model)["applications"]["shelly"]["scale"], 3);
+    ok(&model, &["remove-unit", "shelly/0"]);
+    let status = status_json(&model);
+    assert_eq!(status["applications"]["shelly"]["scale"], 2);
+    assert!(status["applications"]["shelly"]["units"]
+        .get("shelly/0")
+        .is_none());
+
+    let config = ok(&model, &["model-config", "--env", "OPS_VENV=/opt/venv"]);
+    assert!(config.contains("OPS_VENV: /opt/venv"), "{config}");
+
+    let bad = sim(&model, &["resolved", "shelly/1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not in an error state"));
+
+    ok(&model, &["destroy"]);
+    assert!(!model.exists());
+    assert_eq!(sim(&model, &["status"]).status.code(), Some(1));
+}
+
+#[test]
+fn every_command_has_help() {
+    let tmp = tempfile::tempdir().unwrap();
+    let commands = [
+        "deploy",
+        "add-charm",
+        "refresh",
+        "run",
+        "show-task",
+        "status",
+        "debug-log",
+        "add-unit",
+        "remove-unit",
+        "resolved",
+        "settle",
+        "fault",
+        "update-status",
+        "leader",
+        "config",
+        "model-config",
+        "show-unit",
+        "history",
+        "destroy",
+    ];
+    for command in commands {
+        let out = ok(tmp.path(), &[command, "--help"]);
+        assert!(
+            out.contains(&format!("Usage: juju-sim {command}")),
+            "{command}: {out}"
+        );
+    }
+    for fault in ["fail-next-hook", "kill-agent"] {
+        assert!(ok(tmp.path(), &["fault", fault, "--help"]).contains("Usage: juju-sim fault"));
+    }
+    let usage = sim(tmp.path(), &["refresh", "app"]);
+    assert_eq!(usage.status.code(), Some(2), "a usage error exits 2");
+}

@@ -4,7 +4,7 @@
 //! Juju's upgrade semantics: files of the new archive overwrite, paths only
 //! the previous archive had are deleted, files the charm created survive.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -149,7 +149,6 @@ fn read_zip_text(archive: &Path, name: &str) -> Result<Option<String>, CharmErro
 /// stay executable after Juju expands the archive. Entry order and timestamps
 /// are fixed, so packing the same tree twice gives the same bytes.
 pub fn pack(dir: &Path, files: &[PathBuf], out: &Path) -> Result<(), CharmError> {
-    let mut entries = BTreeSet::new();
     let roots: Vec<PathBuf> = if files.is_empty() {
         let mut all = Vec::new();
         for entry in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -159,37 +158,56 @@ pub fn pack(dir: &Path, files: &[PathBuf], out: &Path) -> Result<(), CharmError>
     } else {
         files.to_vec()
     };
-    // Never pack the output into itself when it is written inside `dir`.
+    let mut pairs = Vec::new();
+    for root in roots {
+        let relative = safe_relative(&root)?;
+        pairs.push((dir.join(&relative), relative));
+    }
+    pack_mapped(&pairs, out)
+}
+
+/// Writes `out`, a `.charm` zip of `(source on disk, path in the archive)`
+/// pairs — for charms assembled from several places, e.g. a compiled binary
+/// from the build directory as `bin/<name>`. Directories are added
+/// recursively; missing parent directories become `0755` entries. Same
+/// modes and reproducibility as [`pack`].
+pub fn pack_mapped(pairs: &[(PathBuf, PathBuf)], out: &Path) -> Result<(), CharmError> {
+    // Archive path → its source (`None`: a parent directory with no source).
+    let mut entries: BTreeMap<PathBuf, Option<PathBuf>> = BTreeMap::new();
+    // Never pack the output into itself when it is written inside a packed directory.
     let temp = out.with_extension("charm.partial");
     let skip: Vec<PathBuf> = [out, temp.as_path()]
         .iter()
         .filter_map(|p| absolute(p))
         .collect();
-    for root in roots {
-        let relative = safe_relative(&root)?;
-        // Parent directories get their own entries so the modes are explicit.
+    for (source, name) in pairs {
+        let relative = safe_relative(name)?;
         let mut parent = relative.parent();
         while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-            entries.insert(p.to_path_buf());
+            entries.entry(p.to_path_buf()).or_insert(None);
             parent = p.parent();
         }
-        collect(dir, &relative, &skip, &mut entries)?;
+        collect(source, &relative, &skip, &mut entries)?;
     }
-    if !entries.contains(Path::new("metadata.yaml")) {
-        return Err(CharmError::NoMetadata(dir.to_path_buf()));
+    if !entries.contains_key(Path::new("metadata.yaml")) {
+        return Err(CharmError::NoMetadata(out.to_path_buf()));
     }
     let file = File::create(&temp).map_err(io_err(&temp))?;
     let mut zip = ZipWriter::new(file);
     let base = SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .last_modified_time(DateTime::default());
-    for relative in &entries {
-        let source = dir.join(relative);
+    for (relative, source) in &entries {
         let name = archive_name(relative);
-        let meta = fs::symlink_metadata(&source).map_err(io_err(&source))?;
+        let Some(source) = source else {
+            zip.add_directory(name, base.unix_permissions(0o755))
+                .map_err(zip_err(out))?;
+            continue;
+        };
+        let meta = fs::symlink_metadata(source).map_err(io_err(source))?;
         let mode = meta.permissions().mode();
         if meta.file_type().is_symlink() {
-            let target = fs::read_link(&source).map_err(io_err(&source))?;
+            let target = fs::read_link(source).map_err(io_err(source))?;
             zip.add_symlink(name, target.to_string_lossy(), base.unix_permissions(0o777))
                 .map_err(zip_err(out))?;
         } else if meta.is_dir() {
@@ -198,7 +216,7 @@ pub fn pack(dir: &Path, files: &[PathBuf], out: &Path) -> Result<(), CharmError>
         } else {
             zip.start_file(name, base.unix_permissions(mode))
                 .map_err(zip_err(out))?;
-            let bytes = fs::read(&source).map_err(io_err(&source))?;
+            let bytes = fs::read(source).map_err(io_err(source))?;
             zip.write_all(&bytes).map_err(io_err(out))?;
         }
     }
@@ -206,22 +224,27 @@ pub fn pack(dir: &Path, files: &[PathBuf], out: &Path) -> Result<(), CharmError>
     fs::rename(&temp, out).map_err(io_err(out))
 }
 
+/// Adds `source` as `relative`, and everything under it when it is a directory.
 fn collect(
-    dir: &Path,
+    source: &Path,
     relative: &Path,
     skip: &[PathBuf],
-    entries: &mut BTreeSet<PathBuf>,
+    entries: &mut BTreeMap<PathBuf, Option<PathBuf>>,
 ) -> Result<(), CharmError> {
-    let path = dir.join(relative);
-    if absolute(&path).is_some_and(|p| skip.contains(&p)) {
+    if absolute(source).is_some_and(|p| skip.contains(&p)) {
         return Ok(());
     }
-    let meta = fs::symlink_metadata(&path).map_err(io_err(&path))?;
-    entries.insert(relative.to_path_buf());
+    let meta = fs::symlink_metadata(source).map_err(io_err(source))?;
+    entries.insert(relative.to_path_buf(), Some(source.to_path_buf()));
     if meta.is_dir() {
-        for entry in fs::read_dir(&path).map_err(io_err(&path))? {
-            let entry = entry.map_err(io_err(&path))?;
-            collect(dir, &relative.join(entry.file_name()), skip, entries)?;
+        for entry in fs::read_dir(source).map_err(io_err(source))? {
+            let entry = entry.map_err(io_err(source))?;
+            collect(
+                &entry.path(),
+                &relative.join(entry.file_name()),
+                skip,
+                entries,
+            )?;
         }
     }
     Ok(())
@@ -481,6 +504,31 @@ mod tests {
             pack(&src, &[PathBuf::from("lib")], &out),
             Err(CharmError::NoMetadata(_))
         ));
+    }
+
+    #[test]
+    fn pack_mapped_assembles_files_from_several_places() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("src");
+        sample(&src, "v1");
+        let binary = tmp.path().join("build/out/charm-bin");
+        write(&binary, "ELF", 0o755);
+        let out = tmp.path().join("c.charm");
+        let pairs = [
+            (src.join("metadata.yaml"), PathBuf::from("metadata.yaml")),
+            (src.join("dispatch"), PathBuf::from("dispatch")),
+            (binary, PathBuf::from("bin/charm-bin")),
+        ];
+        pack_mapped(&pairs, &out).unwrap();
+        let dest = tmp.path().join("unit");
+        expand(&out, &dest).unwrap();
+        assert_eq!(
+            fs::read_to_string(dest.join("bin/charm-bin")).unwrap(),
+            "ELF"
+        );
+        assert_eq!(mode(&dest.join("bin/charm-bin")), 0o755);
+        assert_eq!(mode(&dest.join("bin")), 0o755);
+        assert!(!dest.join("lib").exists());
     }
 
     #[test]

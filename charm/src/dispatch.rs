@@ -1,0 +1,186 @@
+//! The process entry point: which event Juju started us for, and who handles it.
+//!
+//! [`run`] reads the dispatch environment, sets up logging through `juju-log`, loads the
+//! charm's `versions.json`, picks the workload (emulated under `juju-sim`, the snap
+//! otherwise) and hands the event to [`route`], which is free of process state so tests
+//! drive it with mock tools and a mock workload.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use juju_ops::{Dispatch, Event as JujuEvent, HookTools, ProcessHookTools, RelationHookKind};
+use juju_upgrade::Event;
+use log::LevelFilter;
+
+use crate::actions;
+use crate::error::CharmError;
+use crate::lifecycle;
+use crate::peer::{self, UPGRADE_ENDPOINT};
+use crate::upgrade::on_upgrade_event;
+use crate::versions::Versions;
+use crate::workload::{
+    EmulatedWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper, Workload,
+};
+
+/// Everything a handler works with during one hook or action.
+pub struct HookContext<'a> {
+    /// The event and the unit it runs on.
+    pub dispatch: &'a Dispatch,
+    /// The hook tools.
+    pub tools: &'a dyn HookTools,
+    /// This unit's MySQL server.
+    pub workload: &'a dyn Workload,
+    /// What this charm revision ships.
+    pub versions: &'a Versions,
+}
+
+impl HookContext<'_> {
+    /// This unit, e.g. `mysql/0`.
+    pub fn unit_name(&self) -> &str {
+        &self.dispatch.unit_name
+    }
+
+    /// This unit's number.
+    pub fn unit_number(&self) -> u32 {
+        self.dispatch.unit_number
+    }
+
+    /// The application, e.g. `mysql`.
+    pub fn app(&self) -> &str {
+        &self.dispatch.app_name
+    }
+}
+
+/// Handles one event. Hooks this charm has no business with succeed doing nothing.
+pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    match &ctx.dispatch.event {
+        JujuEvent::Action { name, .. } => actions::run(ctx, name),
+        JujuEvent::Hook {
+            relation: Some(relation),
+            ..
+        } if relation.name() == UPGRADE_ENDPOINT => match relation.kind {
+            RelationHookKind::Created => on_upgrade_event(ctx, Event::RelationCreated),
+            RelationHookKind::Changed => on_upgrade_event(ctx, Event::RelationChanged),
+            _ => Ok(()),
+        },
+        JujuEvent::Hook { name, .. } => match name.as_str() {
+            "install" => lifecycle::install(ctx),
+            "start" => lifecycle::start(ctx),
+            "upgrade-charm" => on_upgrade_event(ctx, Event::UpgradeCharm),
+            "leader-elected" | "config-changed" | "update-status" => {
+                lifecycle::show_health_if_idle(ctx)
+            }
+            _ => Ok(()),
+        },
+    }
+}
+
+/// Runs the charm for the event in this process's environment.
+///
+/// Every error is logged through `juju-log`. A failed action also gets `action-fail` with
+/// the error. The exit status is non-zero when the work could not be done, so Juju discards
+/// the hook's relation writes and retries it.
+pub fn run() -> ExitCode {
+    let tools = ProcessHookTools::new();
+    if let Err(err) = juju_ops::logger::init(LevelFilter::Debug) {
+        eprintln!("WARNING logging through juju-log is unavailable: {err}");
+    }
+    let dispatch = match Dispatch::from_env() {
+        Ok(dispatch) => dispatch,
+        Err(err) => {
+            log::error!("{}", CharmError::from(err));
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = load_and_route(&dispatch, &tools);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let event = describe(&dispatch);
+            log::error!("{event} failed: {err}");
+            if dispatch.is_action() {
+                if let Err(fail) = tools.action_fail(&format!("{event} failed: {err}")) {
+                    log::error!("cannot report the failure with action-fail: {fail}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_and_route(dispatch: &Dispatch, tools: &dyn HookTools) -> Result<(), CharmError> {
+    let versions = Versions::load(&dispatch.charm_dir)?;
+    let workload = choose_workload(dispatch, tools)?;
+    let ctx = HookContext {
+        dispatch,
+        tools,
+        workload: workload.as_ref(),
+        versions: &versions,
+    };
+    route(&ctx)
+}
+
+/// `hooks/<name>` or `actions/<name>`, for messages.
+fn describe(dispatch: &Dispatch) -> String {
+    match &dispatch.event {
+        JujuEvent::Hook { name, .. } => format!("hook {name}"),
+        JujuEvent::Action { name, .. } => format!("action {name}"),
+    }
+}
+
+/// The emulated workload under `juju-sim`, else the `charmed-mysql` snap.
+fn choose_workload(
+    dispatch: &Dispatch,
+    tools: &dyn HookTools,
+) -> Result<Box<dyn Workload>, CharmError> {
+    if let Some(emulated) = EmulatedWorkload::from_hook_env(|key| std::env::var(key).ok()) {
+        return Ok(Box::new(emulated));
+    }
+    Ok(Box::new(snap_workload(dispatch, tools)?))
+}
+
+/// Application-bag key of the `database-peers` relation holding the cluster-admin password.
+pub const CLUSTER_ADMIN_PASSWORD_KEY: &str = "cluster-admin-password";
+/// The MySQL user the charm administers the cluster with (Charmed MySQL's).
+pub const CLUSTER_ADMIN_USER: &str = "clusteradmin";
+/// The peer relation carrying cluster-wide settings.
+const DATABASE_PEERS: &str = "database-peers";
+
+/// The production workload: addresses from the `upgrade` relation (`private-address` of
+/// every unit), the cluster name from config (default: the application name), the
+/// cluster-admin password from the `database-peers` application bag.
+fn snap_workload(
+    dispatch: &Dispatch,
+    tools: &dyn HookTools,
+) -> Result<SnapWorkload<ProcessRunner, ThreadSleeper>, CharmError> {
+    let mut addresses = BTreeMap::new();
+    if let Some(relation) = peer::upgrade_relation(tools)? {
+        let mut units = tools.relation_list(&relation)?;
+        units.push(dispatch.unit_name.clone());
+        for unit in units {
+            if let Some(address) =
+                tools.relation_get_unit_key(&relation, &unit, "private-address")?
+            {
+                addresses.insert(unit, address);
+            }
+        }
+    }
+    let cluster_name = match tools.config_get_key("cluster-name")? {
+        Some(serde_json::Value::String(name)) if !name.is_empty() => name,
+        _ => dispatch.app_name.clone(),
+    };
+    let password = match tools.relation_ids(DATABASE_PEERS)?.first() {
+        Some(relation) => tools
+            .relation_get_app_key(relation, &dispatch.app_name, CLUSTER_ADMIN_PASSWORD_KEY)?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let config = SnapConfig::charmed_mysql(
+        &dispatch.unit_name,
+        cluster_name,
+        CLUSTER_ADMIN_USER,
+        password,
+        addresses,
+    );
+    Ok(SnapWorkload::new(config, ProcessRunner, ThreadSleeper))
+}

@@ -1,0 +1,110 @@
+//! The hooks of an ordinary day: install the pinned workload and start it, and show the
+//! unit's health as its status.
+//!
+//! A status set here must never hide an upgrade's ("other units upgrading first...",
+//! "upgrade failed. Check logs for rollback instruction", "ready to rollback application"),
+//! so the health status is only shown while this unit is `idle` in the upgrade protocol.
+
+use juju_ops::Status;
+use juju_upgrade::{UnitState, STATE_KEY};
+
+use crate::dispatch::HookContext;
+use crate::error::CharmError;
+use crate::peer;
+use crate::workload::{MemberRole, MemberState, RetryPolicy, WorkloadError};
+
+/// Active message of the unit whose instance is the cluster's primary (as Charmed MySQL).
+pub const PRIMARY_MESSAGE: &str = "Primary";
+
+/// `install`: installs the workload this revision pins (unless it is already there) and
+/// starts it; the workload version is published at once.
+pub fn install(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    let target = ctx.versions.workload_revision();
+    let name = &ctx.versions.workload().name;
+    ctx.tools.status_set(&Status::maintenance(format!(
+        "installing {name} {}",
+        target.version
+    )))?;
+    if ctx.workload.installed_revision()?.as_ref() != Some(&target) {
+        log::info!(
+            "installing {name} {} (revision {})",
+            target.version,
+            target.revision
+        );
+        ctx.workload.stop()?;
+        ctx.workload.install(&target)?;
+    }
+    ctx.workload.start()?;
+    ctx.tools.application_version_set(&target.version)?;
+    Ok(())
+}
+
+/// `start`: makes sure mysqld runs and waits until the instance is ONLINE, then shows the
+/// unit's health. An instance that does not come back in time is shown, not failed: the
+/// next `update-status` looks again.
+pub fn start(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    ctx.workload.start()?;
+    if let Err(err) = ctx
+        .workload
+        .wait_until_online(RetryPolicy::REJOIN_AFTER_UPGRADE)
+    {
+        log::warn!("the instance is not ONLINE yet: {err}");
+    }
+    show_health_if_idle(ctx)
+}
+
+/// `leader-elected`, `config-changed`, `update-status`: shows the unit's health unless an
+/// upgrade owns the status.
+pub fn show_health_if_idle(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    if upgrade_in_progress(ctx)? {
+        log::debug!("upgrade in progress on this unit; leaving its status alone");
+        return Ok(());
+    }
+    show_health(ctx)
+}
+
+/// Sets this unit's status from its instance's membership of the cluster.
+pub fn show_health(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    ctx.tools.status_set(&health(ctx))?;
+    Ok(())
+}
+
+/// Whether this unit's upgrade state is anything but `idle` (or unset).
+fn upgrade_in_progress(ctx: &HookContext<'_>) -> Result<bool, CharmError> {
+    let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
+        return Ok(false);
+    };
+    let state = ctx
+        .tools
+        .relation_get_unit_key(&relation, ctx.unit_name(), STATE_KEY)?;
+    Ok(match state.as_deref() {
+        None | Some("") => false,
+        // An unknown state is the core's to report; do not paint over it.
+        Some(text) => text.parse::<UnitState>().ok() != Some(UnitState::Idle),
+    })
+}
+
+/// The status that says how this unit's instance is doing.
+fn health(ctx: &HookContext<'_>) -> Status {
+    let status = match ctx.workload.cluster_status() {
+        Ok(status) => status,
+        Err(WorkloadError::ServerUnavailable { reason, .. }) => {
+            return Status::blocked(format!("MySQL is not available: {reason}"));
+        }
+        Err(err) => {
+            log::error!("cannot read the cluster status: {err}");
+            return Status::blocked("cannot read the cluster status; see the logs");
+        }
+    };
+    match status.member(ctx.unit_name()) {
+        Some(member) => match (&member.state, member.role) {
+            (MemberState::Online, Some(MemberRole::Primary)) => Status::active(PRIMARY_MESSAGE),
+            (MemberState::Online, _) => Status::active(""),
+            (MemberState::Recovering, _) => {
+                Status::waiting("recovering: catching up with the cluster")
+            }
+            (state, _) => Status::blocked(format!("instance is {state} in the cluster")),
+        },
+        None => Status::waiting("waiting to join the cluster"),
+    }
+}

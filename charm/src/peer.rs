@@ -1,0 +1,359 @@
+//! The `upgrade` peer relation through hook tools: reading it into the core's
+//! [`PeerSnapshot`], and performing the core's [`Effect`]s as they are decided.
+
+use std::collections::BTreeMap;
+
+use juju_ops::{HookTools, RelationId, Status as OpsStatus, ToolError};
+use juju_upgrade::{
+    unit_number, Effect, EffectSink, LogLevel, PeerSnapshot, Status, StatusKind, UnitState,
+    STATE_KEY,
+};
+
+/// The peer relation endpoint the upgrade protocol runs on (`metadata.yaml`).
+pub const UPGRADE_ENDPOINT: &str = "upgrade";
+
+/// Why the peer relation could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// A hook tool failed.
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    /// `relation-list` named a unit that is not `<app>/<number>`.
+    #[error("relation-list returned {0:?}, which is not a unit name")]
+    UnitName(String),
+}
+
+/// The `upgrade` relation, or `None` while Juju has not created it.
+pub fn upgrade_relation(tools: &dyn HookTools) -> Result<Option<RelationId>, ToolError> {
+    Ok(tools.relation_ids(UPGRADE_ENDPOINT)?.into_iter().next())
+}
+
+/// Reads every bag of the peer relation as this unit sees it now.
+///
+/// The units are this one plus those `relation-list` reports (the ones this unit's agent has
+/// seen join); each unit bag and the application bag are read whole.
+pub fn snapshot(
+    tools: &dyn HookTools,
+    relation: &RelationId,
+    app: &str,
+    unit: u32,
+) -> Result<PeerSnapshot, PeerError> {
+    let is_leader = tools.is_leader()?;
+    let mut view = PeerSnapshot::new(app, unit, is_leader);
+    for name in tools.relation_list(relation)? {
+        let number = unit_number(&name).ok_or_else(|| PeerError::UnitName(name.clone()))?;
+        view.units.insert(number);
+    }
+    for number in view.app_units() {
+        let bag = tools.relation_get_unit(relation, &view.unit_name(number))?;
+        view.unit_bags.insert(number, bag);
+    }
+    view.app_bag = tools.relation_get_app(relation, app)?;
+    Ok(view)
+}
+
+/// Whether this unit takes no part in an upgrade right now: its state is `idle` or it has
+/// none yet. Only then may ordinary hooks set its status without hiding an upgrade's.
+pub fn is_idle(view: &PeerSnapshot) -> bool {
+    matches!(view.own_state(), Ok(None | Some(UnitState::Idle)))
+}
+
+/// Performs the core's effects through hook tools, each at once.
+///
+/// Relation writes go out with `relation-set` (Juju commits them when the hook succeeds),
+/// statuses, workload versions and logs apply immediately. After the first failing tool
+/// the sink stops performing effects and keeps the error, so the hook can exit non-zero and
+/// Juju discards the half-done writes and retries. A failing `juju-log` is written to
+/// stderr instead (Juju keeps it too) and does not fail the hook.
+pub struct ToolSink<'t> {
+    tools: &'t dyn HookTools,
+    relation: Option<RelationId>,
+    error: Option<ToolError>,
+    became_idle: bool,
+}
+
+impl<'t> ToolSink<'t> {
+    /// A sink writing to `relation`.
+    pub fn new(tools: &'t dyn HookTools, relation: RelationId) -> Self {
+        Self {
+            tools,
+            relation: Some(relation),
+            error: None,
+            became_idle: false,
+        }
+    }
+
+    /// A sink for a unit without the relation: a relation write is refused as an error.
+    pub fn without_relation(tools: &'t dyn HookTools) -> Self {
+        Self {
+            tools,
+            relation: None,
+            error: None,
+            became_idle: false,
+        }
+    }
+
+    fn relation(&self, tool: &str, key: &str) -> Result<&RelationId, ToolError> {
+        self.relation
+            .as_ref()
+            .ok_or_else(|| ToolError::InvalidArgument {
+                tool: tool.to_owned(),
+                argument: key.to_owned(),
+                reason: format!("there is no {UPGRADE_ENDPOINT} relation to write to"),
+            })
+    }
+
+    /// The first tool error, if any; the hook must then fail.
+    pub fn into_result(self) -> Result<SinkOutcome, ToolError> {
+        match self.error {
+            Some(err) => Err(err),
+            None => Ok(SinkOutcome {
+                became_idle: self.became_idle,
+            }),
+        }
+    }
+
+    fn perform(&mut self, effect: Effect) -> Result<(), ToolError> {
+        match effect {
+            Effect::SetUnit { key, value } => {
+                if key == STATE_KEY {
+                    self.became_idle = value == UnitState::Idle.as_str();
+                }
+                let relation = self.relation("relation-set", &key)?;
+                self.tools
+                    .relation_set_unit(relation, &BTreeMap::from([(key, value)]))
+            }
+            Effect::SetApp { key, value } => {
+                let relation = self.relation("relation-set", &key)?;
+                self.tools
+                    .relation_set_app(relation, &BTreeMap::from([(key, value)]))
+            }
+            Effect::UnitStatus(status) => self.tools.status_set(&ops_status(&status)),
+            Effect::AppStatus(status) => self.tools.app_status_set(&ops_status(&status)),
+            Effect::Log { level, message } => {
+                if let Err(err) = self.tools.juju_log(log_level(level), &message) {
+                    eprintln!("{} {message} (juju-log failed: {err})", level.as_str());
+                }
+                Ok(())
+            }
+            Effect::ActionResult { key, value } => {
+                self.tools.action_set(&BTreeMap::from([(key, value)]))
+            }
+            Effect::ActionFail(message) => self.tools.action_fail(&message),
+            Effect::WorkloadVersion(version) => self.tools.application_version_set(&version),
+        }
+    }
+}
+
+/// What the effects of one turn told about this unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkOutcome {
+    /// The last state this unit wrote was `idle`: it left (or joined) the upgrade protocol
+    /// and its ordinary status may be shown again.
+    pub became_idle: bool,
+}
+
+impl EffectSink for ToolSink<'_> {
+    fn apply(&mut self, effect: Effect) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Err(err) = self.perform(effect) {
+            self.error = Some(err);
+        }
+    }
+}
+
+/// The core's status as `status-set` takes it.
+pub fn ops_status(status: &Status) -> OpsStatus {
+    match status.kind {
+        StatusKind::Active => OpsStatus::active(&status.message),
+        StatusKind::Blocked => OpsStatus::blocked(&status.message),
+        StatusKind::Maintenance => OpsStatus::maintenance(&status.message),
+        StatusKind::Waiting => OpsStatus::waiting(&status.message),
+    }
+}
+
+fn log_level(level: LogLevel) -> log::Level {
+    match level {
+        LogLevel::Debug => log::Level::Debug,
+        LogLevel::Info => log::Level::Info,
+        LogLevel::Warning => log::Level::Warn,
+        LogLevel::Error => log::Level::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use juju_ops::{MockHookTools, StatusName};
+
+    fn relation() -> RelationId {
+        RelationId::new(UPGRADE_ENDPOINT, 4)
+    }
+
+    fn bag(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn snapshot_reads_every_unit_bag_and_the_app_bag() {
+        let mut tools = MockHookTools::new();
+        tools.expect_is_leader().returning(|| Ok(true));
+        tools
+            .expect_relation_list()
+            .withf(|rel| rel.to_string() == "upgrade:4")
+            .returning(|_| Ok(vec!["mysql/2".into(), "mysql/10".into()]));
+        tools
+            .expect_relation_get_unit()
+            .times(3)
+            .returning(|_, unit| Ok(bag(&[("state", "idle"), ("who", unit)])));
+        tools
+            .expect_relation_get_app()
+            .withf(|_, app| app == "mysql")
+            .returning(|_, _| Ok(bag(&[("upgrade-stack", "[0, 2, 10]")])));
+        let view = snapshot(&tools, &relation(), "mysql", 0).expect("snapshot");
+        assert!(view.is_leader);
+        assert_eq!(view.app_units().into_iter().collect::<Vec<_>>(), [0, 2, 10]);
+        assert_eq!(view.unit_value(10, "who"), Some("mysql/10"));
+        assert_eq!(view.unit_value(0, "who"), Some("mysql/0"));
+        assert_eq!(view.upgrade_stack().map(|s| s.top()), Ok(Some(10)));
+        assert!(is_idle(&view));
+    }
+
+    #[test]
+    fn snapshot_refuses_names_that_are_not_units() {
+        let mut tools = MockHookTools::new();
+        tools.expect_is_leader().returning(|| Ok(false));
+        tools
+            .expect_relation_list()
+            .returning(|_| Ok(vec!["mysql".into()]));
+        let err = snapshot(&tools, &relation(), "mysql", 1).unwrap_err();
+        assert!(matches!(err, PeerError::UnitName(name) if name == "mysql"));
+    }
+
+    #[test]
+    fn sink_performs_each_effect_with_its_tool_and_notes_the_return_to_idle() {
+        let mut tools = MockHookTools::new();
+        let mut seq = mockall::Sequence::new();
+        tools
+            .expect_status_set()
+            .withf(|s| s.name == StatusName::Maintenance && s.message == "upgrading snap...")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        tools
+            .expect_relation_set_unit()
+            .withf(|rel, values| rel.id == 4 && values == &bag(&[("state", "idle")]))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        tools
+            .expect_relation_set_app()
+            .withf(|_, values| values == &bag(&[("upgrade-stack", "[0]")]))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        tools
+            .expect_application_version_set()
+            .withf(|v| v == "8.0.34")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        tools
+            .expect_action_set()
+            .withf(|values| values == &bag(&[("result", "ok")]))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        tools
+            .expect_action_fail()
+            .withf(|m| m == "no")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        tools
+            .expect_juju_log()
+            .withf(|level, m| *level == log::Level::Warn && m == "careful")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let mut sink = ToolSink::new(&tools, relation());
+        sink.apply(Effect::UnitStatus(Status::maintenance("upgrading snap...")));
+        sink.apply(Effect::SetUnit {
+            key: "state".into(),
+            value: "idle".into(),
+        });
+        sink.apply(Effect::SetApp {
+            key: "upgrade-stack".into(),
+            value: "[0]".into(),
+        });
+        sink.apply(Effect::WorkloadVersion("8.0.34".into()));
+        sink.apply(Effect::ActionResult {
+            key: "result".into(),
+            value: "ok".into(),
+        });
+        sink.apply(Effect::ActionFail("no".into()));
+        sink.apply(Effect::Log {
+            level: LogLevel::Warning,
+            message: "careful".into(),
+        });
+        let outcome = sink.into_result().expect("no tool failed");
+        assert!(outcome.became_idle);
+    }
+
+    #[test]
+    fn sink_stops_at_the_first_tool_failure_and_reports_it() {
+        let mut tools = MockHookTools::new();
+        tools.expect_relation_set_unit().times(1).returning(|_, _| {
+            Err(ToolError::Failed {
+                tool: "relation-set".into(),
+                args: vec![],
+                code: Some(1),
+                stderr: "ERROR boom".into(),
+            })
+        });
+        tools.expect_status_set().never();
+        let mut sink = ToolSink::new(&tools, relation());
+        sink.apply(Effect::SetUnit {
+            key: "state".into(),
+            value: "ready".into(),
+        });
+        sink.apply(Effect::UnitStatus(Status::waiting("x")));
+        let err = sink.into_result().unwrap_err();
+        assert_eq!(err.tool(), "relation-set");
+    }
+
+    #[test]
+    fn a_failing_juju_log_does_not_fail_the_hook() {
+        let mut tools = MockHookTools::new();
+        tools.expect_juju_log().returning(|_, _| {
+            Err(ToolError::Failed {
+                tool: "juju-log".into(),
+                args: vec![],
+                code: Some(1),
+                stderr: "gone".into(),
+            })
+        });
+        tools
+            .expect_relation_set_unit()
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut sink = ToolSink::new(&tools, relation());
+        sink.apply(Effect::Log {
+            level: LogLevel::Error,
+            message: "x".into(),
+        });
+        sink.apply(Effect::SetUnit {
+            key: "state".into(),
+            value: "ready".into(),
+        });
+        let outcome = sink
+            .into_result()
+            .expect("log failures are not hook failures");
+        assert!(!outcome.became_idle);
+    }
+}

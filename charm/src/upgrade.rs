@@ -1,0 +1,260 @@
+//! Charmed MySQL's side of the upgrade protocol: [`MySqlUpgrade`] implements the core's
+//! [`UpgradeHooks`] over a [`Workload`] as Charmed MySQL's `src/upgrade.py` does, and
+//! [`on_upgrade_event`] runs the core for one hook or action.
+//!
+//! - Pre-upgrade check (leader): every planned unit is an ONLINE member, else "Pre-upgrade
+//!   check failed. Cannot upgrade." (cause "Not all units are online", or "Failed to retrieve
+//!   cluster status" when mysqld does not answer); then the leader is made primary, so it
+//!   upgrades last and no switchover happens mid-way, and every instance gets a slow shutdown.
+//! - The unit granted its turn: "stopping services..", "upgrading snap...", "check if upgrade is
+//!   possible" (only the first unit to upgrade, against the leader's still-old server),
+//!   "starting services...", "recovering unit after upgrade" (back ONLINE in the cluster).
+//!   A start refused because the data is newer (MY-013171) resets and rejoins the instance
+//!   when other members can donate the data; a single unit fails (restore from backup).
+
+use juju_upgrade::{
+    handle, messages, no_relation, ClusterNotReady, DependencyModel, Event, PeerSnapshot,
+    UpgradeFailed, UpgradeHooks,
+};
+
+use crate::dispatch::HookContext;
+use crate::error::CharmError;
+use crate::lifecycle;
+use crate::peer::{self, ToolSink};
+use crate::versions::Versions;
+use crate::workload::{RetryPolicy, Workload, WorkloadError};
+
+/// The MySQL upgrade steps of one unit.
+pub struct MySqlUpgrade<'a> {
+    workload: &'a dyn Workload,
+    versions: &'a Versions,
+    unit_name: String,
+    planned_units: usize,
+    rejoin: RetryPolicy,
+}
+
+impl<'a> MySqlUpgrade<'a> {
+    /// The steps of `unit_name` in an application of `planned_units` units (Juju's goal
+    /// state), installing what `versions` pins.
+    pub fn new(
+        workload: &'a dyn Workload,
+        versions: &'a Versions,
+        unit_name: impl Into<String>,
+        planned_units: usize,
+    ) -> Self {
+        Self {
+            workload,
+            versions,
+            unit_name: unit_name.into(),
+            planned_units,
+            rejoin: RetryPolicy::REJOIN_AFTER_UPGRADE,
+        }
+    }
+
+    /// Waits for the instance to rejoin with `retry` instead of Charmed MySQL's 30 × 10 s.
+    pub fn with_rejoin_policy(mut self, retry: RetryPolicy) -> Self {
+        self.rejoin = retry;
+        self
+    }
+
+    /// Charmed MySQL runs the upgrade checker on the first unit to upgrade only: while
+    /// every planned unit is still in the stack, and never for a single unit.
+    fn is_first_upgrading_unit(&self, view: &PeerSnapshot) -> bool {
+        let stacked = view.upgrade_stack().map(|stack| stack.len()).unwrap_or(0);
+        self.planned_units > 1 && stacked >= self.planned_units
+    }
+
+    /// The unit at the bottom of the stack: the leader, which upgrades last and therefore
+    /// still runs the old server while the first unit checks against it.
+    fn last_to_upgrade(view: &PeerSnapshot) -> Option<String> {
+        let stack = view.upgrade_stack().ok()?;
+        stack.as_slice().first().map(|&unit| view.unit_name(unit))
+    }
+
+    /// mysqld did not start after the refresh: a refused downgrade is repaired from the
+    /// other members when there are some; anything else fails the unit.
+    fn recover_from_failed_start(&self, err: WorkloadError) -> Result<(), UpgradeFailed> {
+        if !matches!(err, WorkloadError::StartFailed { .. }) {
+            return Err(failed(
+                "Failed to start MySQL server after snap refresh",
+                &err,
+            ));
+        }
+        match self.workload.downgrade_refused() {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(failed(
+                    "Failed to start MySQL server after snap refresh",
+                    &err,
+                ));
+            }
+            Err(read) => {
+                log::error!("cannot read the MySQL error log: {read}");
+                return Err(failed(
+                    "Failed to start MySQL server after snap refresh",
+                    &err,
+                ));
+            }
+        }
+        if self.planned_units <= 1 {
+            return Err(UpgradeFailed {
+                cause: "Downgrade is incompatible. Restore from backup is required.".to_owned(),
+            });
+        }
+        log::info!("Downgrade is incompatible (MY-013171). Resetting workload");
+        self.workload.reset_and_rejoin().map_err(|err| {
+            failed(
+                "Failed to reset the workload after an incompatible downgrade",
+                &err,
+            )
+        })
+    }
+}
+
+/// An [`UpgradeFailed`] whose cause reads "<what>: <error>".
+fn failed(what: &str, err: &WorkloadError) -> UpgradeFailed {
+    UpgradeFailed {
+        cause: format!("{what}: {err}"),
+    }
+}
+
+fn not_ready(cause: &str, resolution: &str) -> ClusterNotReady {
+    ClusterNotReady {
+        message: messages::PRE_UPGRADE_CHECK_FAILED.to_owned(),
+        cause: cause.to_owned(),
+        resolution: resolution.to_owned(),
+    }
+}
+
+impl UpgradeHooks for MySqlUpgrade<'_> {
+    fn dependency_model(&self) -> &DependencyModel {
+        self.versions.dependencies()
+    }
+
+    fn pre_upgrade_check(&mut self, view: &PeerSnapshot) -> Result<(), ClusterNotReady> {
+        let status = self.workload.cluster_status().map_err(|err| {
+            log::error!("cannot read the cluster status: {err}");
+            not_ready(
+                "Failed to retrieve cluster status",
+                "Ensure that mysqld is running for this unit",
+            )
+        })?;
+        let online = status.online_units();
+        if online.len() < self.planned_units {
+            log::error!(
+                "{} of {} planned units are ONLINE ({})",
+                online.len(),
+                self.planned_units,
+                online.join(", ")
+            );
+            return Err(not_ready(
+                "Not all units are online",
+                "Ensure all units are online in the cluster",
+            ));
+        }
+        if status.primary() != Some(self.unit_name.as_str()) {
+            log::info!("Switching the primary to {} (the leader)", self.unit_name);
+            self.workload
+                .switch_primary(&self.unit_name)
+                .map_err(|err| {
+                    log::error!("cannot switch the primary: {err}");
+                    not_ready("Failed to set primary", "Check the cluster status")
+                })?;
+        }
+        for unit in view.app_units() {
+            let name = view.unit_name(unit);
+            self.workload.set_slow_shutdown(&name).map_err(|err| {
+                log::error!("cannot set slow shutdown on {name}: {err}");
+                not_ready("Failed to set slow shutdown", "Check the cluster status")
+            })?;
+        }
+        Ok(())
+    }
+
+    fn upgrade_unit(
+        &mut self,
+        view: &PeerSnapshot,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), UpgradeFailed> {
+        let target = self.versions.workload_revision();
+        let installed = match self.workload.installed_revision() {
+            Ok(Some(revision)) => format!("{} (revision {})", revision.version, revision.revision),
+            Ok(None) => "nothing".to_owned(),
+            Err(err) => format!("unknown ({err})"),
+        };
+        log::info!(
+            "{}: refreshing {} from {installed} to {} (revision {})",
+            self.unit_name,
+            self.versions.workload().name,
+            target.version,
+            target.revision
+        );
+        progress("stopping services..");
+        self.workload
+            .stop()
+            .map_err(|err| failed("Failed to stop MySQL server", &err))?;
+        progress("upgrading snap...");
+        self.workload
+            .install(&target)
+            .map_err(|err| failed("Failed to install workload snap", &err))?;
+        if self.is_first_upgrading_unit(view) {
+            if let Some(leader) = Self::last_to_upgrade(view) {
+                progress("check if upgrade is possible");
+                self.workload
+                    .check_upgradable(&leader)
+                    .map_err(|err| failed("Cannot upgrade MySQL server", &err))?;
+                log::debug!("MySQL server is upgradeable");
+            }
+        }
+        progress("starting services...");
+        if let Err(err) = self.workload.start() {
+            self.recover_from_failed_start(err)?;
+        }
+        progress("recovering unit after upgrade");
+        self.workload
+            .wait_until_online(self.rejoin)
+            .map_err(|err| failed("Upgraded unit is not healthy", &err))?;
+        log::info!(
+            "{}: back ONLINE on {} {}",
+            self.unit_name,
+            self.versions.workload().name,
+            target.version
+        );
+        Ok(())
+    }
+
+    fn workload_version(&mut self, _view: &PeerSnapshot) -> Option<String> {
+        match self.workload.installed_revision() {
+            Ok(revision) => revision.map(|r| r.version),
+            Err(err) => {
+                log::warn!("Failed to get MySQL version: {err}");
+                None
+            }
+        }
+    }
+}
+
+/// Runs the upgrade core for one event on this unit.
+///
+/// Without the `upgrade` relation the core answers with v0's messages (the action fails
+/// with "Could not find upgrade relation."). When this unit returns to `idle` (its upgrade
+/// round is over, or it just joined), its ordinary status is shown again, as Charmed MySQL
+/// runs its update-status then.
+pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<(), CharmError> {
+    let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
+        let mut sink = ToolSink::without_relation(ctx.tools);
+        no_relation(&event, &mut sink);
+        sink.into_result()?;
+        return Ok(());
+    };
+    let view = peer::snapshot(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
+    let planned_units = ctx.tools.planned_units()?.len();
+    let mut hooks = MySqlUpgrade::new(ctx.workload, ctx.versions, ctx.unit_name(), planned_units);
+    let mut sink = ToolSink::new(ctx.tools, relation);
+    handle(&event, view, &mut hooks, &mut sink);
+    let outcome = sink.into_result()?;
+    if outcome.became_idle {
+        lifecycle::show_health(ctx)?;
+    }
+    Ok(())
+}

@@ -406,7 +406,7 @@ fn unit_bag_changes_fan_out_and_coalesce() {
 #[test]
 fn an_injected_failure_discards_the_writes_and_the_retry_commits_them() {
     let mut f = Fixture::deployed(2, 5);
-    f.engine.fail_next_hook("shelly/1", None).unwrap();
+    f.engine.fail_next_hook("shelly/1").unwrap();
     f.config("flavour", "chocolate");
     let step = f.engine.step_unit("shelly/1").unwrap().unwrap();
     assert_eq!(step.operation, "config-changed");
@@ -511,7 +511,7 @@ fn killing_the_agent_mid_hook_reruns_the_hook_without_an_error() {
     let mut f = Fixture::deployed(2, 7);
     let before = f.completed("shelly/1").len();
     // config-changed calls config-get, then juju-log, then relation-set: killed after juju-log.
-    f.engine.kill_agent_mid_hook("shelly/1", 2, None).unwrap();
+    f.engine.kill_agent_mid_hook("shelly/1", 2).unwrap();
     let since = f.history_len();
     f.config("flavour", "lemon");
     let report = f.engine.settle().unwrap();

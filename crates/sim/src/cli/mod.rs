@@ -491,7 +491,10 @@ fn run(cli: Cli) -> Result<i32> {
             let mut engine = open(&dir)?;
             match fault {
                 FaultCommand::FailNextHook { unit, hook } => {
-                    engine.fail_next_hook(&unit, hook.as_deref())?;
+                    match &hook {
+                        Some(hook) => engine.fail_next_hook_named(&unit, hook)?,
+                        None => engine.fail_next_hook(&unit)?,
+                    }
                     let what = hook.map_or("next hook".to_string(), |h| format!("next {h:?} hook"));
                     println!("the {what} of {unit} will fail");
                 }
@@ -500,7 +503,12 @@ fn run(cli: Cli) -> Result<i32> {
                     after_tool_calls,
                     hook,
                 } => {
-                    engine.kill_agent_mid_hook(&unit, after_tool_calls, hook.as_deref())?;
+                    match &hook {
+                        Some(hook) => {
+                            engine.kill_agent_mid_hook_named(&unit, hook, after_tool_calls)?
+                        }
+                        None => engine.kill_agent_mid_hook(&unit, after_tool_calls)?,
+                    }
                     let what = hook.map_or("next hook or action".to_string(), |h| {
                         format!("next {h:?} run")
                     });

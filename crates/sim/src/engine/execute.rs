@@ -863,7 +863,9 @@ impl Engine {
             (None, None) => {}
         }
 
-        if let Some(unit_state) = self.model.units.get_mut(unit) {
+        // Juju does not show update-status as executing.
+        let quiet = hook.is_some_and(|h| h.kind == HookKind::UpdateStatus);
+        if let Some(unit_state) = self.model.units.get_mut(unit).filter(|_| !quiet) {
             unit_state.agent = AgentStatus::new("executing", running);
         }
         // Visible to `juju-sim status` from another terminal while the hook runs.

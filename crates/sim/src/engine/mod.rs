@@ -828,11 +828,20 @@ impl Engine {
         self.save()
     }
 
-    /// Fault: the unit's next hook — or, with `hook`, the next run of that
-    /// hook (full name, e.g. `upgrade-charm`) — fails whatever its exit
-    /// status, and its batched writes are discarded. It runs and its
-    /// immediate effects (logs, status) stay, as with a crash at its end.
-    pub fn fail_next_hook(&mut self, unit: &str, hook: Option<&str>) -> Result<(), EngineError> {
+    /// Fault: the unit's next hook fails whatever its exit status, and its
+    /// batched writes are discarded. It does run, and its immediate effects
+    /// (logs, status) stay, as with a crash at its very end.
+    pub fn fail_next_hook(&mut self, unit: &str) -> Result<(), EngineError> {
+        self.arm_fail(unit, None)
+    }
+
+    /// Fault: like [`Engine::fail_next_hook`], for the next run of the hook
+    /// named `hook` (full name, e.g. `upgrade-charm`); other hooks run normally.
+    pub fn fail_next_hook_named(&mut self, unit: &str, hook: &str) -> Result<(), EngineError> {
+        self.arm_fail(unit, Some(hook))
+    }
+
+    fn arm_fail(&mut self, unit: &str, hook: Option<&str>) -> Result<(), EngineError> {
         let u = self
             .model
             .units
@@ -844,13 +853,31 @@ impl Engine {
         self.save()
     }
 
-    /// Fault: the unit's next hook or action process — or, with `hook`, the
-    /// next run of that hook or action — is killed right after its
-    /// `after_tool_calls`-th hook-tool call, as if the agent died. A hook's
-    /// batched writes are discarded and it runs again (not an error); an
-    /// action is marked failed. If the run makes fewer tool calls, nothing
-    /// happens and the fault is used up.
+    /// Fault: the unit's next hook or action process is killed right after
+    /// its `after_tool_calls`-th hook-tool call, as if the agent died. A
+    /// hook's batched writes are discarded and it runs again (not an error);
+    /// an action is marked failed. If the run makes fewer tool calls,
+    /// nothing happens and the fault is used up.
     pub fn kill_agent_mid_hook(
+        &mut self,
+        unit: &str,
+        after_tool_calls: u32,
+    ) -> Result<(), EngineError> {
+        self.arm_kill(unit, after_tool_calls, None)
+    }
+
+    /// Fault: like [`Engine::kill_agent_mid_hook`], for the next run of the
+    /// hook or action named `hook`; other runs are left alone.
+    pub fn kill_agent_mid_hook_named(
+        &mut self,
+        unit: &str,
+        hook: &str,
+        after_tool_calls: u32,
+    ) -> Result<(), EngineError> {
+        self.arm_kill(unit, after_tool_calls, Some(hook))
+    }
+
+    fn arm_kill(
         &mut self,
         unit: &str,
         after_tool_calls: u32,

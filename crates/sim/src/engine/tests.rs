@@ -523,7 +523,7 @@ fn deploy_checks_names_and_store_revisions() {
 fn targeted_faults_wait_for_their_hook() {
     let mut f = fixture(EngineOptions::default(), ok_script());
     f.engine.deploy(&f.charm, "app", 1, None).unwrap();
-    f.engine.fail_next_hook("app/0", Some("start")).unwrap();
+    f.engine.fail_next_hook_named("app/0", "start").unwrap();
     let report = f.engine.settle().unwrap();
     assert!(report.is_clean(), "the retry succeeds");
     let outcomes: Vec<(String, Outcome)> = history_of(&f.engine, "app/0")

@@ -42,10 +42,23 @@ struct Snapshot {
 /// The result of running a handler process.
 struct ProcessResult {
     exit: Exit,
+    /// Set when the process could not be started at all.
+    spawn_error: Option<String>,
     context: Result<HookContext, String>,
     killed_by_fault: bool,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+}
+
+impl ProcessResult {
+    /// Why the process failed, if it did (not started, non-zero exit, signal).
+    fn failure(&self) -> Option<String> {
+        match &self.spawn_error {
+            Some(error) => Some(error.clone()),
+            None if !self.exit.success() => Some(self.exit.describe()),
+            None => None,
+        }
+    }
 }
 
 /// Which executable handles an event (§1.2).
@@ -284,10 +297,8 @@ impl Engine {
                 self.log_output(unit, &name, &result)?;
                 let outcome = if result.killed_by_fault {
                     Outcome::Killed
-                } else if !result.exit.success() {
-                    Outcome::Failed {
-                        reason: result.exit.describe(),
-                    }
+                } else if let Some(reason) = result.failure() {
+                    Outcome::Failed { reason }
                 } else if fail_forced {
                     Outcome::Failed {
                         reason: "injected failure (fault fail-next-hook)".into(),
@@ -648,8 +659,8 @@ impl Engine {
                 if result.killed_by_fault {
                     let message = "the unit agent was killed while the action ran".to_string();
                     (TaskStatus::Failed, Some(message), Outcome::Killed)
-                } else if !result.exit.success() {
-                    let message = failed_message.unwrap_or_else(|| result.exit.describe());
+                } else if let Some(reason) = result.failure() {
+                    let message = failed_message.unwrap_or(reason);
                     (
                         TaskStatus::Failed,
                         Some(message.clone()),
@@ -876,7 +887,22 @@ impl Engine {
             env,
             context_file: context_file.clone(),
         };
-        let output = self.runner.run(&request).map_err(io_err(program))?;
+        // A handler that cannot be started (bad interpreter, ...) fails the hook, as in Juju.
+        let (output, spawn_error) = match self.runner.run(&request) {
+            Ok(output) => (output, None),
+            Err(e) => {
+                let output = super::runner::RunOutput {
+                    exit: Exit::Code(-1),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    warning: None,
+                };
+                (
+                    output,
+                    Some(format!("fork/exec {}: {e}", program.display())),
+                )
+            }
+        };
         if let Some(warning) = &output.warning {
             self.log(
                 Some(unit),
@@ -899,6 +925,7 @@ impl Engine {
         }
         Ok(ProcessResult {
             exit: output.exit,
+            spawn_error,
             context,
             killed_by_fault,
             stdout: output.stdout,

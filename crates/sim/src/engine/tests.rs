@@ -618,3 +618,57 @@ fn resolved_retries_do_not_use_the_automatic_budget() {
     assert_eq!(report.errors[0].attempts, 4);
     assert_eq!(report.operations.iter().filter(|s| s.retry).count(), 1);
 }
+
+#[test]
+fn a_handler_that_cannot_start_fails_the_hook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let charm = tmp.path().join("charm");
+    write_charm(&charm);
+    fs::write(charm.join("dispatch"), "#!/nonexistent/interpreter\n").unwrap();
+    let options = EngineOptions {
+        tool_binary: Some(PathBuf::from("/bin/sh")),
+        ..EngineOptions::default()
+    };
+    let mut engine = Engine::open(tmp.path().join("model"), options).unwrap();
+    engine.deploy(&charm, "app", 1, None).unwrap();
+    let report = engine.settle().unwrap();
+    assert_eq!(report.errors.len(), 1);
+    assert_eq!(report.errors[0].hook, "install");
+    assert!(
+        report.errors[0].reason.starts_with("fork/exec "),
+        "{}",
+        report.errors[0].reason
+    );
+}
+
+#[test]
+fn a_missing_handler_skips_hooks_and_fails_actions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let charm = tmp.path().join("charm");
+    write_charm(&charm);
+    fs::remove_file(charm.join("dispatch")).unwrap();
+    let options = EngineOptions {
+        tool_binary: Some(PathBuf::from("/bin/sh")),
+        ..EngineOptions::default()
+    };
+    let mut engine = Engine::open(tmp.path().join("model"), options).unwrap();
+    engine.deploy(&charm, "app", 1, None).unwrap();
+    assert!(engine.settle().unwrap().is_clean());
+    let outcomes: Vec<Outcome> = history_of(&engine, "app/0")
+        .into_iter()
+        .filter(|r| r.kind == OpKind::Hook)
+        .map(|r| r.outcome)
+        .collect();
+    assert!(
+        !outcomes.is_empty() && outcomes.iter().all(|o| *o == Outcome::Skipped),
+        "{outcomes:?}"
+    );
+    let task = engine.run_action("app/0", "go", Map::new()).unwrap();
+    engine.settle().unwrap();
+    let task = engine.task(task).unwrap();
+    assert_eq!(task.status, TaskStatus::Failed);
+    assert_eq!(
+        task.message.as_deref(),
+        Some("action not implemented on unit \"app/0\"")
+    );
+}

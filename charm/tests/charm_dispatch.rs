@@ -1,0 +1,492 @@
+//! The charm's routing end to end in one process: a hook or action environment, hook
+//! tools faked over one unit's world, and a mock MySQL workload.
+
+use std::path::Path;
+
+use juju_ops::{Dispatch, MockHookTools, StatusName, ToolError};
+use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::versions::Versions;
+use mysql_charm::workload::{
+    ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
+    WorkloadRevision,
+};
+use mysql_charm::CharmError;
+
+mod support;
+use support::{dispatch, FakeJuju, World};
+
+fn versions() -> Versions {
+    let file = support::versions_json();
+    match Versions::load(file.parent().unwrap_or(Path::new("."))) {
+        Ok(versions) => versions,
+        Err(err) => panic!("versions.json: {err}"),
+    }
+}
+
+/// The baseline a previous revision (8.0.33) stored in the app bag.
+const DEPENDENCIES_8_0_33: &str = r#"{"charm":{"dependencies":{},"name":"mysql","upgrade_supported":">0","version":"1"},"snap":{"dependencies":{},"name":"charmed-mysql","upgrade_supported":"~8.0.31","version":"8.0.33"}}"#;
+
+fn run(juju: &FakeJuju, workload: &MockWorkload, dispatch: &Dispatch) -> Result<(), CharmError> {
+    let tools = juju.tools();
+    let versions = versions();
+    let ctx = HookContext {
+        dispatch,
+        tools: &tools,
+        workload,
+        versions: &versions,
+    };
+    route(&ctx)
+}
+
+fn online(units: &[(&str, MemberRole)]) -> ClusterStatus {
+    ClusterStatus::from_members(units.iter().map(|(unit, role)| ClusterMember {
+        unit: (*unit).into(),
+        state: MemberState::Online,
+        role: Some(*role),
+        address: None,
+        version: Some("8.0.34".into()),
+    }))
+}
+
+fn three_online() -> ClusterStatus {
+    online(&[
+        ("mysql/0", MemberRole::Primary),
+        ("mysql/1", MemberRole::Secondary),
+        ("mysql/2", MemberRole::Secondary),
+    ])
+}
+
+#[test]
+fn pre_upgrade_check_on_a_non_leader_fails_with_v0s_message() {
+    let juju = FakeJuju::new(World::new("mysql/1", &["mysql/0", "mysql/2"], false));
+    let workload = MockWorkload::new(); // must not be touched
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "actions/pre-upgrade-check"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    assert_eq!(
+        world.action_failure.as_deref(),
+        Some("Action must be ran on the Juju leader.")
+    );
+    assert!(world.app_bag.is_empty());
+}
+
+#[test]
+fn pre_upgrade_check_without_the_upgrade_relation_fails_with_v0s_message() {
+    let mut world = World::new("mysql/0", &[], true);
+    world.has_relation = false;
+    let juju = FakeJuju::new(world);
+    let workload = MockWorkload::new();
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "actions/pre-upgrade-check"),
+    )
+    .expect("handled");
+    assert_eq!(
+        juju.world().action_failure.as_deref(),
+        Some("Could not find upgrade relation.")
+    );
+}
+
+#[test]
+fn pre_upgrade_check_on_a_healthy_leader_stacks_the_leader_last() {
+    let mut world = World::new("mysql/0", &["mysql/1", "mysql/2"], true);
+    for unit in ["mysql/0", "mysql/1", "mysql/2"] {
+        world.set_state(unit, "idle");
+    }
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(three_online()));
+    workload
+        .expect_set_slow_shutdown()
+        .times(3)
+        .returning(|_| Ok(()));
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "actions/pre-upgrade-check"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    assert_eq!(world.action_failure, None);
+    assert_eq!(
+        world.app_bag.get("upgrade-stack").map(String::as_str),
+        Some("[0, 1, 2]")
+    );
+    let result = world
+        .action_results
+        .get("result")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        result.contains("mysql/2, mysql/1, mysql/0"),
+        "the order is reported: {result}"
+    );
+}
+
+#[test]
+fn pre_upgrade_check_on_an_unhealthy_cluster_fails_and_writes_no_stack() {
+    let mut world = World::new("mysql/0", &["mysql/1", "mysql/2"], true);
+    for unit in ["mysql/0", "mysql/1", "mysql/2"] {
+        world.set_state(unit, "idle");
+    }
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload.expect_cluster_status().returning(|| {
+        Ok(online(&[
+            ("mysql/0", MemberRole::Primary),
+            ("mysql/1", MemberRole::Secondary),
+        ]))
+    });
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "actions/pre-upgrade-check"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    assert_eq!(
+        world.action_failure.as_deref(),
+        Some("Pre-upgrade check failed. Cannot upgrade.")
+    );
+    assert!(world.logged("Not all units are online"));
+    assert!(!world.app_bag.contains_key("upgrade-stack"));
+}
+
+#[test]
+fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
+    let mut world = World::new("mysql/0", &[], true);
+    world.set_state("mysql/0", "idle");
+    world.app_bag.insert("upgrade-stack".into(), "[0]".into());
+    world
+        .app_bag
+        .insert("dependencies".into(), DEPENDENCIES_8_0_33.into());
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_installed_revision()
+        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
+    workload.expect_stop().times(1).returning(|| Ok(()));
+    workload
+        .expect_install()
+        .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
+        .times(1)
+        .returning(|_| Ok(()));
+    workload.expect_check_upgradable().never();
+    workload.expect_start().times(1).returning(|| Ok(()));
+    workload
+        .expect_wait_until_online()
+        .times(1)
+        .returning(|_| Ok(()));
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(online(&[("mysql/0", MemberRole::Primary)])));
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "hooks/upgrade-charm"),
+    )
+    .expect("upgraded");
+    let world = juju.world();
+    let messages = world.status_messages();
+    let steps: Vec<&str> = [
+        "upgrading...",
+        "stopping services..",
+        "upgrading snap...",
+        "starting services...",
+        "recovering unit after upgrade",
+        "upgrade completed",
+    ]
+    .to_vec();
+    let mut remaining = messages.iter();
+    for step in steps {
+        assert!(
+            remaining.any(|m| m == step),
+            "status {step:?} missing or out of order in {messages:?}"
+        );
+    }
+    let last = world.last_status().expect("a status");
+    assert_eq!(
+        (last.name, last.message.as_str()),
+        (StatusName::Active, "Primary")
+    );
+    assert_eq!(world.state_of("mysql/0"), Some("idle"));
+    assert_eq!(
+        world.app_bag.get("upgrade-stack").map(String::as_str),
+        Some("[]")
+    );
+    assert!(
+        world
+            .app_bag
+            .get("dependencies")
+            .is_some_and(|d| d.contains("8.0.34")),
+        "the new baseline is stored"
+    );
+    assert_eq!(world.workload_versions, ["8.0.34"]);
+}
+
+#[test]
+fn an_incompatible_revision_fails_the_leader_and_asks_for_a_rollback() {
+    let mut world = World::new("mysql/0", &["mysql/1", "mysql/2"], true);
+    for unit in ["mysql/0", "mysql/1", "mysql/2"] {
+        world.set_state(unit, "idle");
+    }
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), "[0, 1, 2]".into());
+    world.app_bag.insert(
+        "dependencies".into(),
+        DEPENDENCIES_8_0_33.replace(
+            r#""upgrade_supported":"~8.0.31","version":"8.0.33""#,
+            r#""upgrade_supported":"~8.0.30","version":"8.0.30""#,
+        ),
+    );
+    let juju = FakeJuju::new(world);
+    let workload = MockWorkload::new(); // the workload is never touched
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "hooks/upgrade-charm"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    assert_eq!(world.state_of("mysql/0"), Some("failed"));
+    let last = world.last_status().expect("a status");
+    assert_eq!(
+        (last.name, last.message.as_str()),
+        (
+            StatusName::Blocked,
+            "upgrade failed. Check logs for rollback instruction"
+        )
+    );
+    assert!(world.logged("Versions incompatible"));
+    assert!(world.logged("juju run mysql/leader pre-upgrade-check"));
+}
+
+#[test]
+fn update_status_leaves_an_upgrade_status_alone() {
+    let mut world = World::new("mysql/2", &["mysql/0", "mysql/1"], false);
+    world.set_state("mysql/2", "failed");
+    let juju = FakeJuju::new(world);
+    let workload = MockWorkload::new();
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/2", "hooks/update-status"),
+    )
+    .expect("handled");
+    assert!(juju.world().statuses.is_empty());
+}
+
+#[test]
+fn update_status_shows_the_health_of_an_idle_unit() {
+    let mut world = World::new("mysql/1", &["mysql/0", "mysql/2"], false);
+    world.set_state("mysql/1", "idle");
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(three_online()));
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "hooks/update-status"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    let last = world.last_status().expect("a status");
+    assert_eq!((last.name, last.message.as_str()), (StatusName::Active, ""));
+}
+
+#[test]
+fn update_status_blocks_when_mysqld_is_down() {
+    let juju = FakeJuju::new(World::new("mysql/1", &["mysql/0"], false));
+    let mut workload = MockWorkload::new();
+    workload.expect_cluster_status().returning(|| {
+        Err(WorkloadError::ServerUnavailable {
+            unit: "mysql/1".into(),
+            reason: "mysqld is not running".into(),
+            failure: None,
+        })
+    });
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "hooks/update-status"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    let last = world.last_status().expect("a status");
+    assert_eq!(last.name, StatusName::Blocked);
+    assert!(
+        last.message.contains("mysqld is not running"),
+        "{}",
+        last.message
+    );
+}
+
+#[test]
+fn install_installs_the_pinned_workload_starts_it_and_publishes_its_version() {
+    let juju = FakeJuju::new(World::new("mysql/0", &[], true));
+    let mut workload = MockWorkload::new();
+    let mut seq = mockall::Sequence::new();
+    workload
+        .expect_installed_revision()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(None));
+    workload
+        .expect_stop()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
+    workload
+        .expect_install()
+        .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    workload
+        .expect_start()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
+    run(&juju, &workload, &dispatch("mysql/0", "hooks/install")).expect("installed");
+    let world = juju.world();
+    assert_eq!(world.workload_versions, ["8.0.34"]);
+    assert_eq!(world.status_messages(), ["installing charmed-mysql 8.0.34"]);
+}
+
+#[test]
+fn a_workload_that_cannot_be_installed_fails_the_install_hook() {
+    let juju = FakeJuju::new(World::new("mysql/0", &[], true));
+    let mut workload = MockWorkload::new();
+    workload.expect_installed_revision().returning(|| Ok(None));
+    workload.expect_stop().returning(|| Ok(()));
+    workload.expect_install().returning(|_| {
+        Err(WorkloadError::Precondition {
+            operation: "install".into(),
+            reason: "snapd is not running".into(),
+        })
+    });
+    let err = run(&juju, &workload, &dispatch("mysql/0", "hooks/install")).unwrap_err();
+    assert!(matches!(err, CharmError::Workload(_)), "{err}");
+}
+
+#[test]
+fn get_cluster_status_reports_the_primary_and_every_member() {
+    let juju = FakeJuju::new(World::new("mysql/1", &["mysql/0", "mysql/2"], false));
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(three_online()));
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "actions/get-cluster-status"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    assert_eq!(world.action_failure, None);
+    let results = &world.action_results;
+    assert_eq!(results.get("primary").map(String::as_str), Some("mysql/0"));
+    assert_eq!(
+        results.get("members.mysql-2.state").map(String::as_str),
+        Some("ONLINE")
+    );
+    assert_eq!(
+        results.get("members.mysql-0.role").map(String::as_str),
+        Some("PRIMARY")
+    );
+}
+
+#[test]
+fn get_cluster_status_fails_the_action_when_mysqld_does_not_answer() {
+    let juju = FakeJuju::new(World::new("mysql/1", &[], false));
+    let mut workload = MockWorkload::new();
+    workload.expect_cluster_status().returning(|| {
+        Err(WorkloadError::ServerUnavailable {
+            unit: "mysql/1".into(),
+            reason: "mysqld is not running".into(),
+            failure: None,
+        })
+    });
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "actions/get-cluster-status"),
+    )
+    .expect("handled");
+    let failure = juju.world().action_failure.clone().unwrap_or_default();
+    assert!(
+        failure.starts_with("Failed to read the cluster status"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_failing_hook_tool_fails_the_hook_so_juju_retries_it() {
+    let mut tools = MockHookTools::new();
+    tools.expect_relation_ids().returning(|_| {
+        Err(ToolError::Failed {
+            tool: "relation-ids".into(),
+            args: vec!["upgrade".into()],
+            code: Some(1),
+            stderr: "ERROR connection refused".into(),
+        })
+    });
+    let workload = MockWorkload::new();
+    let versions = versions();
+    let dispatch = dispatch("mysql/0", "hooks/upgrade-charm");
+    let ctx = HookContext {
+        dispatch: &dispatch,
+        tools: &tools,
+        workload: &workload,
+        versions: &versions,
+    };
+    let err = route(&ctx).unwrap_err();
+    assert!(matches!(err, CharmError::Tool(_)), "{err}");
+}
+
+#[test]
+fn hooks_the_charm_does_not_use_succeed_without_touching_anything() {
+    let tools = MockHookTools::new(); // any call would panic
+    let workload = MockWorkload::new();
+    let versions = versions();
+    for path in [
+        "hooks/stop",
+        "hooks/remove",
+        "hooks/upgrade-relation-departed",
+    ] {
+        let dispatch = dispatch("mysql/0", path);
+        let ctx = HookContext {
+            dispatch: &dispatch,
+            tools: &tools,
+            workload: &workload,
+            versions: &versions,
+        };
+        assert!(route(&ctx).is_ok(), "{path}");
+    }
+}
+
+#[test]
+fn an_unknown_action_fails_with_its_name() {
+    let juju = FakeJuju::new(World::new("mysql/0", &[], true));
+    let workload = MockWorkload::new();
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "actions/resume-upgrade"),
+    )
+    .expect("handled");
+    assert_eq!(
+        juju.world().action_failure.as_deref(),
+        Some("This charm has no action \"resume-upgrade\".")
+    );
+}

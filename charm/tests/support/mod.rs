@@ -1,0 +1,269 @@
+//! A fake Juju for charm tests: `MockHookTools` whose answers come from, and whose writes go
+//! to, one shared in-memory model of the unit's world (peer bags, leadership, goal state),
+//! recording what an operator would see (statuses, action results, workload version, logs).
+
+#![allow(dead_code)] // each test file uses a different part of the fake
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
+
+pub type Bag = BTreeMap<String, String>;
+
+/// The world as one unit's hook tools see it.
+#[derive(Debug, Default)]
+pub struct World {
+    /// This unit, e.g. `mysql/0`.
+    pub me: String,
+    pub leader: bool,
+    /// Whether the `upgrade` relation exists.
+    pub has_relation: bool,
+    /// Other units in the relation (relation-list).
+    pub peers: Vec<String>,
+    /// Unit bags by unit name (this unit's includes its uncommitted writes).
+    pub unit_bags: BTreeMap<String, Bag>,
+    pub app_bag: Bag,
+    /// Every unit of the application (goal-state).
+    pub planned: Vec<String>,
+    /// Every status-set, in order.
+    pub statuses: Vec<Status>,
+    pub action_results: Bag,
+    pub action_failure: Option<String>,
+    pub workload_versions: Vec<String>,
+    pub logs: Vec<(log::Level, String)>,
+}
+
+impl World {
+    /// `me` and `others` in an `upgrade` relation; everyone is planned.
+    pub fn new(me: &str, others: &[&str], leader: bool) -> Self {
+        let mut planned: Vec<String> = others.iter().map(|u| (*u).to_owned()).collect();
+        planned.push(me.to_owned());
+        planned.sort();
+        Self {
+            me: me.to_owned(),
+            leader,
+            has_relation: true,
+            peers: others.iter().map(|u| (*u).to_owned()).collect(),
+            planned,
+            ..Self::default()
+        }
+    }
+
+    pub fn set_state(&mut self, unit: &str, state: &str) {
+        self.unit_bags
+            .entry(unit.to_owned())
+            .or_default()
+            .insert("state".into(), state.into());
+    }
+
+    pub fn state_of(&self, unit: &str) -> Option<&str> {
+        self.unit_bags
+            .get(unit)
+            .and_then(|bag| bag.get("state"))
+            .map(String::as_str)
+    }
+
+    pub fn last_status(&self) -> Option<&Status> {
+        self.statuses.last()
+    }
+
+    /// The messages of every status set, in order.
+    pub fn status_messages(&self) -> Vec<String> {
+        self.statuses.iter().map(|s| s.message.clone()).collect()
+    }
+
+    pub fn logged(&self, text: &str) -> bool {
+        self.logs.iter().any(|(_, line)| line.contains(text))
+    }
+}
+
+/// A shared world and the mock tools over it.
+pub struct FakeJuju {
+    pub world: Arc<Mutex<World>>,
+}
+
+fn lock(world: &Arc<Mutex<World>>) -> MutexGuard<'_, World> {
+    world.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn merge(bag: &mut Bag, values: &Bag) {
+    for (key, value) in values {
+        if value.is_empty() {
+            bag.remove(key);
+        } else {
+            bag.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+impl FakeJuju {
+    pub fn new(world: World) -> Self {
+        Self {
+            world: Arc::new(Mutex::new(world)),
+        }
+    }
+
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Mock tools answering from the world.
+    pub fn tools(&self) -> MockHookTools {
+        let mut tools = MockHookTools::new();
+        let w = self.world.clone();
+        {
+            let w = w.clone();
+            tools
+                .expect_is_leader()
+                .returning(move || Ok(lock(&w).leader));
+        }
+        {
+            let w = w.clone();
+            tools.expect_relation_ids().returning(move |endpoint| {
+                let world = lock(&w);
+                Ok(if endpoint == "upgrade" && world.has_relation {
+                    vec![RelationId::new("upgrade", 3)]
+                } else {
+                    Vec::new()
+                })
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_relation_list()
+                .returning(move |_| Ok(lock(&w).peers.clone()));
+        }
+        {
+            let w = w.clone();
+            tools.expect_relation_get_unit().returning(move |_, unit| {
+                Ok(lock(&w).unit_bags.get(unit).cloned().unwrap_or_default())
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_relation_get_unit_key()
+                .returning(move |_, unit, key| {
+                    Ok(lock(&w)
+                        .unit_bags
+                        .get(unit)
+                        .and_then(|b| b.get(key))
+                        .cloned())
+                });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_relation_get_app()
+                .returning(move |_, _| Ok(lock(&w).app_bag.clone()));
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_relation_set_unit()
+                .returning(move |_, values| {
+                    let mut world = lock(&w);
+                    let me = world.me.clone();
+                    merge(world.unit_bags.entry(me).or_default(), values);
+                    Ok(())
+                });
+        }
+        {
+            let w = w.clone();
+            tools.expect_relation_set_app().returning(move |_, values| {
+                let mut world = lock(&w);
+                assert!(world.leader, "relation-set --app by a non-leader");
+                merge(&mut world.app_bag, values);
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_planned_units()
+                .returning(move || Ok(lock(&w).planned.clone()));
+        }
+        {
+            let w = w.clone();
+            tools.expect_status_set().returning(move |status| {
+                assert!(status.name != StatusName::Error);
+                lock(&w).statuses.push(status.clone());
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools.expect_action_set().returning(move |values| {
+                lock(&w).action_results.extend(values.clone());
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools.expect_action_fail().returning(move |message| {
+                lock(&w).action_failure = Some(message.to_owned());
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_application_version_set()
+                .returning(move |version| {
+                    lock(&w).workload_versions.push(version.to_owned());
+                    Ok(())
+                });
+        }
+        {
+            let w = w.clone();
+            tools.expect_juju_log().returning(move |level, message| {
+                lock(&w).logs.push((level, message.to_owned()));
+                Ok(())
+            });
+        }
+        tools
+    }
+}
+
+/// The dispatch environment of `unit` for `path` (`hooks/<name>` or `actions/<name>`).
+pub fn dispatch(unit: &str, path: &str) -> Dispatch {
+    let mut vars: Vec<(String, String)> = [
+        ("JUJU_DISPATCH_PATH", path),
+        ("JUJU_UNIT_NAME", unit),
+        ("JUJU_MODEL_NAME", "test"),
+        ("JUJU_CHARM_DIR", "/charm"),
+        ("JUJU_VERSION", "3.6.4"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    if let Some(action) = path.strip_prefix("actions/") {
+        vars.push(("JUJU_ACTION_NAME".into(), action.into()));
+        vars.push(("JUJU_ACTION_UUID".into(), "1".into()));
+        vars.push(("JUJU_HOOK_NAME".into(), String::new()));
+    }
+    if let Some(hook) = path.strip_prefix("hooks/") {
+        vars.push(("JUJU_HOOK_NAME".into(), hook.into()));
+        if hook.starts_with("upgrade-relation-") {
+            vars.push(("JUJU_RELATION".into(), "upgrade".into()));
+            vars.push(("JUJU_RELATION_ID".into(), "upgrade:3".into()));
+            vars.push(("JUJU_REMOTE_APP".into(), "mysql".into()));
+            vars.push(("JUJU_REMOTE_UNIT".into(), String::new()));
+            if hook.ends_with("-departed") {
+                vars.push(("JUJU_DEPARTING_UNIT".into(), "mysql/9".into()));
+            }
+        }
+    }
+    match Dispatch::from_vars(vars) {
+        Ok(dispatch) => dispatch,
+        Err(err) => panic!("test dispatch for {path}: {err}"),
+    }
+}
+
+/// The repository's `versions.json` (8.0.34).
+pub fn versions_json() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../versions.json")
+}

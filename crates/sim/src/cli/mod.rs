@@ -72,6 +72,7 @@ pub enum Command {
         /// Store revision for this charm (default: the next free one, 1 for the first).
         #[arg(long)]
         revision: Option<u64>,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -97,6 +98,7 @@ pub enum Command {
         /// A revision already in the store.
         #[arg(long)]
         revision: Option<u64>,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -151,6 +153,7 @@ pub enum Command {
         /// Number of units.
         #[arg(short = 'n', long = "num-units", default_value_t = 1)]
         num_units: usize,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -159,6 +162,7 @@ pub enum Command {
         /// The units.
         #[arg(required = true)]
         units: Vec<String>,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -169,6 +173,7 @@ pub enum Command {
         /// Do not run the hook again; treat it as done.
         #[arg(long)]
         no_retry: bool,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -184,6 +189,7 @@ pub enum Command {
     UpdateStatus {
         /// A unit (`app/N`, `app/leader`) or an application.
         target: String,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -191,6 +197,7 @@ pub enum Command {
     Leader {
         /// The new leader.
         unit: String,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },
@@ -200,6 +207,7 @@ pub enum Command {
         app: String,
         /// Values to set.
         values: Vec<String>,
+        /// Whether to settle before returning.
         #[command(flatten)]
         wait: Wait,
     },

@@ -215,7 +215,9 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Opens (creating if needed) the model in `dir`, taking its lock.
+    /// Opens (creating if needed) the model in `dir`, taking its lock: this
+    /// waits while a mutating `juju-sim` command or another `Engine` holds it,
+    /// so do not run mutating CLI commands on a model a test has open.
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine, EngineError> {
         let dir = ModelDir::new(dir.as_ref());
         let lock = dir.lock()?;

@@ -23,6 +23,7 @@ mod cluster;
 mod emulated;
 mod error;
 mod error_log;
+pub mod mariadb;
 mod retry;
 mod snap;
 
@@ -32,6 +33,7 @@ pub use emulated::{
     STATE_FILE_PREFIX,
 };
 pub use error::{CommandFailure, WorkloadError};
+pub use mariadb::MariaDbWorkload;
 pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
 pub use snap::{
     CommandOutput, CommandRunner, CommandSpec, MockCommandRunner, ProcessRunner, SnapConfig,

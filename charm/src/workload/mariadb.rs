@@ -885,6 +885,28 @@ pub fn recorded_primary(model_dir: &Path) -> Result<Option<String>, WorkloadErro
     recorded_primary_in(&SharedPaths::new(model_dir))
 }
 
+/// Stops every running server of the model at `model_dir` (SIGTERM, SIGKILL if one
+/// ignores it) and returns the units whose server was running. For tests and tools that
+/// throw a model away; the charm stops its own unit with [`Workload::stop`], which hands
+/// the primary role over first.
+pub fn stop_all_servers(model_dir: &Path) -> Result<Vec<String>, WorkloadError> {
+    let mut stopped = Vec::new();
+    for endpoint in endpoints(model_dir)? {
+        let options = &endpoint.server_options;
+        let Some(pid) = server::running_pid(&endpoint.pid_file, options)? else {
+            continue;
+        };
+        if server::send_signal(pid, "TERM").is_err()
+            || !server::wait_until_gone(pid, options, STOP_TIMEOUT)
+        {
+            let _ = server::send_signal(pid, "KILL");
+            server::wait_until_gone(pid, options, Duration::from_secs(10));
+        }
+        stopped.push(endpoint.unit);
+    }
+    Ok(stopped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

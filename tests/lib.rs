@@ -1,1 +1,471 @@
-//! Shared helpers for the end-to-end tests.
+//! The harness of the end-to-end tests: a `juju-sim` model in a temporary directory running
+//! the real charm binary, packed exactly as `cargo xtask pack` packs it.
+//!
+//! [`Sim::settle`] runs the model one operation at a time and checks after each one what
+//! must hold at every moment of an upgrade or rollback: at most one unit's MySQL server is
+//! down, at most one unit is `upgrading`, no hook is left in error. [`Sim::windows`] reads
+//! the order in which units touched their servers from the debug log.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use juju_sim::engine::{Engine, EngineOptions, Source, StatusReport, UnitReport};
+use juju_sim::model::{Task, TaskStatus};
+use mysql_charm::versions::VersionOverrides;
+use mysql_charm::workload::{EmulatedUnitState, EmulatedWorkload, FaultPlan, FaultRule};
+use xtask::pack::{pack, CharmSource, CHARM_FILE_NAME};
+
+/// The application name.
+pub const APP: &str = "mysql";
+/// The revision the seed rolls back to.
+pub const OLD_REVISION: u64 = 182;
+/// MySQL in revision 182.
+pub const OLD_VERSION: &str = "8.0.33";
+/// The snap revision carrying [`OLD_VERSION`] (illustrative).
+pub const OLD_SNAP_REVISION: &str = "57";
+/// MySQL in the repository's `versions.json`, the revision refreshed to.
+pub const NEW_VERSION: &str = "8.0.34";
+/// Charmed MySQL's blocked status of a failed unit.
+pub const UPGRADE_FAILED: &str = "upgrade failed. Check logs for rollback instruction";
+/// The leader's status after `pre-upgrade-check` entered recovery.
+pub const READY_TO_ROLLBACK: &str = "ready to rollback application";
+/// The status of a unit waiting for its turn.
+pub const WAITING_FOR_OTHERS: &str = "other units upgrading first...";
+/// Most operations one settle may run before the test gives up.
+const MAX_STEPS: usize = 5_000;
+
+/// The log line the charm writes when a unit starts refreshing its server.
+const WINDOW_START: &str = ": refreshing charmed-mysql from ";
+/// The log line the charm writes when the refreshed server is back ONLINE.
+const WINDOW_END: &str = ": back ONLINE on charmed-mysql ";
+
+/// A unit touching its MySQL server for an upgrade or rollback, from the debug log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The unit.
+    pub unit: String,
+    /// The version it went to.
+    pub to_version: String,
+    /// Whether the server came back ONLINE.
+    pub completed: bool,
+}
+
+/// The binaries a model needs; Cargo tells only the test targets where they are, so
+/// build this with [`binaries!`] in the test.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// The charm binary (`e2e-mysql-charm`).
+    pub charm: PathBuf,
+    /// The hook-tool binary (`e2e-hook-tools`).
+    pub hook_tools: PathBuf,
+    /// Cargo's scratch directory for tests (`CARGO_TARGET_TMPDIR`), where packed charms are
+    /// kept for the other tests of the same process.
+    pub scratch: PathBuf,
+}
+
+/// The [`Binaries`] of this package, as seen from an integration test.
+#[macro_export]
+macro_rules! binaries {
+    () => {
+        $crate::Binaries {
+            charm: ::std::path::PathBuf::from(env!("CARGO_BIN_EXE_e2e-mysql-charm")),
+            hook_tools: ::std::path::PathBuf::from(env!("CARGO_BIN_EXE_e2e-hook-tools")),
+            scratch: ::std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
+        }
+    };
+}
+
+/// A model with the MySQL charm, in a temporary directory.
+pub struct Sim {
+    /// Owns the model directory, removed when the test ends.
+    _root: tempfile::TempDir,
+    binaries: Binaries,
+    /// The emulator.
+    pub engine: Engine,
+    /// Every (unit, workload status, message) seen after an operation, in order, without
+    /// repeats per unit.
+    pub status_trace: Vec<(String, String, String)>,
+}
+
+impl Sim {
+    /// An empty model; `seed` picks the order in which units with work run.
+    pub fn new(seed: u64, binaries: Binaries) -> Sim {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let options = EngineOptions {
+            tool_binary: Some(binaries.hook_tools.clone()),
+            seed,
+            model_name: Some("e2e".into()),
+            ..EngineOptions::default()
+        };
+        let engine = Engine::open(root.path().join("model"), options).expect("model");
+        Sim {
+            _root: root,
+            binaries,
+            engine,
+            status_trace: Vec::new(),
+        }
+    }
+
+    /// The charm packed with `overrides`, as `.../<label>/mysql_ubuntu-22.04-amd64.charm`.
+    ///
+    /// Packing a debug binary is slow, so each label is packed once per test process (into
+    /// Cargo's test scratch directory, one directory per test binary, overwritten by the next
+    /// run) and shared by the tests of that process.
+    pub fn charm(&self, label: &str, overrides: VersionOverrides) -> PathBuf {
+        static PACKED: Mutex<BTreeMap<String, (VersionOverrides, PathBuf)>> =
+            Mutex::new(BTreeMap::new());
+        let mut packed = PACKED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((done, path)) = packed.get(label) {
+            assert_eq!(
+                *done, overrides,
+                "charm label {label} reused with other versions"
+            );
+            return path.clone();
+        }
+        let source =
+            CharmSource::from_this_repo(&self.binaries.charm).with_overrides(overrides.clone());
+        let out = self
+            .binaries
+            .scratch
+            .join("e2e-charms")
+            .join(test_binary_name())
+            .join(label)
+            .join(CHARM_FILE_NAME);
+        if let Err(err) = pack(&source, &out) {
+            panic!("packing the {label} charm: {err}");
+        }
+        packed.insert(label.to_owned(), (overrides, out.clone()));
+        out
+    }
+
+    /// Revision 182's charm: MySQL [`OLD_VERSION`].
+    pub fn old_charm(&self) -> PathBuf {
+        self.charm(
+            "182",
+            VersionOverrides {
+                workload_version: Some(OLD_VERSION.into()),
+                snap_revision: Some(OLD_SNAP_REVISION.into()),
+                ..VersionOverrides::default()
+            },
+        )
+    }
+
+    /// The next revision's charm: the repository's versions ([`NEW_VERSION`]).
+    pub fn new_charm(&self) -> PathBuf {
+        self.charm("new", VersionOverrides::default())
+    }
+
+    /// Deploys `units` units of revision 182 and settles; every unit ends active.
+    pub fn deploy_old(&mut self, units: usize) {
+        let charm = self.old_charm();
+        self.engine
+            .deploy(&charm, APP, units, Some(OLD_REVISION))
+            .expect("deploy");
+        self.settle();
+        for (unit, report) in self.units() {
+            assert_eq!(
+                report.workload_status.current, "active",
+                "{unit} after deploy: {report:?}"
+            );
+        }
+    }
+
+    /// Arms emulator faults (replacing any armed before).
+    pub fn arm(&self, rules: impl IntoIterator<Item = FaultRule>) {
+        let plan = FaultPlan {
+            faults: rules.into_iter().collect(),
+        };
+        plan.save(self.engine.dir()).expect("faults file");
+    }
+
+    /// Runs an action as `juju run` does and returns the finished task.
+    pub fn run_action(&mut self, target: &str, action: &str) -> Task {
+        let id = self
+            .engine
+            .run_action(target, action, serde_json::Map::new())
+            .expect("enqueue action");
+        self.settle();
+        let task = self.engine.task(id).expect("task").clone();
+        assert!(task.status.is_final(), "task {id} did not finish: {task:?}");
+        task
+    }
+
+    /// `juju run <app>/leader pre-upgrade-check`, which must succeed.
+    pub fn pre_upgrade_check(&mut self) -> Task {
+        let task = self.run_action(&format!("{APP}/leader"), "pre-upgrade-check");
+        assert_eq!(
+            task.status,
+            TaskStatus::Completed,
+            "pre-upgrade-check failed: {task:?}\n{}",
+            self.debug_log()
+        );
+        task
+    }
+
+    /// `juju refresh` and settle; returns the application's new revision.
+    pub fn refresh(&mut self, source: Source) -> u64 {
+        let revision = self.engine.refresh(APP, source).expect("refresh");
+        self.settle();
+        revision
+    }
+
+    /// Runs every unit's work one operation at a time, checking after each operation that at
+    /// most one server is down and at most one unit is `upgrading`. Panics if a hook is left
+    /// in error or the model does not settle.
+    pub fn settle(&mut self) {
+        for _ in 0..MAX_STEPS {
+            let step = self.engine.step().expect("engine step");
+            let Some(step) = step else {
+                let errors = self.engine.errors();
+                assert!(
+                    errors.is_empty(),
+                    "units in error: {errors:?}\n{}",
+                    self.debug_log()
+                );
+                return;
+            };
+            self.check_invariants(&step.operation);
+            self.trace_statuses();
+        }
+        panic!(
+            "the model did not settle in {MAX_STEPS} operations: {:?}",
+            self.engine.pending()
+        );
+    }
+
+    fn check_invariants(&self, after: &str) {
+        let down: Vec<String> = self
+            .servers()
+            .into_iter()
+            .filter(|(_, server)| server.installed.is_some() && !server.running)
+            .map(|(unit, _)| unit)
+            .collect();
+        assert!(
+            down.len() <= 1,
+            "after {after}: more than one MySQL server is down: {down:?}"
+        );
+        let upgrading: Vec<String> = self
+            .unit_names()
+            .into_iter()
+            .filter(|unit| self.upgrade_state(unit).as_deref() == Some("upgrading"))
+            .collect();
+        assert!(
+            upgrading.len() <= 1,
+            "after {after}: more than one unit is upgrading: {upgrading:?}"
+        );
+    }
+
+    fn trace_statuses(&mut self) {
+        for (unit, report) in self.units() {
+            let entry = (
+                unit.clone(),
+                report.workload_status.current.clone(),
+                report.workload_status.message.clone(),
+            );
+            let last = self.status_trace.iter().rev().find(|(u, _, _)| *u == unit);
+            if last != Some(&entry) {
+                self.status_trace.push(entry);
+            }
+        }
+    }
+
+    /// The (status, message) pairs `unit` showed between operations, in order.
+    pub fn statuses_of(&self, unit: &str) -> Vec<(String, String)> {
+        self.status_trace
+            .iter()
+            .filter(|(u, _, _)| u == unit)
+            .map(|(_, status, message)| (status.clone(), message.clone()))
+            .collect()
+    }
+
+    /// Forgets the statuses seen so far.
+    pub fn clear_status_trace(&mut self) {
+        self.status_trace.clear();
+    }
+
+    /// `juju status` as data.
+    pub fn status(&self) -> StatusReport {
+        self.engine.status()
+    }
+
+    /// The application's units and their rows.
+    pub fn units(&self) -> BTreeMap<String, UnitReport> {
+        self.status()
+            .applications
+            .get(APP)
+            .map(|app| app.units.clone())
+            .unwrap_or_default()
+    }
+
+    /// The application's unit names, in Juju's order.
+    pub fn unit_names(&self) -> Vec<String> {
+        self.units().into_keys().collect()
+    }
+
+    /// A unit's workload status and message.
+    pub fn unit_status(&self, unit: &str) -> (String, String) {
+        let units = self.units();
+        let report = units.get(unit).unwrap_or_else(|| panic!("no unit {unit}"));
+        (
+            report.workload_status.current.clone(),
+            report.workload_status.message.clone(),
+        )
+    }
+
+    /// The application's charm revision and workload version.
+    pub fn app_revision_and_version(&self) -> (u64, String) {
+        let status = self.status();
+        let app = status.applications.get(APP).expect("the application");
+        (app.charm_rev, app.version.clone())
+    }
+
+    /// A unit's committed upgrade state (`state` in its `upgrade` bag).
+    pub fn upgrade_state(&self, unit: &str) -> Option<String> {
+        self.engine
+            .unit_bag(unit, "upgrade")
+            .and_then(|bag| bag.get("state").cloned())
+    }
+
+    /// The committed `upgrade-stack`.
+    pub fn upgrade_stack(&self) -> Option<String> {
+        self.engine
+            .app_bag(APP, "upgrade")
+            .and_then(|bag| bag.get("upgrade-stack").cloned())
+    }
+
+    /// The leader.
+    pub fn leader(&self) -> String {
+        self.engine.leader(APP).expect("a leader").to_owned()
+    }
+
+    /// Every unit's emulated MySQL server.
+    pub fn servers(&self) -> Vec<(String, EmulatedUnitState)> {
+        self.unit_names()
+            .into_iter()
+            .filter_map(|unit| {
+                let server = self.server(&unit)?;
+                Some((unit, server))
+            })
+            .collect()
+    }
+
+    /// One unit's emulated MySQL server, once something was installed.
+    pub fn server(&self, unit: &str) -> Option<EmulatedUnitState> {
+        let machine = self.engine.machine_dir(unit)?;
+        EmulatedWorkload::new(unit, machine, self.engine.dir())
+            .unit_state()
+            .expect("readable emulated state")
+    }
+
+    /// The emulated cluster's primary.
+    pub fn primary(&self) -> Option<String> {
+        self.servers()
+            .into_iter()
+            .find(|(_, s)| s.running && s.role == Some(mysql_charm::workload::MemberRole::Primary))
+            .map(|(unit, _)| unit)
+    }
+
+    /// The units' windows of work on their servers, in log order.
+    pub fn windows(&self) -> Vec<Window> {
+        let mut windows: Vec<Window> = Vec::new();
+        for entry in self.engine.log_entries().expect("debug log") {
+            let Some(unit) = entry.unit.clone() else {
+                continue;
+            };
+            if let Some((_, rest)) = entry.message.split_once(WINDOW_START) {
+                let to_version = rest
+                    .split(" to ")
+                    .nth(1)
+                    .and_then(|v| v.split_whitespace().next())
+                    .unwrap_or_default()
+                    .to_owned();
+                windows.push(Window {
+                    unit,
+                    to_version,
+                    completed: false,
+                });
+            } else if entry.message.contains(WINDOW_END) {
+                if let Some(open) = windows
+                    .iter_mut()
+                    .rev()
+                    .find(|w| w.unit == unit && !w.completed)
+                {
+                    open.completed = true;
+                }
+            }
+        }
+        windows
+    }
+
+    /// Checks that no two windows overlapped: every window but the last completed, except a
+    /// failed one that its own unit reopened (a retry or a rollback of that unit). Returns
+    /// the units in the order their windows opened.
+    pub fn assert_one_at_a_time(&self, windows: &[Window]) -> Vec<String> {
+        for pair in windows.windows(2) {
+            let (before, after) = (&pair[0], &pair[1]);
+            assert!(
+                before.completed || before.unit == after.unit,
+                "{} started on its server while {}'s window was still open: {windows:?}",
+                after.unit,
+                before.unit
+            );
+        }
+        windows.iter().map(|w| w.unit.clone()).collect()
+    }
+
+    /// Debug-log lines of `unit` containing `text`.
+    pub fn log_lines(&self, unit: &str, text: &str) -> Vec<String> {
+        self.engine
+            .log_entries()
+            .expect("debug log")
+            .into_iter()
+            .filter(|e| e.unit.as_deref() == Some(unit) && e.message.contains(text))
+            .map(|e| e.message)
+            .collect()
+    }
+
+    /// The status messages `unit` set during the upgrade, in order (from its DEBUG log).
+    pub fn status_messages_logged(&self, unit: &str) -> Vec<String> {
+        self.log_lines(unit, mysql_charm::peer::STATUS_LOG_PREFIX)
+            .into_iter()
+            .filter_map(|line| {
+                line.split_once(mysql_charm::peer::STATUS_LOG_PREFIX)
+                    .map(|(_, status)| status.to_owned())
+            })
+            .collect()
+    }
+
+    /// The whole debug log, for failure messages.
+    pub fn debug_log(&self) -> String {
+        self.engine
+            .log_entries()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| e.render())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    /// The model directory.
+    pub fn model_dir(&self) -> &Path {
+        self.engine.dir()
+    }
+}
+
+/// The running test binary's name without Cargo's hash (`rollback-0123abcd` is `rollback`),
+/// so that each test binary packs into its own directory, reused from one run to the next.
+fn test_binary_name() -> String {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let stem = exe
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "e2e".to_owned());
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.bytes().all(|b| b.is_ascii_hexdigit()) => name.to_owned(),
+        _ => stem,
+    }
+}

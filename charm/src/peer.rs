@@ -58,10 +58,15 @@ pub fn is_idle(view: &PeerSnapshot) -> bool {
     matches!(view.own_state(), Ok(None | Some(UnitState::Idle)))
 }
 
+/// Start of the DEBUG log line recording each status the upgrade sets, e.g.
+/// `status set: maintenance: upgrading snap...`.
+pub const STATUS_LOG_PREFIX: &str = "status set: ";
+
 /// Performs the core's effects through hook tools, each at once.
 ///
 /// Relation writes go out with `relation-set` (Juju commits them when the hook succeeds),
-/// statuses, workload versions and logs apply immediately. After the first failing tool
+/// statuses, workload versions and logs apply immediately. Each status is also logged at
+/// DEBUG ([`STATUS_LOG_PREFIX`]): a unit shows only its last status, the log keeps them all. After the first failing tool
 /// the sink stops performing effects and keeps the error, so the hook can exit non-zero and
 /// Juju discards the half-done writes and retries. A failing `juju-log` is written to
 /// stderr instead (Juju keeps it too) and does not fail the hook.
@@ -113,6 +118,12 @@ impl<'t> ToolSink<'t> {
         }
     }
 
+    fn log(&self, level: LogLevel, message: &str) {
+        if let Err(err) = self.tools.juju_log(log_level(level), message) {
+            eprintln!("{} {message} (juju-log failed: {err})", level.as_str());
+        }
+    }
+
     fn perform(&mut self, effect: Effect) -> Result<(), ToolError> {
         match effect {
             Effect::SetUnit { key, value } => {
@@ -128,12 +139,14 @@ impl<'t> ToolSink<'t> {
                 self.tools
                     .relation_set_app(relation, &BTreeMap::from([(key, value)]))
             }
-            Effect::UnitStatus(status) => self.tools.status_set(&ops_status(&status)),
+            Effect::UnitStatus(status) => {
+                self.tools.status_set(&ops_status(&status))?;
+                self.log(LogLevel::Debug, &format!("{STATUS_LOG_PREFIX}{status}"));
+                Ok(())
+            }
             Effect::AppStatus(status) => self.tools.app_status_set(&ops_status(&status)),
             Effect::Log { level, message } => {
-                if let Err(err) = self.tools.juju_log(log_level(level), &message) {
-                    eprintln!("{} {message} (juju-log failed: {err})", level.as_str());
-                }
+                self.log(level, &message);
                 Ok(())
             }
             Effect::ActionResult { key, value } => {
@@ -245,6 +258,14 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
+        tools
+            .expect_juju_log()
+            .withf(|level, m| {
+                *level == log::Level::Debug && m == "status set: maintenance: upgrading snap..."
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
         tools
             .expect_relation_set_unit()
             .withf(|rel, values| rel.id == 4 && values == &bag(&[("state", "idle")]))

@@ -1,0 +1,147 @@
+//! The happy upgrade through juju-sim with the real charm: three units of revision 182
+//! (MySQL 8.0.33) refreshed to the next revision (8.0.34).
+
+use e2e::{binaries, Sim, APP, NEW_VERSION, OLD_VERSION, WAITING_FOR_OTHERS};
+use juju_sim::engine::Source;
+
+/// Deploys, checks, refreshes and returns the model (for a given scheduler seed).
+fn upgraded(seed: u64) -> Sim {
+    let mut sim = Sim::new(seed, binaries!());
+    sim.deploy_old(3);
+    assert_eq!(
+        sim.app_revision_and_version(),
+        (182, OLD_VERSION.to_owned())
+    );
+    let task = sim.pre_upgrade_check();
+    let result = task
+        .results
+        .get("result")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let leader = sim.leader();
+    assert!(
+        result.ends_with(&format!("{leader}. Run `juju refresh` to start.")),
+        "the leader upgrades last: {result}"
+    );
+    assert_eq!(
+        sim.primary().as_deref(),
+        Some(leader.as_str()),
+        "the leader is made primary"
+    );
+    let new = sim.new_charm();
+    sim.clear_status_trace();
+    let revision = sim.refresh(Source::Path(new));
+    assert_eq!(revision, 183);
+    sim
+}
+
+#[test]
+fn three_units_upgrade_one_at_a_time_with_the_leader_and_primary_last() {
+    for seed in [1, 7, 42] {
+        let sim = upgraded(seed);
+        let leader = sim.leader();
+        let order = sim.assert_one_at_a_time(&sim.windows());
+        let others: Vec<String> = sim
+            .unit_names()
+            .into_iter()
+            .rev()
+            .filter(|u| *u != leader)
+            .collect();
+        let mut expected = others;
+        expected.push(leader.clone());
+        assert_eq!(
+            order, expected,
+            "seed {seed}: highest number first, leader last"
+        );
+        assert!(sim
+            .windows()
+            .iter()
+            .all(|w| w.completed && w.to_version == NEW_VERSION));
+
+        assert_eq!(
+            sim.app_revision_and_version(),
+            (183, NEW_VERSION.to_owned())
+        );
+        for (unit, report) in sim.units() {
+            assert_eq!(
+                report.workload_status.current, "active",
+                "seed {seed} {unit}"
+            );
+            assert_eq!(report.workload_version, NEW_VERSION, "seed {seed} {unit}");
+            assert_eq!(sim.upgrade_state(&unit).as_deref(), Some("idle"));
+            let server = sim.server(&unit).expect("installed");
+            assert!(server.running, "{unit}");
+            assert_eq!(
+                server.installed.map(|r| r.version).as_deref(),
+                Some(NEW_VERSION)
+            );
+        }
+        let primaries: Vec<String> = sim
+            .units()
+            .into_iter()
+            .filter(|(_, r)| r.workload_status.message == "Primary")
+            .map(|(u, _)| u)
+            .collect();
+        assert_eq!(
+            primaries,
+            [sim.primary().expect("a primary")],
+            "seed {seed}"
+        );
+        assert_eq!(sim.upgrade_stack().as_deref(), Some("[]"));
+    }
+}
+
+#[test]
+fn each_unit_shows_charmed_mysqls_statuses_while_it_upgrades() {
+    let sim = upgraded(3);
+    let leader = sim.leader();
+    let first = sim
+        .unit_names()
+        .into_iter()
+        .rev()
+        .find(|u| *u != leader)
+        .expect("a non-leader");
+    let logged = sim.status_messages_logged(&first);
+    let expected = [
+        format!("waiting: {WAITING_FOR_OTHERS}"),
+        "maintenance: upgrading...".to_owned(),
+        "maintenance: stopping services..".to_owned(),
+        "maintenance: upgrading snap...".to_owned(),
+        "maintenance: check if upgrade is possible".to_owned(),
+        "maintenance: starting services...".to_owned(),
+        "maintenance: recovering unit after upgrade".to_owned(),
+        "maintenance: upgrade completed".to_owned(),
+        "active".to_owned(),
+    ];
+    let mut rest = logged.iter();
+    for step in &expected {
+        assert!(
+            rest.any(|m| m == step),
+            "{first}: {step:?} missing or out of order in {logged:?}"
+        );
+    }
+    // Only the first unit runs the upgrade checker against the leader's old server.
+    for unit in sim.unit_names().into_iter().filter(|u| *u != first) {
+        let logged = sim.status_messages_logged(&unit);
+        assert!(
+            !logged
+                .iter()
+                .any(|m| m.contains("check if upgrade is possible")),
+            "{unit}: {logged:?}"
+        );
+        assert!(logged
+            .iter()
+            .any(|m| m == "maintenance: recovering unit after upgrade"));
+    }
+    // Between operations, units waiting for their turn show v0's message.
+    let waited = sim.status_trace.iter().any(|(u, status, message)| {
+        *u == leader && status == "waiting" && message == WAITING_FOR_OTHERS
+    });
+    assert!(
+        waited,
+        "the leader waited for the others: {:?}",
+        sim.statuses_of(&leader)
+    );
+    let _ = APP;
+}

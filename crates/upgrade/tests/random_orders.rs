@@ -8,12 +8,10 @@
 //!   during recovery, and entering recovery puts every unit back into the stack;
 //! - every run ends quiet with all units idle and active, or paused on exactly one failed unit.
 
-mod support;
-
 use juju_upgrade::StatusKind;
+use juju_upgrade_harness::cluster::Cluster;
+use juju_upgrade_harness::fixtures::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
 use proptest::prelude::*;
-use support::cluster::Cluster;
-use support::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
 
 const RECOVERY_ROUNDS: usize = 3;
 

@@ -2,11 +2,9 @@
 //! cluster harness: refresh, a unit fails, `pre-upgrade-check` enters recovery, refresh back,
 //! units roll back one at a time with the failed unit first, and the cluster is healthy again.
 
-mod support;
-
 use juju_upgrade::{messages, LogLevel, Status, StatusKind};
-use support::cluster::{Cluster, UpgradeRecord};
-use support::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
+use juju_upgrade_harness::cluster::{Cluster, UpgradeRecord};
+use juju_upgrade_harness::fixtures::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
 
 /// `count` units at revision 42 with unit 0 as leader, after the peer relation is set up.
 fn deployed(count: u32) -> Cluster {

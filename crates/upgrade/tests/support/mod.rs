@@ -1,48 +1,14 @@
-//! Test-only helpers shared by the integration tests: dependency fixtures, a scriptable
-//! [`FakeHooks`], snapshot builders, effect filters, and the [`cluster`] harness.
-#![allow(dead_code)]
+//! Test-only helpers shared by the integration tests: a scriptable [`FakeHooks`], snapshot
+//! builders and effect filters. The dependency fixtures and the in-process cluster come from
+//! the `juju-upgrade-harness` crate.
+#![allow(dead_code, unused_imports)]
 
-pub mod cluster;
+pub use juju_upgrade_harness::fixtures::{model, REV_42_DEPS, REV_43_DEPS, REV_90_DEPS};
 
 use juju_upgrade::{
     ClusterNotReady, DependencyModel, Effect, LogLevel, PeerSnapshot, Status, UpgradeFailed,
     UpgradeHooks, STACK_KEY, STATE_KEY,
 };
-
-/// Revision 42 (the seed's "previous" revision): MySQL 8.0.33.
-pub const REV_42_DEPS: &str = r#"{
-    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "42"},
-    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.33"}
-}"#;
-
-/// Revision 43 (the seed's failed upgrade target): MySQL 8.0.34.
-pub const REV_43_DEPS: &str = r#"{
-    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "43"},
-    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}
-}"#;
-
-/// A revision that cannot upgrade from 8.0.33.
-pub const REV_90_DEPS: &str = r#"{
-    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "90"},
-    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "^9.1", "version": "9.1.0"}
-}"#;
-
-pub fn model(json: &str) -> DependencyModel {
-    DependencyModel::from_json(json).expect("fixture model is valid")
-}
-
-/// Revisions 42 (8.0.33), 43 (8.0.34) and 90 (9.1.0, cannot upgrade from 8.0.33).
-pub fn seed_revisions() -> Vec<(u32, cluster::Revision)> {
-    let revision = |deps: &str, workload: &str| cluster::Revision {
-        model: model(deps),
-        workload: workload.into(),
-    };
-    vec![
-        (42, revision(REV_42_DEPS, "8.0.33")),
-        (43, revision(REV_43_DEPS, "8.0.34")),
-        (90, revision(REV_90_DEPS, "9.1.0")),
-    ]
-}
 
 /// Hooks whose answers a test scripts, recording what the core asked.
 pub struct FakeHooks {

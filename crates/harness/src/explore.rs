@@ -1,0 +1,863 @@
+//! The explorer: every order in which Juju may deliver hooks to the units, with faults injected
+//! at every step, through the operator's script; invariants checked after every step.
+//!
+//! Two modes over the same [`World`] and [`Step`]s:
+//! - [`exhaustive`]: depth-first search over every enabled step of every state, with states
+//!   fingerprinted so that a state reached again by another order is not searched twice. It
+//!   counts the interleavings (complete step sequences) the searched graph contains;
+//! - [`random_walks`]: one seeded walk per seed, for configurations too large to enumerate.
+//!
+//! Each violation comes with the step trace that reaches it; [`replay`] and [`walk`] run one
+//! trace or one seed again and narrate it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use crate::cluster::Cluster;
+use crate::fixtures::{seed_revisions, ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
+use crate::rng::SplitMix64;
+use crate::scenario::{describe, Operator, OperatorStep, Phase, Script};
+
+/// Which kinds of fault the explorer injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Faults {
+    /// A running hook exits non-zero (writes dropped, retried first).
+    pub hook_error: bool,
+    /// A unit's agent is killed mid-hook (writes dropped, workload half done, re-run).
+    pub kill: bool,
+    /// Leadership moves to another unit.
+    pub leader_move: bool,
+    /// A unit is removed from the application.
+    pub removal: bool,
+    /// The operator refreshes again while units are upgrading (once per run).
+    pub second_refresh: bool,
+}
+
+impl Faults {
+    /// Every kind.
+    pub const ALL: Faults = Faults {
+        hook_error: true,
+        kill: true,
+        leader_move: true,
+        removal: true,
+        second_refresh: true,
+    };
+
+    /// No faults.
+    pub const NONE: Faults = Faults {
+        hook_error: false,
+        kill: false,
+        leader_move: false,
+        removal: false,
+        second_refresh: false,
+    };
+
+    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, or
+    /// `all` / `none`.
+    pub fn parse(text: &str) -> Result<Faults, String> {
+        let mut faults = Faults::NONE;
+        for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            match word {
+                "all" => faults = Faults::ALL,
+                "none" => faults = Faults::NONE,
+                "error" => faults.hook_error = true,
+                "kill" => faults.kill = true,
+                "leader" => faults.leader_move = true,
+                "remove" => faults.removal = true,
+                "refresh" => faults.second_refresh = true,
+                other => return Err(format!("unknown fault kind {other:?}")),
+            }
+        }
+        Ok(faults)
+    }
+}
+
+impl fmt::Display for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = [
+            (self.hook_error, "error"),
+            (self.kill, "kill"),
+            (self.leader_move, "leader"),
+            (self.removal, "remove"),
+            (self.second_refresh, "refresh"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(","))
+        }
+    }
+}
+
+/// What is explored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Config {
+    /// Units deployed (2-5 in practice).
+    pub units: u32,
+    /// The first leader.
+    pub leader: u32,
+    /// The scripted failures and recoveries.
+    pub script: Script,
+    /// The kinds of fault injected.
+    pub faults: Faults,
+    /// At most this many faults per run.
+    pub max_faults: u32,
+    /// A run longer than this is a livelock.
+    pub max_steps: u32,
+    /// Hooks of different units may overlap (begin, others run, commit later); otherwise each
+    /// hook is begun and committed with no other hook in between.
+    pub overlap: bool,
+    /// Random walks only: the chance, in percent, of injecting a fault at a step where one is
+    /// possible.
+    pub fault_percent: u32,
+    /// Random walks only: draw the first leader and the failing upgrade and rollback from the
+    /// seed instead of using `leader` and `script`.
+    pub vary: bool,
+}
+
+impl Config {
+    /// `units` units, leader 0, the seed's flow (first unit fails, rollback), every fault kind,
+    /// at most one fault per run, overlapping hooks.
+    pub fn new(units: u32) -> Self {
+        Config {
+            units,
+            leader: 0,
+            script: Script::default(),
+            faults: Faults::ALL,
+            max_faults: 1,
+            max_steps: 400 + 150 * units,
+            overlap: true,
+            fault_percent: 5,
+            vary: false,
+        }
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let offset = |o: Option<u32>| o.map_or_else(|| "none".to_owned(), |n| n.to_string());
+        write!(
+            f,
+            "units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}",
+            self.units,
+            if self.vary { "seeded".to_owned() } else { self.leader.to_string() },
+            if self.vary { "seeded".to_owned() } else { offset(self.script.fail_upgrade) },
+            if self.vary { "seeded".to_owned() } else { offset(self.script.fail_rollback) },
+            self.script.max_recoveries,
+            self.faults,
+            self.max_faults,
+            self.overlap
+        )
+    }
+}
+
+/// One thing that happens next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// A unit starts its next hook (or the retry of a failed one).
+    Begin(u32),
+    /// A unit's running hook ends with exit code 0.
+    Commit(u32),
+    /// Fault: a unit's running hook exits non-zero.
+    HookError(u32),
+    /// Fault: a unit's agent is killed mid-hook.
+    Kill(u32),
+    /// Fault: leadership moves to this unit.
+    MoveLeader(u32),
+    /// Fault: this unit is removed.
+    Remove(u32),
+    /// Fault: a second `juju refresh` to this revision.
+    Refresh(u32),
+    /// The operator's next step.
+    Operator(OperatorStep),
+}
+
+impl Step {
+    /// Whether this step is an injected fault.
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            Step::HookError(_)
+                | Step::Kill(_)
+                | Step::MoveLeader(_)
+                | Step::Remove(_)
+                | Step::Refresh(_)
+        )
+    }
+
+    /// Parses the short form written by `Display` (`b1`, `c1`, `e1`, `k1`, `l1`, `x1`, `r44`,
+    /// `O:prepare`, ...).
+    pub fn parse(token: &str) -> Result<Step, String> {
+        if let Some(name) = token.strip_prefix("O:") {
+            let step = match name {
+                "prepare" => OperatorStep::Prepare,
+                "refresh" => OperatorStep::Refresh,
+                "recover" => OperatorStep::Recover,
+                "rollback" => OperatorStep::RollBack,
+                "finish" => OperatorStep::Finish,
+                other => return Err(format!("unknown operator step {other:?}")),
+            };
+            return Ok(Step::Operator(step));
+        }
+        let mut chars = token.chars();
+        let kind = chars.next().ok_or("empty step")?;
+        let number: u32 = chars
+            .as_str()
+            .parse()
+            .map_err(|_| format!("step {token:?} needs a number after {kind:?}"))?;
+        Ok(match kind {
+            'b' => Step::Begin(number),
+            'c' => Step::Commit(number),
+            'e' => Step::HookError(number),
+            'k' => Step::Kill(number),
+            'l' => Step::MoveLeader(number),
+            'x' => Step::Remove(number),
+            'r' => Step::Refresh(number),
+            other => return Err(format!("unknown step kind {other:?} in {token:?}")),
+        })
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Begin(u) => write!(f, "b{u}"),
+            Step::Commit(u) => write!(f, "c{u}"),
+            Step::HookError(u) => write!(f, "e{u}"),
+            Step::Kill(u) => write!(f, "k{u}"),
+            Step::MoveLeader(u) => write!(f, "l{u}"),
+            Step::Remove(u) => write!(f, "x{u}"),
+            Step::Refresh(rev) => write!(f, "r{rev}"),
+            Step::Operator(step) => {
+                let name = match step {
+                    OperatorStep::Prepare => "prepare",
+                    OperatorStep::Refresh => "refresh",
+                    OperatorStep::Recover => "recover",
+                    OperatorStep::RollBack => "rollback",
+                    OperatorStep::Finish => "finish",
+                };
+                write!(f, "O:{name}")
+            }
+        }
+    }
+}
+
+/// Writes a trace in its short, replayable form.
+pub fn format_trace(trace: &[Step]) -> String {
+    let tokens: Vec<String> = trace.iter().map(ToString::to_string).collect();
+    tokens.join(" ")
+}
+
+/// Parses a trace written by [`format_trace`].
+pub fn parse_trace(text: &str) -> Result<Vec<Step>, String> {
+    text.split_whitespace().map(Step::parse).collect()
+}
+
+/// The cluster, the operator and the fault budget: everything one run is at.
+#[derive(Clone, Debug)]
+pub struct World {
+    /// The application.
+    pub cluster: Cluster,
+    /// The operator.
+    pub operator: Operator,
+    /// Faults injected so far.
+    pub faults_used: u32,
+    /// A second refresh was injected.
+    pub refreshed_again: bool,
+    /// Steps taken so far.
+    pub steps: u32,
+}
+
+impl World {
+    /// A freshly deployed application at the original revision.
+    pub fn new(config: &Config) -> Self {
+        let mut cluster = Cluster::deploy(
+            config.units,
+            config.leader,
+            &seed_revisions(),
+            ORIGINAL_REVISION,
+        );
+        cluster.keep_logs = false;
+        World {
+            cluster,
+            operator: Operator::new(config.script),
+            faults_used: 0,
+            refreshed_again: false,
+            steps: 0,
+        }
+    }
+
+    /// The steps that can happen next, hooks first, then the operator, then faults.
+    pub fn enabled(&self, config: &Config) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if self.operator.phase == Phase::Done {
+            return steps;
+        }
+        let cluster = &self.cluster;
+        let busy = cluster.busy_units();
+        if config.overlap || busy.is_empty() {
+            steps.extend(cluster.ready_units().into_iter().map(Step::Begin));
+        }
+        steps.extend(busy.iter().copied().map(Step::Commit));
+        if let Some(step) = self.operator.next_step(cluster) {
+            steps.push(Step::Operator(step));
+        }
+        if self.faults_used >= config.max_faults {
+            return steps;
+        }
+        let faults = config.faults;
+        if faults.hook_error {
+            steps.extend(busy.iter().copied().map(Step::HookError));
+        }
+        if faults.kill {
+            steps.extend(busy.iter().copied().map(Step::Kill));
+        }
+        if faults.leader_move {
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| u != cluster.leader)
+                    .map(Step::MoveLeader),
+            );
+        }
+        if faults.removal && cluster.units.len() > 1 {
+            steps.extend(cluster.units.keys().copied().map(Step::Remove));
+        }
+        if faults.second_refresh && !self.refreshed_again && self.operator.phase == Phase::Rolling {
+            let revision = if self.operator.rolling_back {
+                ORIGINAL_REVISION
+            } else {
+                SECOND_REFRESH_REVISION
+            };
+            steps.push(Step::Refresh(revision));
+        }
+        steps
+    }
+
+    /// Takes `step` and returns the invariant violations it led to.
+    pub fn apply(&mut self, step: Step) -> Vec<String> {
+        let mut problems = Vec::new();
+        let cluster = &mut self.cluster;
+        match step {
+            Step::Begin(unit) => {
+                cluster.begin(unit);
+            }
+            Step::Commit(unit) => cluster.commit(unit),
+            Step::HookError(unit) => cluster.fail_hook(unit),
+            Step::Kill(unit) => cluster.kill_agent(unit),
+            Step::MoveLeader(unit) => cluster.move_leader(unit),
+            Step::Remove(unit) => cluster.remove_unit(unit),
+            Step::Refresh(revision) => {
+                cluster.refresh(revision);
+                self.refreshed_again = true;
+            }
+            Step::Operator(operator_step) => {
+                problems.extend(self.operator.perform(operator_step, cluster));
+            }
+        }
+        if step.is_fault() {
+            self.faults_used += 1;
+        }
+        self.steps += 1;
+        problems.append(&mut self.cluster.violations);
+        problems.extend(self.check_state());
+        problems
+    }
+
+    /// The invariants that hold in every state.
+    fn check_state(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let cluster = &self.cluster;
+        let upgrading: Vec<u32> = cluster
+            .units
+            .keys()
+            .copied()
+            .filter(|&u| cluster.state(u) == Some("upgrading"))
+            .collect();
+        if upgrading.len() > 1 {
+            problems.push(format!("units {upgrading:?} are upgrading together"));
+        }
+        let in_flux: Vec<u32> = cluster
+            .units
+            .iter()
+            .filter(|(_, sim)| sim.workload_in_flux)
+            .map(|(&u, _)| u)
+            .collect();
+        if in_flux.len() > 1 {
+            problems.push(format!(
+                "the workloads of units {in_flux:?} are being changed together"
+            ));
+        }
+        for unit in cluster.stack() {
+            if !cluster.units.contains_key(&unit) && !cluster.removed.contains(&unit) {
+                problems.push(format!("the stack names unit {unit}, which never existed"));
+            }
+        }
+        if cluster.is_quiet() {
+            let gone: Vec<u32> = cluster
+                .stack()
+                .into_iter()
+                .filter(|u| cluster.removed.contains(u))
+                .collect();
+            if !gone.is_empty() {
+                problems.push(format!(
+                    "every hook has run but the stack still holds removed units {gone:?}: {}",
+                    describe(cluster)
+                ));
+            }
+        }
+        problems
+    }
+
+    /// A 64-bit fingerprint of everything that decides what can happen from here.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hasher = DefaultHasher::new();
+        self.cluster.fingerprint(&mut hasher);
+        self.operator.hash(&mut hasher);
+        self.faults_used.hash(&mut hasher);
+        self.refreshed_again.hash(&mut hasher);
+        hasher.finish()
+    }
+
+    /// Why a state with no enabled step is wrong, if it is (only a finished run may stop).
+    fn stuck_reason(&self) -> Option<String> {
+        (self.operator.phase != Phase::Done).then(|| {
+            format!(
+                "no event can leave this state (operator at {:?}): {}",
+                self.operator.phase,
+                describe(&self.cluster)
+            )
+        })
+    }
+}
+
+/// A violation and how to get there again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// What went wrong.
+    pub message: String,
+    /// The steps from deployment to the violation, the last one included.
+    pub trace: Vec<Step>,
+    /// The seed of the random walk that found it, if any.
+    pub seed: Option<u64>,
+}
+
+/// What a run of the explorer covered and found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// `exhaustive` or `random`.
+    pub mode: &'static str,
+    /// The configuration, as text.
+    pub config: String,
+    /// Distinct states reached.
+    pub states: u64,
+    /// Steps taken (edges followed, including into already known states).
+    pub transitions: u64,
+    /// Complete step sequences covered: for the exhaustive search, the number of paths in the
+    /// searched state graph; for random walks, the number of walks.
+    pub interleavings: u128,
+    /// Fault steps taken.
+    pub faults_injected: u64,
+    /// Invariant violations found.
+    pub violations: u64,
+    /// The first violations, with their traces.
+    pub examples: Vec<Found>,
+    /// The search stopped at its state limit before covering everything.
+    pub truncated: bool,
+}
+
+/// How many violations keep their trace in a report.
+const EXAMPLES_KEPT: usize = 5;
+
+impl Report {
+    /// The one closing line with the figures.
+    pub fn closing_line(&self) -> String {
+        format!(
+            "explore {} [{}]: states explored {}, transitions {}, interleavings {}, faults injected {}, invariant violations {}{}",
+            self.mode,
+            self.config,
+            self.states,
+            self.transitions,
+            self.interleavings,
+            self.faults_injected,
+            self.violations,
+            if self.truncated { " (truncated at the state limit)" } else { "" }
+        )
+    }
+
+    fn record(&mut self, message: String, trace: Vec<Step>, seed: Option<u64>) {
+        self.violations += 1;
+        if self.examples.len() < EXAMPLES_KEPT {
+            self.examples.push(Found {
+                message,
+                trace,
+                seed,
+            });
+        }
+    }
+}
+
+/// One depth-first search frame: a state and the steps still to try from it.
+struct Frame {
+    world: World,
+    fingerprint: u64,
+    steps: Vec<Step>,
+    next: usize,
+    /// Paths to the end found so far from this state.
+    paths: u128,
+    /// The step that led here.
+    via: Option<Step>,
+}
+
+/// Searches every interleaving of `config` depth-first, merging states already searched.
+///
+/// Stops expanding new states after `max_states` (the report says so). Revisiting a state on
+/// the current path is a livelock (a cycle of hooks with no way out is possible), as is a run
+/// longer than `config.max_steps`.
+pub fn exhaustive(config: &Config, max_states: u64) -> Report {
+    let mut report = Report {
+        mode: "exhaustive",
+        config: config.to_string(),
+        ..Report::default()
+    };
+    // Paths to the end from each fully searched state.
+    let mut searched: HashMap<u64, u128> = HashMap::new();
+    let mut on_path: HashSet<u64> = HashSet::new();
+    let root = World::new(config);
+    let root_fingerprint = root.fingerprint();
+    let root_steps = root.enabled(config);
+    on_path.insert(root_fingerprint);
+    report.states = 1;
+    let mut stack = vec![Frame {
+        world: root,
+        fingerprint: root_fingerprint,
+        steps: root_steps,
+        next: 0,
+        paths: 0,
+        via: None,
+    }];
+    while let Some(top) = stack.last_mut() {
+        if top.next >= top.steps.len() {
+            let Some(done) = stack.pop() else { break };
+            let paths = done.paths.max(1);
+            searched.insert(done.fingerprint, paths);
+            on_path.remove(&done.fingerprint);
+            match stack.last_mut() {
+                Some(parent) => parent.paths = parent.paths.saturating_add(paths),
+                None => report.interleavings = paths,
+            }
+            continue;
+        }
+        let step = top.steps[top.next];
+        top.next += 1;
+        let mut child = top.world.clone();
+        let problems = child.apply(step);
+        report.transitions += 1;
+        if step.is_fault() {
+            report.faults_injected += 1;
+        }
+        let trace_to = |stack: &[Frame]| -> Vec<Step> {
+            stack
+                .iter()
+                .filter_map(|frame| frame.via)
+                .chain(std::iter::once(step))
+                .collect()
+        };
+        if !problems.is_empty() {
+            let trace = trace_to(&stack);
+            for message in problems {
+                report.record(message, trace.clone(), None);
+            }
+            add_paths(&mut stack, 1);
+            continue;
+        }
+        let fingerprint = child.fingerprint();
+        if let Some(&paths) = searched.get(&fingerprint) {
+            add_paths(&mut stack, paths);
+            continue;
+        }
+        if on_path.contains(&fingerprint) {
+            let trace = trace_to(&stack);
+            report.record(
+                format!(
+                    "livelock: the run came back to an earlier state: {}",
+                    describe(&child.cluster)
+                ),
+                trace,
+                None,
+            );
+            add_paths(&mut stack, 1);
+            continue;
+        }
+        if child.steps > config.max_steps {
+            let trace = trace_to(&stack);
+            report.record(
+                format!(
+                    "livelock: no end after {} steps: {}",
+                    config.max_steps,
+                    describe(&child.cluster)
+                ),
+                trace,
+                None,
+            );
+            add_paths(&mut stack, 1);
+            continue;
+        }
+        let steps = child.enabled(config);
+        report.states += 1;
+        if steps.is_empty() {
+            if let Some(reason) = child.stuck_reason() {
+                let trace = trace_to(&stack);
+                report.record(reason, trace, None);
+            }
+            searched.insert(fingerprint, 1);
+            add_paths(&mut stack, 1);
+            continue;
+        }
+        if report.states >= max_states {
+            report.truncated = true;
+            add_paths(&mut stack, 1);
+            continue;
+        }
+        on_path.insert(fingerprint);
+        stack.push(Frame {
+            world: child,
+            fingerprint,
+            steps,
+            next: 0,
+            paths: 0,
+            via: Some(step),
+        });
+    }
+    report
+}
+
+fn add_paths(stack: &mut [Frame], paths: u128) {
+    if let Some(top) = stack.last_mut() {
+        top.paths = top.paths.saturating_add(paths);
+    }
+}
+
+/// One random walk: its steps and what it found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Walk {
+    /// The steps taken.
+    pub trace: Vec<Step>,
+    /// The fingerprint of every state passed through.
+    pub fingerprints: Vec<u64>,
+    /// Faults injected.
+    pub faults: u32,
+    /// Violations, each with the length of the trace prefix that reached it.
+    pub violations: Vec<(String, usize)>,
+    /// The configuration the seed chose (with `vary`, leader and script come from the seed).
+    pub config: Option<Config>,
+}
+
+/// The configuration a seed runs with: with `vary`, the leader and the failing upgrade and
+/// rollback are drawn from the seed.
+pub fn seeded_config(config: &Config, rng: &mut SplitMix64) -> Config {
+    let mut chosen = *config;
+    if config.vary {
+        let units = config.units.max(1) as usize;
+        chosen.leader = rng.below(units) as u32;
+        let pick = |rng: &mut SplitMix64| -> Option<u32> {
+            // Fail one of the unit upgrades, or none, with equal chance.
+            let choice = rng.below(units + 1);
+            (choice < units).then_some(choice as u32)
+        };
+        chosen.script.fail_upgrade = pick(rng);
+        chosen.script.fail_rollback = pick(rng);
+    }
+    chosen
+}
+
+/// Walks one seeded random path of `config` to its end.
+pub fn walk(config: &Config, seed: u64) -> Walk {
+    let mut rng = SplitMix64::new(seed);
+    let chosen = seeded_config(config, &mut rng);
+    let mut world = World::new(&chosen);
+    let mut result = Walk {
+        config: Some(chosen),
+        ..Walk::default()
+    };
+    result.fingerprints.push(world.fingerprint());
+    loop {
+        let steps = world.enabled(&chosen);
+        if steps.is_empty() {
+            if let Some(reason) = world.stuck_reason() {
+                result.violations.push((reason, result.trace.len()));
+            }
+            break;
+        }
+        let (faults, normal): (Vec<Step>, Vec<Step>) =
+            steps.into_iter().partition(|step| step.is_fault());
+        let step =
+            if !faults.is_empty() && (normal.is_empty() || rng.chance(chosen.fault_percent, 100)) {
+                faults[rng.below(faults.len())]
+            } else {
+                normal[rng.below(normal.len())]
+            };
+        let problems = world.apply(step);
+        result.trace.push(step);
+        result.fingerprints.push(world.fingerprint());
+        if step.is_fault() {
+            result.faults += 1;
+        }
+        if !problems.is_empty() {
+            let at = result.trace.len();
+            result
+                .violations
+                .extend(problems.into_iter().map(|message| (message, at)));
+            break;
+        }
+        if world.steps > chosen.max_steps {
+            result.violations.push((
+                format!(
+                    "livelock: no end after {} steps: {}",
+                    chosen.max_steps,
+                    describe(&world.cluster)
+                ),
+                result.trace.len(),
+            ));
+            break;
+        }
+    }
+    result
+}
+
+/// One random walk per seed in `seeds`.
+pub fn random_walks(config: &Config, seeds: std::ops::Range<u64>) -> Report {
+    let mut report = Report {
+        mode: "random",
+        config: config.to_string(),
+        ..Report::default()
+    };
+    let mut seen: HashSet<u64> = HashSet::new();
+    for seed in seeds {
+        let walk = walk(config, seed);
+        report.interleavings += 1;
+        report.transitions += walk.trace.len() as u64;
+        report.faults_injected += u64::from(walk.faults);
+        seen.extend(walk.fingerprints.iter().copied());
+        for (message, at) in walk.violations {
+            report.record(message, walk.trace[..at].to_vec(), Some(seed));
+        }
+    }
+    report.states = seen.len() as u64;
+    report
+}
+
+/// A replayed run, narrated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// One line per step: the step, what it was, and the cluster after it.
+    pub narration: Vec<String>,
+    /// Violations, each with the index of the step that caused it.
+    pub violations: Vec<(String, usize)>,
+}
+
+/// Replays `trace` on `config`, checking every step is enabled when taken.
+pub fn replay(config: &Config, trace: &[Step]) -> Result<Replay, String> {
+    let mut world = World::new(config);
+    let mut replay = Replay::default();
+    for (index, &step) in trace.iter().enumerate() {
+        let enabled = world.enabled(config);
+        if !enabled.contains(&step) {
+            return Err(format!(
+                "step {index} ({step}) is not possible here; possible: {}",
+                format_trace(&enabled)
+            ));
+        }
+        let what = narrate(&world, step);
+        let problems = world.apply(step);
+        replay.narration.push(format!(
+            "{index:>4} {step:<10} {what}\n       -> {}",
+            describe(&world.cluster)
+        ));
+        replay
+            .violations
+            .extend(problems.into_iter().map(|message| (message, index)));
+    }
+    Ok(replay)
+}
+
+/// What `step` means in `world`, before it is taken.
+fn narrate(world: &World, step: Step) -> String {
+    let cluster = &world.cluster;
+    let hook = |unit: u32| {
+        cluster
+            .next_hook(unit)
+            .map_or_else(|| "?".to_owned(), |hook| hook.name())
+    };
+    match step {
+        Step::Begin(unit) => format!("mysql/{unit} starts {}", hook(unit)),
+        Step::Commit(unit) => format!("mysql/{unit} commits its hook"),
+        Step::HookError(unit) => format!("FAULT mysql/{unit}'s hook exits non-zero"),
+        Step::Kill(unit) => format!("FAULT mysql/{unit}'s agent is killed mid-hook"),
+        Step::MoveLeader(unit) => format!("FAULT leadership moves to mysql/{unit}"),
+        Step::Remove(unit) => format!("FAULT mysql/{unit} is removed"),
+        Step::Refresh(revision) => format!("FAULT second juju refresh --revision={revision}"),
+        Step::Operator(operator_step) => format!("operator: {}", operator_step.describe()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traces_round_trip_through_text() {
+        let trace = vec![
+            Step::Begin(0),
+            Step::Commit(0),
+            Step::HookError(1),
+            Step::Kill(2),
+            Step::MoveLeader(1),
+            Step::Remove(3),
+            Step::Refresh(44),
+            Step::Operator(OperatorStep::Prepare),
+            Step::Operator(OperatorStep::Refresh),
+            Step::Operator(OperatorStep::Recover),
+            Step::Operator(OperatorStep::RollBack),
+            Step::Operator(OperatorStep::Finish),
+        ];
+        let text = format_trace(&trace);
+        assert_eq!(parse_trace(&text), Ok(trace));
+        assert!(parse_trace("b").is_err());
+        assert!(parse_trace("z1").is_err());
+        assert!(parse_trace("O:dance").is_err());
+    }
+
+    #[test]
+    fn a_seed_names_one_walk_and_replay_refuses_impossible_steps() {
+        let mut config = Config::new(2);
+        config.vary = true;
+        let first = walk(&config, 42);
+        assert_eq!(walk(&config, 42), first);
+        assert!(!first.trace.is_empty());
+        let chosen = first.config.expect("walk records its config");
+        let replayed = replay(&chosen, &first.trace).expect("a walk replays");
+        assert_eq!(replayed.narration.len(), first.trace.len());
+        assert!(
+            replay(&chosen, &[Step::Commit(0)]).is_err(),
+            "nothing runs yet"
+        );
+    }
+
+    #[test]
+    fn faults_parse_from_a_list() {
+        assert_eq!(Faults::parse("all"), Ok(Faults::ALL));
+        assert_eq!(Faults::parse("none"), Ok(Faults::NONE));
+        let some = Faults::parse("kill, leader").expect("valid");
+        assert!(some.kill && some.leader_move && !some.hook_error);
+        assert_eq!(some.to_string(), "kill,leader");
+        assert!(Faults::parse("meteor").is_err());
+    }
+}

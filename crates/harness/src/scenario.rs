@@ -1,0 +1,349 @@
+//! The operator's side of an explored run, and the checks on states where no hook is left.
+//!
+//! The operator follows the seed how-to: wait for the deployment, run `pre-upgrade-check` on
+//! the leader, `juju refresh` to the new revision; when a unit shows it failed, run
+//! `pre-upgrade-check` again (recovery) and `juju refresh` back to the original revision; repeat
+//! if the rollback fails, a bounded number of times. A run is over when no hook is left and the
+//! operator has nothing documented left to do; it must then be finished (every unit idle and
+//! active on the last refreshed revision) or paused on a failed unit whose status says why.
+
+use std::collections::BTreeSet;
+
+use juju_upgrade::{messages, Status, StatusKind};
+
+use crate::cluster::{ActionOutcome, Cluster};
+use crate::fixtures::{ORIGINAL_REVISION, UPGRADE_REVISION};
+
+/// Where the operator is in the how-to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// The deployment is settling; once no hook is left the operator prepares the upgrade.
+    Deploying,
+    /// `pre-upgrade-check` succeeded; the operator refreshes to the new revision.
+    Prepared,
+    /// The refresh (or the rollback refresh) is rolling through the units.
+    Rolling,
+    /// Recovery entered after a failure; the operator refreshes back to the original revision.
+    Recovered,
+    /// The run is over.
+    Done,
+}
+
+/// What the operator does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperatorStep {
+    /// `juju run mysql/leader pre-upgrade-check` on an idle cluster.
+    Prepare,
+    /// `juju refresh mysql --revision=43`.
+    Refresh,
+    /// `juju run mysql/leader pre-upgrade-check` on a failed cluster (enters recovery).
+    Recover,
+    /// `juju refresh mysql --revision=42` (the rollback).
+    RollBack,
+    /// Nothing left to do: check the final state.
+    Finish,
+}
+
+impl OperatorStep {
+    /// The command the operator types (or the check made), for traces.
+    pub fn describe(self) -> &'static str {
+        match self {
+            OperatorStep::Prepare => "juju run mysql/leader pre-upgrade-check (prepare)",
+            OperatorStep::Refresh => "juju refresh mysql --revision=43",
+            OperatorStep::Recover => "juju run mysql/leader pre-upgrade-check (recovery)",
+            OperatorStep::RollBack => "juju refresh mysql --revision=42 (rollback)",
+            OperatorStep::Finish => "final check",
+        }
+    }
+}
+
+/// The scripted failures and how many recoveries the operator attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Script {
+    /// Which workload upgrade of the refresh fails, counted from 0 across all units (0: the
+    /// first unit to upgrade fails).
+    pub fail_upgrade: Option<u32>,
+    /// Which workload rollback of the first rollback fails.
+    pub fail_rollback: Option<u32>,
+    /// How many times the operator enters recovery before leaving the cluster paused.
+    pub max_recoveries: u32,
+}
+
+impl Default for Script {
+    /// The seed's flow: the first unit fails, one recovery, the rollback succeeds.
+    fn default() -> Self {
+        Script {
+            fail_upgrade: Some(0),
+            fail_rollback: None,
+            max_recoveries: 2,
+        }
+    }
+}
+
+/// The operator's progress through the how-to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Operator {
+    /// Where the operator is.
+    pub phase: Phase,
+    /// A rollback refresh was issued.
+    pub rolling_back: bool,
+    /// Recoveries entered so far.
+    pub recoveries: u32,
+    /// The scripted failures.
+    pub script: Script,
+}
+
+impl Operator {
+    /// An operator about to deploy.
+    pub fn new(script: Script) -> Self {
+        Operator {
+            phase: Phase::Deploying,
+            rolling_back: false,
+            recoveries: 0,
+            script,
+        }
+    }
+
+    /// The operator's next step in `cluster`, if there is one now. Steps that only make sense
+    /// once nothing moves (prepare, finish) wait for a quiet cluster; the others are taken as
+    /// soon as the operator could see they are due, even while hooks still run.
+    pub fn next_step(&self, cluster: &Cluster) -> Option<OperatorStep> {
+        let quiet = cluster.is_quiet();
+        match self.phase {
+            Phase::Deploying => quiet.then_some(OperatorStep::Prepare),
+            Phase::Prepared => Some(OperatorStep::Refresh),
+            Phase::Recovered => Some(OperatorStep::RollBack),
+            Phase::Done => None,
+            Phase::Rolling => {
+                // The operator acts on a unit that shows it failed under the charm revision
+                // just refreshed to, not on a failure the rollback has yet to reach.
+                let visible_failure = cluster.failed_units().iter().any(|&unit| {
+                    cluster.status(unit).map(|s| s.kind) == Some(StatusKind::Blocked)
+                        && cluster.units[&unit].revision == cluster.app_revision
+                });
+                let can_recover = visible_failure
+                    && self.recoveries < self.script.max_recoveries
+                    && !cluster.is_busy(cluster.leader);
+                if can_recover && (quiet || recovery_would_succeed(cluster)) {
+                    Some(OperatorStep::Recover)
+                } else if quiet {
+                    Some(OperatorStep::Finish)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// Performs `step`, returning what went wrong if the outcome breaks the how-to's promises.
+    pub fn perform(&mut self, step: OperatorStep, cluster: &mut Cluster) -> Vec<String> {
+        let mut problems = Vec::new();
+        match step {
+            OperatorStep::Prepare => {
+                let leader = cluster.leader;
+                let outcome = cluster.run_pre_upgrade_check(leader);
+                if let Some(message) = outcome.failed {
+                    problems.push(format!(
+                        "pre-upgrade-check on an idle, quiet cluster failed: {message}"
+                    ));
+                } else {
+                    let mut stacked = cluster.stack();
+                    stacked.sort_unstable();
+                    let live: Vec<u32> = cluster.units.keys().copied().collect();
+                    if stacked != live {
+                        problems.push(format!(
+                            "pre-upgrade-check built stack {:?} for units {live:?}",
+                            cluster.stack()
+                        ));
+                    }
+                }
+                self.phase = Phase::Prepared;
+            }
+            OperatorStep::Refresh => {
+                if let Some(offset) = self.script.fail_upgrade {
+                    cluster.fail_upgrade_calls([offset]);
+                }
+                cluster.refresh(UPGRADE_REVISION);
+                self.phase = Phase::Rolling;
+            }
+            OperatorStep::Recover => {
+                let leader = cluster.leader;
+                let failed = cluster.failed_units();
+                let outcome = cluster.run_pre_upgrade_check(leader);
+                self.recoveries += 1;
+                problems.extend(check_recovery(cluster, leader, &failed, &outcome));
+                self.phase = Phase::Recovered;
+            }
+            OperatorStep::RollBack => {
+                if !self.rolling_back {
+                    if let Some(offset) = self.script.fail_rollback {
+                        cluster.fail_upgrade_calls([offset]);
+                    }
+                }
+                self.rolling_back = true;
+                cluster.refresh(ORIGINAL_REVISION);
+                self.phase = Phase::Rolling;
+            }
+            OperatorStep::Finish => {
+                problems.extend(check_final(cluster, self.rolling_back));
+                self.phase = Phase::Done;
+            }
+        }
+        problems
+    }
+}
+
+/// Whether the recovery action would succeed now (the leader has heard of the failure).
+fn recovery_would_succeed(cluster: &Cluster) -> bool {
+    let mut trial = cluster.clone();
+    trial.keep_logs = false;
+    let leader = trial.leader;
+    trial.run_pre_upgrade_check(leader).failed.is_none()
+}
+
+/// Recovery must succeed on a quiet failed cluster, mark the leader, put every live unit back
+/// in the stack and a failed unit on top.
+fn check_recovery(
+    cluster: &Cluster,
+    leader: u32,
+    failed: &[u32],
+    outcome: &ActionOutcome,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(message) = &outcome.failed {
+        problems.push(format!(
+            "the cluster is paused on failed units {failed:?} but pre-upgrade-check on the leader fails: {message}"
+        ));
+        return problems;
+    }
+    if cluster.state(leader) != Some("recovery") {
+        problems.push(format!(
+            "recovery left leader {leader} in state {:?}",
+            cluster.state(leader)
+        ));
+    }
+    if cluster.status(leader) != Some(&Status::blocked(messages::READY_TO_ROLLBACK)) {
+        problems.push(format!(
+            "recovery left leader {leader} with status {:?}",
+            cluster.status(leader)
+        ));
+    }
+    let stack = cluster.stack();
+    let stacked: BTreeSet<u32> = stack.iter().copied().collect();
+    let live: BTreeSet<u32> = cluster.units.keys().copied().collect();
+    if stacked != live {
+        problems.push(format!(
+            "recovery stack {stack:?} is not every live unit {live:?}"
+        ));
+    }
+    if !stack.last().is_some_and(|top| failed.contains(top)) {
+        problems.push(format!(
+            "recovery stack {stack:?} does not roll back a failed unit {failed:?} first"
+        ));
+    }
+    problems
+}
+
+/// A run over: finished on the last refreshed revision, or paused on failed units that say so.
+pub fn check_final(cluster: &Cluster, rolling_back: bool) -> Vec<String> {
+    let failed = cluster.failed_units();
+    if !failed.is_empty() {
+        return check_paused(cluster, &failed);
+    }
+    let mut problems = Vec::new();
+    let target = cluster.app_revision;
+    if rolling_back && target != ORIGINAL_REVISION {
+        problems.push(format!(
+            "a rollback ended on revision {target}, not {ORIGINAL_REVISION}"
+        ));
+    }
+    let stack = cluster.stack();
+    if !stack.is_empty() {
+        problems.push(format!(
+            "nothing can happen any more but the stack is {stack:?} and no unit failed: {}",
+            describe(cluster)
+        ));
+    }
+    let Some(revision) = cluster.revisions.get(&target) else {
+        problems.push(format!("the application runs unknown revision {target}"));
+        return problems;
+    };
+    for (&unit, sim) in &cluster.units {
+        let state = cluster.state(unit);
+        let active = sim.status.as_ref().map(|s| s.kind) == Some(StatusKind::Active);
+        if state != Some("idle") || !active {
+            problems.push(format!(
+                "unit {unit} ended in state {state:?} with status {:?}",
+                sim.status
+            ));
+        }
+        if sim.revision != target || sim.workload != revision.workload {
+            problems.push(format!(
+                "unit {unit} ended on revision {} with workload {} instead of {target} with {}",
+                sim.revision, sim.workload, revision.workload
+            ));
+        }
+    }
+    let baseline = model_json(cluster, target);
+    if cluster.dependencies() != baseline.as_deref() {
+        problems.push(format!(
+            "the dependencies baseline is not revision {target}'s: {:?}",
+            cluster.dependencies()
+        ));
+    }
+    problems
+}
+
+/// Paused: every failed unit shows a blocked status that says what happened, nothing upgrades,
+/// and the units that are out of the stack have completed.
+fn check_paused(cluster: &Cluster, failed: &[u32]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for &unit in failed {
+        let status = cluster.status(unit);
+        let says_why = status.is_some_and(|s| {
+            s.kind == StatusKind::Blocked && s.message == messages::UPGRADE_FAILED
+        });
+        if !says_why {
+            problems.push(format!("unit {unit} failed but its status is {status:?}"));
+        }
+    }
+    let stack = cluster.stack();
+    for (&unit, sim) in &cluster.units {
+        if cluster.state(unit) == Some("upgrading") || sim.workload_in_flux {
+            problems.push(format!("unit {unit} is still upgrading while paused"));
+        }
+        if !stack.contains(&unit) && cluster.state(unit) != Some("completed") {
+            problems.push(format!(
+                "unit {unit} is out of the stack {stack:?} without having completed (state {:?})",
+                cluster.state(unit)
+            ));
+        }
+    }
+    problems
+}
+
+fn model_json(cluster: &Cluster, revision: u32) -> Option<String> {
+    cluster.revisions.get(&revision).map(|r| r.model.to_json())
+}
+
+/// One line per unit: state, status, revision, workload; and the stack.
+pub fn describe(cluster: &Cluster) -> String {
+    let mut parts: Vec<String> = cluster
+        .units
+        .iter()
+        .map(|(&unit, sim)| {
+            format!(
+                "mysql/{unit}{}: {} [{}] rev {} workload {}",
+                if unit == cluster.leader { "*" } else { "" },
+                cluster.state(unit).unwrap_or("-"),
+                sim.status
+                    .as_ref()
+                    .map_or_else(|| "no status".to_owned(), ToString::to_string),
+                sim.revision,
+                sim.workload
+            )
+        })
+        .collect();
+    parts.push(format!("stack {:?}", cluster.stack()));
+    parts.join("; ")
+}

@@ -1,7 +1,8 @@
 //! The charm's actions (`actions.yaml`).
 //!
 //! - `pre-upgrade-check`: the upgrade core's action (prepare an upgrade, or enter recovery
-//!   after a failed one), run with the MySQL checks of [`crate::upgrade::MySqlUpgrade`].
+//!   after a failed one), run with the MySQL checks of [`crate::upgrade::MySqlUpgrade`];
+//!   an idle leader then shows its health (it may have just become the primary).
 //! - `get-cluster-status`: the cluster as this unit's server sees it, one result per member.
 //!
 //! A failure the operator can act on is reported with `action-fail` and a message saying
@@ -13,6 +14,7 @@ use juju_upgrade::Event;
 
 use crate::dispatch::HookContext;
 use crate::error::CharmError;
+use crate::lifecycle;
 use crate::upgrade::on_upgrade_event;
 
 /// Name of the action preparing an upgrade (or a rollback).
@@ -23,7 +25,14 @@ pub const GET_CLUSTER_STATUS: &str = "get-cluster-status";
 /// Runs the action `name`.
 pub fn run(ctx: &HookContext<'_>, name: &str) -> Result<(), CharmError> {
     match name {
-        PRE_UPGRADE_CHECK => on_upgrade_event(ctx, Event::PreUpgradeCheck),
+        PRE_UPGRADE_CHECK => {
+            on_upgrade_event(ctx, Event::PreUpgradeCheck)?;
+            // The check may have made the leader the primary: show it at once.
+            if ctx.tools.is_leader()? {
+                lifecycle::show_health_if_idle(ctx)?;
+            }
+            Ok(())
+        }
         GET_CLUSTER_STATUS => get_cluster_status(ctx),
         other => {
             ctx.tools

@@ -79,7 +79,10 @@ fn pre_upgrade_check_without_the_upgrade_relation_fails_with_v0s_message() {
     let mut world = World::new("mysql/0", &[], true);
     world.has_relation = false;
     let juju = FakeJuju::new(world);
-    let workload = MockWorkload::new();
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(online(&[("mysql/0", MemberRole::Primary)])));
     run(
         &juju,
         &workload,
@@ -127,6 +130,11 @@ fn pre_upgrade_check_on_a_healthy_leader_stacks_the_leader_last() {
     assert!(
         result.contains("mysql/2, mysql/1, mysql/0"),
         "the order is reported: {result}"
+    );
+    let last = world.last_status().expect("the leader shows its health");
+    assert_eq!(
+        (last.name, last.message.as_str()),
+        (StatusName::Active, "Primary")
     );
 }
 

@@ -1,8 +1,9 @@
 //! The process entry point: which event Juju started us for, and who handles it.
 //!
 //! [`run`] reads the dispatch environment, sets up logging through `juju-log`, loads the
-//! charm's `versions.json`, picks the workload (emulated under `juju-sim`, the snap
-//! otherwise) and hands the event to [`route`], which is free of process state so tests
+//! charm's `versions.json`, picks the workload (under `juju-sim` the emulated server, or a
+//! real `mariadbd` when the model sets `JUJU_SIM_WORKLOAD=mariadb`; the snap otherwise)
+//! and hands the event to [`route`], which is free of process state so tests
 //! drive it with mock tools and a mock workload.
 
 use std::collections::BTreeMap;
@@ -19,7 +20,8 @@ use crate::peer::{self, UPGRADE_ENDPOINT};
 use crate::upgrade::on_upgrade_event;
 use crate::versions::Versions;
 use crate::workload::{
-    EmulatedWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper, Workload,
+    EmulatedWorkload, MariaDbWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper,
+    Workload,
 };
 
 /// Everything a handler works with during one hook or action.
@@ -128,12 +130,18 @@ fn describe(dispatch: &Dispatch) -> String {
     }
 }
 
-/// The emulated workload under `juju-sim`, else the `charmed-mysql` snap.
+/// Under `juju-sim`: a real `mariadbd` per unit when the model asks for it
+/// (`JUJU_SIM_WORKLOAD=mariadb`), else the emulated server. Elsewhere: the
+/// `charmed-mysql` snap.
 fn choose_workload(
     dispatch: &Dispatch,
     tools: &dyn HookTools,
 ) -> Result<Box<dyn Workload>, CharmError> {
-    if let Some(emulated) = EmulatedWorkload::from_hook_env(|key| std::env::var(key).ok()) {
+    let var = |key: &str| std::env::var(key).ok();
+    if let Some(mariadb) = MariaDbWorkload::from_hook_env(var) {
+        return Ok(Box::new(mariadb));
+    }
+    if let Some(emulated) = EmulatedWorkload::from_hook_env(var) {
         return Ok(Box::new(emulated));
     }
     Ok(Box::new(snap_workload(dispatch, tools)?))

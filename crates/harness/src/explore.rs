@@ -522,6 +522,12 @@ struct Frame {
 /// the current path is a livelock (a cycle of hooks with no way out is possible), as is a run
 /// longer than `config.max_steps`.
 pub fn exhaustive(config: &Config, max_states: u64) -> Report {
+    exhaustive_from(config, World::new(config), max_states)
+}
+
+/// As [`exhaustive`], from `root` instead of a fresh deployment (e.g. a state a regression
+/// trace reaches); traces in the report start at `root`.
+pub fn exhaustive_from(config: &Config, root: World, max_states: u64) -> Report {
     let mut report = Report {
         mode: "exhaustive",
         config: config.to_string(),
@@ -530,7 +536,6 @@ pub fn exhaustive(config: &Config, max_states: u64) -> Report {
     // Paths to the end from each fully searched state.
     let mut searched: HashMap<u64, u128> = HashMap::new();
     let mut on_path: HashSet<u64> = HashSet::new();
-    let root = World::new(config);
     let root_fingerprint = root.fingerprint();
     let root_steps = root.enabled(config);
     on_path.insert(root_fingerprint);
@@ -765,6 +770,11 @@ pub struct Replay {
 
 /// Replays `trace` on `config`, checking every step is enabled when taken.
 pub fn replay(config: &Config, trace: &[Step]) -> Result<Replay, String> {
+    replay_to(config, trace).map(|(_, replay)| replay)
+}
+
+/// Replays `trace` on `config` and returns the world it reaches, with the narration.
+pub fn replay_to(config: &Config, trace: &[Step]) -> Result<(World, Replay), String> {
     let mut world = World::new(config);
     let mut replay = Replay::default();
     for (index, &step) in trace.iter().enumerate() {
@@ -785,7 +795,7 @@ pub fn replay(config: &Config, trace: &[Step]) -> Result<Replay, String> {
             .violations
             .extend(problems.into_iter().map(|message| (message, index)));
     }
-    Ok(replay)
+    Ok((world, replay))
 }
 
 /// What `step` means in `world`, before it is taken.

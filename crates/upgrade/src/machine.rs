@@ -209,7 +209,10 @@ impl<'s> Turn<'s> {
         if cluster == Some(UnitState::Failed) {
             return self.enter_recovery(hooks);
         }
-        if cluster != Some(UnitState::Idle) {
+        // The leader's own state is fresh; its copies of the others may be old (an action runs
+        // before queued relation-changed hooks), so a leader that already left `idle` must not
+        // take a stale all-idle view for an idle cluster and prepare a second upgrade.
+        if cluster != Some(UnitState::Idle) || self.view.own_state()? != Some(UnitState::Idle) {
             self.emit(Effect::ActionFail(messages::ALREADY_UPGRADING.to_owned()));
             return Ok(());
         }

@@ -141,6 +141,26 @@ fn pre_upgrade_check_refused_unless_cluster_idle() {
 }
 
 #[test]
+fn pre_upgrade_check_refused_when_the_leader_itself_left_idle_even_if_the_others_look_idle() {
+    // Beyond v0: the leader's copies of the other bags may be old; its own state is not.
+    for own in ["ready", "upgrading", "completed"] {
+        let mut hooks = FakeHooks::new();
+        let effects = run(
+            Event::PreUpgradeCheck,
+            view_with_stack(0, true, &[(0, own), (1, "idle")], "[0, 1]"),
+            &mut hooks,
+        );
+        assert_eq!(
+            action_failure(&effects).as_deref(),
+            Some(messages::ALREADY_UPGRADING),
+            "leader {own:?}"
+        );
+        assert!(writes(&effects).is_empty());
+        assert_eq!(hooks.checks_run, 0);
+    }
+}
+
+#[test]
 fn pre_upgrade_check_runs_charm_check_and_writes_leader_last_stack() {
     let mut hooks = FakeHooks::new();
     let effects = run(

@@ -1,0 +1,54 @@
+//! Bugs the explorer (`juju-upgrade-harness`) found in the core, each replayed from the trace
+//! (or seed) that found it: the replay reaches the state, the fixed rule holds there, and every
+//! continuation from that state is searched again with no invariant violated.
+
+use juju_upgrade::messages;
+use juju_upgrade_harness::explore::{
+    exhaustive_from, parse_trace, replay_to, Config, Faults, World,
+};
+
+/// Replays `trace` and checks nothing went wrong on the way.
+fn reach(config: &Config, trace: &str) -> World {
+    let steps = parse_trace(trace).expect("a valid trace");
+    let (world, replayed) = replay_to(config, &steps).expect("the trace replays");
+    assert!(
+        replayed.violations.is_empty(),
+        "{:?}\n{}",
+        replayed.violations,
+        replayed.narration.join("\n")
+    );
+    world
+}
+
+/// Every continuation from `world` keeps every invariant.
+fn all_continuations_are_safe(config: &Config, world: World) {
+    let report = exhaustive_from(config, world, 2_000_000);
+    assert!(!report.truncated, "{}", report.closing_line());
+    assert_eq!(report.violations, 0, "{:#?}", report.examples);
+}
+
+/// Found by the exhaustive search of 2 units without faults. The operator runs
+/// `pre-upgrade-check` as soon as mysql/1 shows it failed; actions run before queued hooks, so
+/// the leader (already `ready`) still holds an old copy of mysql/1's bag saying `idle`. The
+/// worst state of that view is `idle`, and the action prepared a new upgrade in the middle of
+/// this one (new round, new stack) instead of refusing.
+#[test]
+fn pre_upgrade_check_on_a_leader_that_is_not_idle_refuses_to_prepare() {
+    let config = Config {
+        faults: Faults::NONE,
+        ..Config::new(2)
+    };
+    let mut world = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b1 c1",
+    );
+    let cluster = &mut world.cluster;
+    assert_eq!(cluster.state(1), Some("failed"));
+    assert_eq!(cluster.state(0), Some("ready"));
+    let app_bag = cluster.app_bag.clone();
+    let outcome = cluster.run_pre_upgrade_check(0);
+    assert_eq!(outcome.failed.as_deref(), Some(messages::ALREADY_UPGRADING));
+    assert_eq!(cluster.app_bag, app_bag, "nothing was prepared again");
+    assert!(cluster.violations.is_empty(), "{:?}", cluster.violations);
+    all_continuations_are_safe(&config, world);
+}

@@ -361,6 +361,8 @@ impl MariaDbWorkload {
         let as_root = server::running_as_root();
         let port = self.port()?;
         server::initialise_data_dir(&binaries, &self.paths, as_root)?;
+        std::fs::create_dir_all(&self.paths.tmp)
+            .map_err(|e| WorkloadError::io(&self.paths.tmp, e))?;
         let secrets = Secrets::load_or_create(&self.shared)?;
         self.write_private_files(port, &secrets)?;
         if let Err(e) = TcpListener::bind(("127.0.0.1", port)) {

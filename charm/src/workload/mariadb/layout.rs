@@ -23,6 +23,7 @@ pub const PORT_SPAN: u16 = 100;
 pub(crate) struct UnitPaths {
     pub root: PathBuf,
     pub data: PathBuf,
+    pub tmp: PathBuf,
     pub server_options: PathBuf,
     pub revisions: PathBuf,
     pub installed: PathBuf,
@@ -52,6 +53,9 @@ impl UnitPaths {
         }
         Self {
             data: root.join("data"),
+            // Each server's own: concurrent bootstraps sharing /tmp trip over each
+            // other's internal temporary tables.
+            tmp: root.join("tmp"),
             server_options: root.join("my.cnf"),
             revisions: root.join("revisions"),
             installed: root.join("installed.json"),

@@ -51,6 +51,7 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
         "# Written by the juju-sim MariaDB workload at every start; edits are lost.\n\
          [mariadbd]\n\
          datadir = {data}\n\
+         tmpdir = {tmp}\n\
          port = {port}\n\
          bind-address = 127.0.0.1\n\
          socket = {socket}\n\
@@ -71,6 +72,7 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
          max-connections = 64\n\
          !include {include}\n",
         data = quoted(&p.data)?,
+        tmp = quoted(&p.tmp)?,
         port = id.port,
         socket = quoted(&p.socket)?,
         pid = quoted(&p.pid)?,

@@ -106,9 +106,11 @@ pub(crate) fn initialise_data_dir(
             std::fs::remove_dir_all(stale).map_err(|e| WorkloadError::io(stale, e))?;
         }
     }
+    std::fs::create_dir_all(&paths.tmp).map_err(|e| WorkloadError::io(&paths.tmp, e))?;
     let mut args = vec![
         "--no-defaults".to_owned(),
         format!("--datadir={}", staging.display()),
+        format!("--tmpdir={}", paths.tmp.display()),
         "--skip-test-db".to_owned(),
         "--innodb-log-file-size=8M".to_owned(),
         "--innodb-buffer-pool-size=32M".to_owned(),

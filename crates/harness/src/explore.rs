@@ -467,7 +467,7 @@ pub struct Report {
     pub faults_injected: u64,
     /// Invariant violations found.
     pub violations: u64,
-    /// The first violations, with their traces.
+    /// The first violation of each kind (up to a few), with its trace.
     pub examples: Vec<Found>,
     /// The search stopped at its state limit before covering everything.
     pub truncated: bool,
@@ -494,7 +494,18 @@ impl Report {
 
     fn record(&mut self, message: String, trace: Vec<Step>, seed: Option<u64>) {
         self.violations += 1;
-        if self.examples.len() < EXAMPLES_KEPT {
+        // One example per kind of violation: the message without its numbers and details.
+        let kind = |text: &str| -> String {
+            text.chars()
+                .filter(|c| !c.is_ascii_digit())
+                .take(48)
+                .collect()
+        };
+        let new_kind = self
+            .examples
+            .iter()
+            .all(|found| kind(&found.message) != kind(&message));
+        if new_kind && self.examples.len() < EXAMPLES_KEPT {
             self.examples.push(Found {
                 message,
                 trace,

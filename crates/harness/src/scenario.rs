@@ -157,6 +157,13 @@ impl Operator {
                         ));
                     }
                 }
+                let baseline = model_json(cluster, ORIGINAL_REVISION);
+                if cluster.dependencies() != baseline.as_deref() {
+                    problems.push(format!(
+                        "the deployment did not store revision {ORIGINAL_REVISION}'s dependencies as the baseline: {:?}",
+                        cluster.dependencies()
+                    ));
+                }
                 self.phase = Phase::Prepared;
             }
             OperatorStep::Refresh => {

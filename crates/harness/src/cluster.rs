@@ -70,7 +70,8 @@ impl Hook {
             Hook::RelationCreated => Some(Event::RelationCreated),
             Hook::UpgradeCharm => Some(Event::UpgradeCharm),
             Hook::RelationChanged(_) => Some(Event::RelationChanged),
-            Hook::LeaderElected | Hook::RelationDeparted(_) => None,
+            Hook::LeaderElected => Some(Event::LeaderElected),
+            Hook::RelationDeparted(_) => None,
         }
     }
 

@@ -40,6 +40,9 @@ pub enum Event {
     UpgradeCharm,
     /// `<upgrade relation>-relation-changed`: another unit or the leader wrote peer data.
     RelationChanged,
+    /// `leader-elected`: this unit just became leader and takes over the leader's duties
+    /// (popping a completed top) that the old leader may have left undone.
+    LeaderElected,
 }
 
 impl Event {
@@ -50,6 +53,7 @@ impl Event {
             Event::PreUpgradeCheck => "pre-upgrade-check action",
             Event::UpgradeCharm => "upgrade-charm",
             Event::RelationChanged => "upgrade-relation-changed",
+            Event::LeaderElected => "leader-elected",
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn handle<H: UpgradeHooks>(
         Event::PreUpgradeCheck => turn.pre_upgrade_check(hooks),
         Event::UpgradeCharm => turn.upgrade_charm(hooks),
         Event::RelationChanged => turn.settle(hooks),
+        Event::LeaderElected => turn.leader_elected(hooks),
     });
     if let Err(err) = outcome {
         turn.refuse_invalid_data(event, &err);
@@ -197,6 +202,25 @@ impl<'s> Turn<'s> {
             self.log(
                 LogLevel::Debug,
                 "Persisting dependencies to upgrade relation data...",
+            );
+            self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
+        }
+        self.settle(hooks)
+    }
+
+    /// Beyond v0: a new leader stores the deployed dependencies if the old leader's write was
+    /// lost (its hook failed to commit once it lost leadership), provided no upgrade is under
+    /// way (it is idle and there is no stack), so this unit's revision is the deployed one;
+    /// then it carries on with the leader's duties.
+    fn leader_elected<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+        if self.view.is_leader
+            && self.view.app_value(DEPENDENCIES_KEY).is_none()
+            && self.view.own_state()? == Some(UnitState::Idle)
+            && self.view.upgrade_stack()?.is_empty()
+        {
+            self.log(
+                LogLevel::Debug,
+                "No dependencies stored; persisting this revision's as the deployed ones...",
             );
             self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
         }

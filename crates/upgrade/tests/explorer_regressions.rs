@@ -52,3 +52,47 @@ fn pre_upgrade_check_on_a_leader_that_is_not_idle_refuses_to_prepare() {
     assert!(cluster.violations.is_empty(), "{:?}", cluster.violations);
     all_continuations_are_safe(&config, world);
 }
+
+/// Found by the exhaustive search of 2 units with leadership moves. mysql/1 completed its
+/// rollback; before the leader, mysql/0, handled that, leadership moved to mysql/1, which had
+/// already heard everything and got only `leader-elected`, which the core did not handle.
+/// Nobody popped the stack again: the rollback stalled with every hook run.
+#[test]
+fn a_new_leader_pops_the_completed_top_the_old_leader_left() {
+    let config = Config {
+        faults: Faults::parse("leader").expect("valid"),
+        ..Config::new(2)
+    };
+    let world = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b0 b1 c0 c1 \
+         b0 c0 O:recover b1 c1 b1 c1 O:rollback b0 b1 c0 c1 b0 b1 c0 c1 l1",
+    );
+    assert_eq!(world.cluster.state(1), Some("completed"));
+    assert_eq!(world.cluster.stack(), vec![0, 1]);
+    let mut next = world.clone();
+    next.cluster.begin(1); // leader-elected on mysql/1
+    next.cluster.commit(1);
+    assert_eq!(
+        next.cluster.stack(),
+        vec![0],
+        "the new leader popped the completed top"
+    );
+    all_continuations_are_safe(&config, world);
+}
+
+/// Found by the exhaustive search of 2 units with leadership moves. Leadership moved while
+/// mysql/0 ran `upgrade-relation-created` as leader: its commit failed (it no longer led) and
+/// its retry, as a non-leader, did not store the dependencies; mysql/1 had already joined as a
+/// non-leader and got only `leader-elected`. The baseline for the compatibility check was
+/// never stored.
+#[test]
+fn a_new_leader_stores_the_dependencies_the_old_leader_could_not() {
+    let config = Config {
+        faults: Faults::parse("leader").expect("valid"),
+        ..Config::new(2)
+    };
+    let world = reach(&config, "b1 c1 b0 l1 c0");
+    assert_eq!(world.cluster.dependencies(), None);
+    all_continuations_are_safe(&config, world);
+}

@@ -615,6 +615,60 @@ fn leader_pops_completed_top_by_v0_rule_when_no_round_is_stored() {
 }
 
 #[test]
+fn leader_elected_takes_over_popping_a_completed_top() {
+    // Beyond v0: the old leader may have lost leadership before handling the completion.
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::LeaderElected,
+        with_round(
+            view_with_stack(
+                1,
+                true,
+                &[(0, "ready"), (1, "ready"), (2, "completed")],
+                "[0, 1, 2]",
+            ),
+            "1",
+            &[2],
+        ),
+        &mut hooks,
+    );
+    assert_eq!(
+        app_writes(&effects, STACK_KEY).first().map(String::as_str),
+        Some("[0, 1]")
+    );
+}
+
+#[test]
+fn leader_elected_stores_missing_dependencies_only_when_no_upgrade_is_under_way() {
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::LeaderElected,
+        view(1, true, &[(0, "idle"), (1, "idle")]),
+        &mut hooks,
+    );
+    assert_eq!(
+        app_writes(&effects, DEPENDENCIES_KEY),
+        vec![hooks.model.to_json()]
+    );
+    // Mid-upgrade this unit may already run the new revision: its model is not the baseline.
+    let effects = run(
+        Event::LeaderElected,
+        view_with_stack(1, true, &[(0, "ready"), (1, "ready")], "[0, 1]"),
+        &mut hooks,
+    );
+    assert!(app_writes(&effects, DEPENDENCIES_KEY).is_empty());
+    let effects = run(
+        Event::LeaderElected,
+        with_deps(view(1, true, &[(0, "idle"), (1, "idle")]), REV_42_DEPS),
+        &mut hooks,
+    );
+    assert!(
+        app_writes(&effects, DEPENDENCIES_KEY).is_empty(),
+        "already stored"
+    );
+}
+
+#[test]
 fn non_leader_never_pops_stack() {
     let mut hooks = FakeHooks::new();
     let effects = run(

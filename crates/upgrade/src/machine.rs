@@ -175,6 +175,20 @@ impl<'s> Turn<'s> {
         });
     }
 
+    /// `ready`, for the current round: the unit runs this round's charm (it is handling
+    /// `upgrade-charm`). The round mark tells a `ready` left over from an aborted round (a unit
+    /// that has not yet run the rollback's `upgrade-charm`, still on the failed revision's
+    /// code) from one that may upgrade now.
+    fn set_ready(&mut self) {
+        self.set_own_state(UnitState::Ready);
+        if let Ok(Some(round)) = self.view.app_round() {
+            self.emit(Effect::SetUnit {
+                key: ROUND_KEY.to_owned(),
+                value: round.to_string(),
+            });
+        }
+    }
+
     /// Starts a new upgrade round (a new stack, or a recovery).
     fn start_round(&mut self) -> Result<(), SnapshotError> {
         let next = self.view.app_round()?.unwrap_or(0).saturating_add(1);
@@ -344,12 +358,12 @@ impl<'s> Turn<'s> {
                         self.own_name()
                     ),
                 );
-                self.set_own_state(UnitState::Ready);
+                self.set_ready();
                 return self.settle(hooks);
             }
         }
         self.status(Status::waiting(messages::WAITING_FOR_OTHERS));
-        self.set_own_state(UnitState::Ready);
+        self.set_ready();
         self.settle(hooks)
     }
 
@@ -419,10 +433,13 @@ impl<'s> Turn<'s> {
         let other_upgrading = states
             .iter()
             .any(|(&unit, &s)| unit != self.view.unit && s == Some(UnitState::Upgrading));
+        // The unit's round mark (written with `ready`, see `set_ready`) must be this round's.
+        let ready_this_round = self.view.completed_this_round(self.view.unit)?;
         if top == self.view.unit
             && matches!(top_state, Some(UnitState::Ready | UnitState::Upgrading))
             && cluster == Some(UnitState::Ready)
             && !other_upgrading
+            && ready_this_round
         {
             self.upgrade(hooks);
             return Ok(true);

@@ -21,7 +21,9 @@ pub const STACK_KEY: &str = "upgrade-stack";
 /// App bag key holding the deployed [`DependencyModel`] as JSON.
 pub const DEPENDENCIES_KEY: &str = "dependencies";
 /// Key of the upgrade round: in the app bag, the number of the current round (a new stack or a
-/// recovery starts a new one); in a unit bag, the round in which that unit last completed.
+/// recovery starts a new one); in a unit bag, the round in which that unit last became `ready`
+/// (ran `upgrade-charm`) or completed. A unit is granted only when it became `ready` in the
+/// current round.
 ///
 /// Not in v0: it tells a fresh `completed` from one left over from an aborted round, so the
 /// leader never pops a unit that a recovery re-inserted before it has rolled back. When the app

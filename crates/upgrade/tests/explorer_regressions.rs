@@ -96,3 +96,44 @@ fn a_new_leader_stores_the_dependencies_the_old_leader_could_not() {
     assert_eq!(world.cluster.dependencies(), None);
     all_continuations_are_safe(&config, world);
 }
+
+/// Found by the exhaustive search of 3 units with leadership moves. During the rollback,
+/// mysql/1 was still `ready` from the failed upgrade and had not yet run the rollback's
+/// `upgrade-charm` when leadership moved to it; `leader-elected` runs before `upgrade-charm`,
+/// with the old (failed) revision's code. On top of the stack with every unit ready, it was
+/// granted and installed the failed revision's workload (8.0.34) in the middle of the
+/// rollback, completed, and was popped; its rollback `upgrade-charm` then left it `ready` out
+/// of the stack for good.
+#[test]
+fn a_unit_still_ready_from_the_failed_round_does_not_upgrade_during_the_rollback() {
+    let config = Config {
+        faults: Faults::parse("leader").expect("valid"),
+        ..Config::new(3)
+    };
+    let world = reach(
+        &config,
+        "b0 b1 b2 c0 c1 b0 b1 c0 c1 b1 c1 c2 b0 b1 b2 c0 c1 c2 b2 c2 b2 c2 O:prepare b1 \
+         b2 c1 c2 O:refresh b0 b1 b2 c0 c1 b0 b1 c0 c1 c2 b0 b1 b2 c0 c1 c2 b2 c2 b0 c0 \
+         O:recover b1 b2 c1 c2 b2 c2 O:rollback b0 b2 c0 c2 b0 b2 c0 c2 b0 c0 b2 c2 l1",
+    );
+    let cluster = &world.cluster;
+    assert_eq!(cluster.stack(), vec![0, 1], "mysql/1 is on top");
+    assert_eq!(cluster.state(1), Some("ready"));
+    assert_eq!(
+        cluster.units[&1].revision, 43,
+        "still the failed revision's code"
+    );
+    let mut next = world.clone();
+    next.cluster.begin(1); // leader-elected, before its upgrade-charm
+    next.cluster.commit(1);
+    assert_eq!(
+        next.cluster.units[&1].workload, "8.0.33",
+        "not upgraded to 8.0.34"
+    );
+    assert!(
+        next.cluster.violations.is_empty(),
+        "{:?}",
+        next.cluster.violations
+    );
+    all_continuations_are_safe(&config, world);
+}

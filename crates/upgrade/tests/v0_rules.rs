@@ -715,7 +715,7 @@ fn leader_pops_then_upgrades_itself_and_finishes_in_one_hook() {
     let snapshot = with_round(
         view_with_stack(0, true, &[(0, "ready"), (1, "completed")], "[0, 1]"),
         "1",
-        &[1],
+        &[0, 1],
     );
     let effects = run(Event::RelationChanged, snapshot, &mut hooks);
     assert_eq!(hooks.upgrades.len(), 1);
@@ -800,6 +800,57 @@ fn top_unit_not_granted_while_another_unit_upgrading() {
 }
 
 #[test]
+fn upgrade_charm_marks_ready_with_the_current_round() {
+    // Beyond v0: the round mark says this `ready` comes from this round's charm.
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::UpgradeCharm,
+        with_round(
+            view_with_stack(1, false, &[(0, "idle"), (1, "idle")], "[0, 1]"),
+            "4",
+            &[],
+        ),
+        &mut hooks,
+    );
+    assert_eq!(
+        writes(&effects),
+        vec![set_unit(STATE_KEY, "ready"), set_unit(ROUND_KEY, "4")]
+    );
+}
+
+#[test]
+fn top_unit_ready_from_an_earlier_round_waits_for_this_rounds_upgrade_charm() {
+    // A recovery started round 2; unit 2 is still `ready` from round 1 (it has not yet run the
+    // rollback's upgrade-charm, so it still runs the failed revision's code): not granted.
+    let mut hooks = FakeHooks::new();
+    let mut snapshot = with_round(
+        view_with_stack(
+            2,
+            false,
+            &[(0, "ready"), (1, "ready"), (2, "ready")],
+            "[0, 1, 2]",
+        ),
+        "2",
+        &[0, 1],
+    );
+    snapshot
+        .unit_bags
+        .get_mut(&2)
+        .expect("bag")
+        .insert(ROUND_KEY.into(), "1".into());
+    let effects = run(Event::RelationChanged, snapshot.clone(), &mut hooks);
+    assert!(hooks.upgrades.is_empty());
+    assert!(writes(&effects).is_empty());
+    // Its upgrade-charm (the rollback's code) marks it for round 2 and it goes.
+    let effects = run(Event::UpgradeCharm, snapshot, &mut hooks);
+    assert_eq!(hooks.upgrades.len(), 1);
+    assert_eq!(
+        state_writes(&effects),
+        vec!["ready", "upgrading", "completed"]
+    );
+}
+
+#[test]
 fn top_unit_left_upgrading_by_an_interrupted_hook_is_granted_again() {
     let mut hooks = FakeHooks::new();
     run(
@@ -828,7 +879,7 @@ fn granted_unit_reports_progress_then_completes() {
                 "[0, 1, 2]",
             ),
             "3",
-            &[],
+            &[2],
         ),
         &mut hooks,
     );

@@ -64,14 +64,14 @@ pub enum Hook {
 }
 
 impl Hook {
-    /// The core event the charm hands this hook to; `None` when the charm ignores the hook.
-    pub fn core_event(self) -> Option<Event> {
+    /// The core event the charm hands this hook to.
+    pub fn core_event(self) -> Event {
         match self {
-            Hook::RelationCreated => Some(Event::RelationCreated),
-            Hook::UpgradeCharm => Some(Event::UpgradeCharm),
-            Hook::RelationChanged(_) => Some(Event::RelationChanged),
-            Hook::LeaderElected => Some(Event::LeaderElected),
-            Hook::RelationDeparted(_) => None,
+            Hook::RelationCreated => Event::RelationCreated,
+            Hook::UpgradeCharm => Event::UpgradeCharm,
+            Hook::RelationChanged(_) => Event::RelationChanged,
+            Hook::LeaderElected => Event::LeaderElected,
+            Hook::RelationDeparted(_) => Event::RelationDeparted,
         }
     }
 
@@ -582,14 +582,9 @@ impl Cluster {
                 }
             }
         }
-        let flight = match hook.core_event() {
-            Some(event) => self.run_core(unit, event, &hook.name()).into_flight(hook),
-            None => CoreRun {
-                as_leader: unit == self.leader,
-                ..CoreRun::default()
-            }
-            .into_flight(hook),
-        };
+        let flight = self
+            .run_core(unit, hook.core_event(), &hook.name())
+            .into_flight(hook);
         if let Some(sim) = self.units.get_mut(&unit) {
             sim.in_flight = Some(flight);
         }

@@ -43,6 +43,9 @@ pub enum Event {
     /// `leader-elected`: this unit just became leader and takes over the leader's duties
     /// (popping a completed top) that the old leader may have left undone.
     LeaderElected,
+    /// `<upgrade relation>-relation-departed`: a unit left the application; the leader drops it
+    /// from the stack so that the upgrade goes on without it.
+    RelationDeparted,
 }
 
 impl Event {
@@ -54,6 +57,7 @@ impl Event {
             Event::UpgradeCharm => "upgrade-charm",
             Event::RelationChanged => "upgrade-relation-changed",
             Event::LeaderElected => "leader-elected",
+            Event::RelationDeparted => "upgrade-relation-departed",
         }
     }
 }
@@ -79,12 +83,16 @@ pub fn handle<H: UpgradeHooks>(
         turn.emit(Effect::ActionFail(messages::LEADER_ONLY.to_owned()));
         return;
     }
-    let outcome = turn.view.validate().and_then(|()| match event {
-        Event::RelationCreated => turn.relation_created(hooks),
-        Event::PreUpgradeCheck => turn.pre_upgrade_check(hooks),
-        Event::UpgradeCharm => turn.upgrade_charm(hooks),
-        Event::RelationChanged => turn.settle(hooks),
-        Event::LeaderElected => turn.leader_elected(hooks),
+    let departed = turn.skip_departed_units();
+    let outcome = turn.view.validate().and_then(|()| {
+        turn.drop_departed_units(&departed);
+        match event {
+            Event::RelationCreated => turn.relation_created(hooks),
+            Event::PreUpgradeCheck => turn.pre_upgrade_check(hooks),
+            Event::UpgradeCharm => turn.upgrade_charm(hooks),
+            Event::RelationChanged | Event::RelationDeparted => turn.settle(hooks),
+            Event::LeaderElected => turn.leader_elected(hooks),
+        }
     });
     if let Err(err) = outcome {
         turn.refuse_invalid_data(event, &err);
@@ -186,6 +194,44 @@ impl<'s> Turn<'s> {
                 key: ROUND_KEY.to_owned(),
                 value: round.to_string(),
             });
+        }
+    }
+
+    /// Takes the units that are no longer in the application (they departed; Juju never reuses
+    /// a unit number) out of this view's stack, so that they neither block the others nor count
+    /// as corrupt data. Returns them. An unreadable stack is left for validation to report.
+    fn skip_departed_units(&mut self) -> Vec<u32> {
+        let Ok(stack) = self.view.upgrade_stack() else {
+            return Vec::new();
+        };
+        let members = self.view.app_units();
+        let (kept, departed): (Vec<u32>, Vec<u32>) = stack
+            .as_slice()
+            .iter()
+            .partition(|unit| members.contains(unit));
+        if let (false, Ok(kept)) = (departed.is_empty(), UpgradeStack::from_units(kept)) {
+            self.view
+                .app_bag
+                .insert(STACK_KEY.to_owned(), kept.to_json());
+        }
+        departed
+    }
+
+    /// The leader writes the stack without the departed units (see `skip_departed_units`).
+    fn drop_departed_units(&mut self, departed: &[u32]) {
+        if departed.is_empty() || !self.view.is_leader {
+            return;
+        }
+        let names: Vec<String> = departed.iter().map(|&u| self.view.unit_name(u)).collect();
+        self.log(
+            LogLevel::Warning,
+            format!(
+                "{} left the application; removing them from the upgrade stack",
+                names.join(", ")
+            ),
+        );
+        if let Some(stack) = self.view.app_value(STACK_KEY).map(str::to_owned) {
+            self.set_app(STACK_KEY, stack);
         }
     }
 

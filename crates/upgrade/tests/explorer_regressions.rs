@@ -137,3 +137,51 @@ fn a_unit_still_ready_from_the_failed_round_does_not_upgrade_during_the_rollback
     );
     all_continuations_are_safe(&config, world);
 }
+
+/// Found by the exhaustive search of 2 units with unit removal. In recovery, the leader mysql/0
+/// was removed; mysql/1 became leader with mysql/0 still in the stack. Every hook of mysql/1
+/// then blocked on "upgrade data invalid: upgrade-stack lists units that are not in the
+/// application: 0", and the rollback could never run.
+#[test]
+fn a_removed_unit_is_dropped_from_the_stack_not_taken_for_corrupt_data() {
+    let config = Config {
+        faults: Faults::parse("remove").expect("valid"),
+        ..Config::new(2)
+    };
+    let world = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b0 b1 c0 c1 \
+         b0 c0 O:recover b1 c1 b1 c1 x0",
+    );
+    assert_eq!(world.cluster.stack(), vec![0, 1]);
+    assert_eq!(world.cluster.leader, 1);
+    all_continuations_are_safe(&config, world);
+}
+
+/// Found by the exhaustive search of 3 units with unit removal. During the rollback mysql/1,
+/// next in the stack, was removed; the leader kept it in the stack and, once every hook had
+/// run, the rollback was stuck with `[0, 1]` and mysql/0 waiting forever.
+#[test]
+fn the_leader_drops_a_removed_unit_and_the_rollback_goes_on() {
+    let config = Config {
+        faults: Faults::parse("remove").expect("valid"),
+        ..Config::new(3)
+    };
+    let world = reach(
+        &config,
+        "b0 b1 b2 c0 c1 b0 b1 c0 c1 b1 c1 c2 b0 b1 b2 c0 c1 c2 b2 c2 b2 c2 O:prepare b1 b2 c1 \
+         c2 O:refresh b0 b1 b2 c0 c1 b0 b1 c0 c1 c2 b0 b1 b2 c0 c1 c2 b2 c2 b0 b1 c0 c1 \
+         O:recover b1 b2 c1 b1 c1 c2 b2 c2 O:rollback b0 b1 b2 c0 c1 b0 b1 c0 c1 c2 b0 b1 b2 \
+         c0 c1 c2 b0 b1 b2 c0 c1 b1 c1 c2 b2 c2 b2 c2 x1",
+    );
+    assert!(world.cluster.stack().contains(&1));
+    let mut next = world.clone();
+    next.cluster.settle();
+    assert_eq!(next.cluster.stack(), Vec::<u32>::new());
+    assert!(
+        next.cluster.violations.is_empty(),
+        "{:?}",
+        next.cluster.violations
+    );
+    all_continuations_are_safe(&config, world);
+}

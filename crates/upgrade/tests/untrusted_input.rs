@@ -87,6 +87,25 @@ proptest! {
     }
 }
 
+/// `view` with the stack units that are not in the application taken out: they departed, and
+/// the core skips them (the leader drops them) rather than calling the data invalid.
+fn without_departed_units(view: &PeerSnapshot) -> PeerSnapshot {
+    let mut view = view.clone();
+    if let Ok(stack) = view.upgrade_stack() {
+        let members = view.app_units();
+        let kept: Vec<u32> = stack
+            .as_slice()
+            .iter()
+            .copied()
+            .filter(|unit| members.contains(unit))
+            .collect();
+        if let Ok(kept) = UpgradeStack::from_units(kept) {
+            view.app_bag.insert(STACK_KEY.into(), kept.to_json());
+        }
+    }
+    view
+}
+
 fn state_text() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         Just(None),
@@ -143,7 +162,7 @@ proptest! {
         view.app_bag.insert(STACK_KEY.into(), stack);
         view.app_bag.insert(DEPENDENCIES_KEY.into(), deps);
         view.app_bag.insert(ROUND_KEY.into(), round);
-        let valid = view.validate().is_ok();
+        let valid = without_departed_units(&view).validate().is_ok();
 
         let mut hooks = FakeHooks::new();
         if upgrade_fails {

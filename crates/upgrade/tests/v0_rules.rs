@@ -1084,7 +1084,6 @@ fn malformed_or_duplicated_stack_blocks_without_writes() {
         ("[0, 1", "is not a JSON list of unit numbers"),
         ("[\"0\"]", "is not a JSON list of unit numbers"),
         ("[0, 1, 1]", "lists unit 1 more than once"),
-        ("[0, 1, 9]", "not in the application: 9"),
     ] {
         let mut hooks = FakeHooks::new();
         let effects = run(
@@ -1094,6 +1093,38 @@ fn malformed_or_duplicated_stack_blocks_without_writes() {
         );
         assert_blocked_without_writes(&effects, needle);
     }
+}
+
+#[test]
+fn stack_units_that_left_the_application_are_dropped_by_the_leader_and_skipped_by_the_others() {
+    // Beyond v0: unit 9 departed (Juju never reuses a unit number), it is not corrupt data.
+    let mut hooks = FakeHooks::new();
+    let leader_view = || {
+        with_round(
+            view_with_stack(0, true, &[(0, "ready"), (1, "ready")], "[0, 1, 9]"),
+            "1",
+            &[0, 1],
+        )
+    };
+    let effects = run(Event::RelationDeparted, leader_view(), &mut hooks);
+    assert_eq!(app_writes(&effects, STACK_KEY), vec!["[0, 1]"]);
+    assert!(logs(&effects, LogLevel::Warning)
+        .iter()
+        .any(|line| line.contains("mysql/9 left the application")));
+    assert!(statuses(&effects)
+        .iter()
+        .all(|s| !s.message.starts_with(messages::DATA_INVALID_PREFIX)));
+    // A non-leader does not write the stack but is granted once the departed top is skipped.
+    let mut view = leader_view();
+    view.unit = 1;
+    view.is_leader = false;
+    let effects = run(Event::RelationDeparted, view, &mut hooks);
+    assert!(app_writes(&effects, STACK_KEY).is_empty());
+    assert_eq!(
+        hooks.upgrades.len(),
+        1,
+        "unit 1 is the top among the live units"
+    );
 }
 
 #[test]

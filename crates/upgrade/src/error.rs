@@ -147,6 +147,27 @@ pub enum SnapshotError {
     /// The app bag's `dependencies` is unusable.
     #[error(transparent)]
     Dependencies(#[from] DependencyError),
+    /// Another key of the upgrade protocol holds a value that does not parse (the versions
+    /// and rounds recorded beyond v0).
+    #[error("{} {key} {} is not valid: {reason}", owner(.unit), quoted(.text))]
+    Value {
+        /// The key, e.g. `charm-versions`.
+        key: &'static str,
+        /// The unit whose bag holds it; `None` for the app bag.
+        unit: Option<u32>,
+        /// The text that was found.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Names a bag for a message: `unit 2` or `app`.
+fn owner(unit: &Option<u32>) -> String {
+    match unit {
+        Some(unit) => format!("unit {unit}"),
+        None => "app".to_owned(),
+    }
 }
 
 /// The charm's pre-upgrade check (or stack building) found the cluster not ready (v0's

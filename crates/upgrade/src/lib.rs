@@ -105,9 +105,11 @@ pub mod error;
 pub mod hooks;
 pub mod machine;
 pub mod messages;
+pub mod pause;
 pub mod snapshot;
 pub mod stack;
 pub mod state;
+pub mod versions;
 
 pub use dependency::{
     check_upgrade, parse_version, verify_requirements, Dependency, DependencyModel,
@@ -119,9 +121,14 @@ pub use error::{
     UpgradeFailed, VersionIncompatible, VersionParseError,
 };
 pub use hooks::UpgradeHooks;
-pub use machine::{handle, no_relation, Event, RESULT_KEY};
+pub use machine::{handle, no_relation, Event, COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, SKIPPED_KEY};
+pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION, RESUMED_ROUND_KEY};
 pub use snapshot::{
     unit_number, Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
 };
 pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};
+pub use versions::{
+    rollback_command, CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
+};

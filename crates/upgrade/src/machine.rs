@@ -14,6 +14,12 @@
 //!   unrolled-back when the leader evaluates before they run `upgrade-charm`);
 //! - peer data that does not parse (unknown state, bad stack, bad dependencies) is never
 //!   guessed at: nothing is written, the unit is blocked with a status naming the problem.
+//!
+//! What the core does beyond v0 when the charm reports its versions lives in the submodules,
+//! one concept each: `refresh` (what a `juju refresh` means: a rollback, a second refresh
+//! mid-upgrade, or a refresh no `pre-upgrade-check` prepared), `resume`
+//! (`pause-after-unit-refresh` and `resume-upgrade`), `force` (`force-upgrade` and its named
+//! skips) and `app_status` (what the leader tells the operator to do next).
 
 use std::fmt;
 
@@ -22,12 +28,26 @@ use crate::effect::{Effect, EffectSink, LogLevel, Status};
 use crate::error::SnapshotError;
 use crate::hooks::UpgradeHooks;
 use crate::messages;
+use crate::pause::RESUMED_ROUND_KEY;
 use crate::snapshot::{Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
 use crate::stack::UpgradeStack;
 use crate::state::UnitState;
+use crate::versions::{
+    rollback_command, CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, UPGRADE_TARGET_KEY,
+};
+
+mod app_status;
+mod force;
+mod refresh;
+mod resume;
 
 /// Action result key under which `pre-upgrade-check` reports what it did.
 pub const RESULT_KEY: &str = "result";
+/// Action result key under which `force-upgrade` lists the checks it skipped.
+pub const SKIPPED_KEY: &str = "skipped";
+/// App bag key set while `force-upgrade` has skipped the compatibility check for the current
+/// refresh; cleared by the next refresh and when the upgrade completes.
+pub const COMPATIBILITY_SKIPPED_KEY: &str = "compatibility-check-skipped";
 
 /// The Juju event the charm is handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +66,22 @@ pub enum Event {
     /// `<upgrade relation>-relation-departed`: a unit left the application; the leader drops it
     /// from the stack so that the upgrade goes on without it.
     RelationDeparted,
+    /// The `resume-upgrade` action, run on the next unit to upgrade while the upgrade is paused
+    /// by `pause-after-unit-refresh`: that unit upgrades now.
+    ResumeUpgrade,
+    /// The `force-upgrade` action, run on the unit a check blocks: goes on without the checks
+    /// named here. At least one must be `true`; each risks data loss or downtime.
+    ForceUpgrade {
+        /// Go on although the new charm's dependency model does not support upgrading from the
+        /// deployed versions (the leader's check at `upgrade-charm`).
+        skip_compatibility_check: bool,
+        /// Prepare the upgrade without the charm's pre-upgrade health check (on the leader,
+        /// before or after a `juju refresh` that no `pre-upgrade-check` prepared).
+        skip_pre_upgrade_check: bool,
+        /// Accept this failed unit as upgraded although its upgrade or its health check
+        /// failed: the operator checked the unit by hand. The next unit goes.
+        skip_health_check: bool,
+    },
 }
 
 impl Event {
@@ -58,7 +94,17 @@ impl Event {
             Event::RelationChanged => "upgrade-relation-changed",
             Event::LeaderElected => "leader-elected",
             Event::RelationDeparted => "upgrade-relation-departed",
+            Event::ResumeUpgrade => "resume-upgrade action",
+            Event::ForceUpgrade { .. } => "force-upgrade action",
         }
+    }
+
+    /// Whether the event is an action (it ends in an action result or failure).
+    pub fn is_action(self) -> bool {
+        matches!(
+            self,
+            Event::PreUpgradeCheck | Event::ResumeUpgrade | Event::ForceUpgrade { .. }
+        )
     }
 }
 
@@ -79,21 +125,41 @@ pub fn handle<H: UpgradeHooks>(
     sink: &mut dyn EffectSink,
 ) {
     let mut turn = Turn::new(snapshot, sink);
+    turn.this_charm = hooks.this_charm();
+    turn.pause_setting = hooks.pause_after_unit_refresh();
     if *event == Event::PreUpgradeCheck && !turn.view.is_leader {
         turn.emit(Effect::ActionFail(messages::LEADER_ONLY.to_owned()));
         return;
     }
     let departed = turn.skip_departed_units();
-    let outcome = turn.view.validate().and_then(|()| {
-        turn.drop_departed_units(&departed);
-        match event {
+    let outcome = turn
+        .view
+        .validate()
+        .and_then(|()| {
+            turn.drop_departed_units(&departed);
+            turn.record_own_versions()
+        })
+        .and_then(|()| match *event {
             Event::RelationCreated => turn.relation_created(hooks),
             Event::PreUpgradeCheck => turn.pre_upgrade_check(hooks),
             Event::UpgradeCharm => turn.upgrade_charm(hooks),
             Event::RelationChanged | Event::RelationDeparted => turn.settle(hooks),
             Event::LeaderElected => turn.leader_elected(hooks),
-        }
-    });
+            Event::ResumeUpgrade => turn.resume_upgrade(hooks),
+            Event::ForceUpgrade {
+                skip_compatibility_check,
+                skip_pre_upgrade_check,
+                skip_health_check,
+            } => turn.force_upgrade(
+                hooks,
+                force::Skips {
+                    compatibility_check: skip_compatibility_check,
+                    pre_upgrade_check: skip_pre_upgrade_check,
+                    health_check: skip_health_check,
+                },
+            ),
+        })
+        .and_then(|()| turn.publish_app_status(hooks));
     if let Err(err) = outcome {
         turn.refuse_invalid_data(event, &err);
     }
@@ -103,7 +169,7 @@ pub fn handle<H: UpgradeHooks>(
 /// "Could not find upgrade relation." and otherwise does nothing.
 pub fn no_relation(event: &Event, sink: &mut dyn EffectSink) {
     match event {
-        Event::PreUpgradeCheck => {
+        event if event.is_action() => {
             sink.apply(Effect::ActionFail(messages::NO_RELATION.to_owned()));
         }
         _ => sink.apply(Effect::Log {
@@ -119,6 +185,15 @@ struct Turn<'s> {
     sink: &'s mut dyn EffectSink,
     /// The last unit status emitted in this turn, to avoid repeating it on re-evaluation.
     last_status: Option<Status>,
+    /// The last application status emitted in this turn.
+    last_app_status: Option<Status>,
+    /// What the running charm reports about itself; empty keeps v0's behaviour.
+    this_charm: CharmVersions,
+    /// The `pause-after-unit-refresh` config value, if the charm has the option.
+    pause_setting: Option<String>,
+    /// The versions this unit's bag recorded before this event (at `upgrade-charm`: the
+    /// charm it ran before the refresh).
+    previous_versions: Option<CharmVersions>,
 }
 
 fn apply_to_bag(bag: &mut Bag, key: &str, value: &str) {
@@ -136,7 +211,40 @@ impl<'s> Turn<'s> {
             view,
             sink,
             last_status: None,
+            last_app_status: None,
+            this_charm: CharmVersions::default(),
+            pause_setting: None,
+            previous_versions: None,
         }
+    }
+
+    /// Whether the charm reported its versions, which turns on the rules beyond v0.
+    fn beyond_v0(&self) -> bool {
+        self.this_charm.is_reported()
+    }
+
+    /// The exact command rolling the application back to its original versions.
+    fn rollback_command(&self) -> Result<String, SnapshotError> {
+        Ok(rollback_command(
+            &self.view.app,
+            self.view.original_versions()?.as_ref(),
+        ))
+    }
+
+    /// Beyond v0: this unit's bag records the charm it runs (remembering the previous one).
+    fn record_own_versions(&mut self) -> Result<(), SnapshotError> {
+        if !self.beyond_v0() {
+            return Ok(());
+        }
+        self.previous_versions = self.view.unit_charm_versions(self.view.unit)?;
+        if self.previous_versions.as_ref() != Some(&self.this_charm) {
+            let recorded = self.this_charm.to_json();
+            self.emit(Effect::SetUnit {
+                key: CHARM_VERSIONS_KEY.to_owned(),
+                value: recorded,
+            });
+        }
+        Ok(())
     }
 
     /// Emits an effect, applying bag writes to the view so later rules see them.
@@ -152,6 +260,12 @@ impl<'s> Turn<'s> {
                     return;
                 }
                 self.last_status = Some(status.clone());
+            }
+            Effect::AppStatus(status) => {
+                if self.last_app_status.as_ref() == Some(status) {
+                    return;
+                }
+                self.last_app_status = Some(status.clone());
             }
             _ => {}
         }
@@ -250,7 +364,7 @@ impl<'s> Turn<'s> {
         let message = format!("{}{err}", messages::DATA_INVALID_PREFIX);
         self.log(LogLevel::Error, format!("{message} (during {event})"));
         self.status(Status::blocked(message.clone()));
-        if *event == Event::PreUpgradeCheck {
+        if event.is_action() {
             self.emit(Effect::ActionFail(message));
         }
     }
@@ -264,6 +378,9 @@ impl<'s> Turn<'s> {
                 "Persisting dependencies to upgrade relation data...",
             );
             self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
+            if self.beyond_v0() && self.view.original_versions()?.is_none() {
+                self.set_app(ORIGINAL_VERSIONS_KEY, self.this_charm.to_json());
+            }
         }
         self.settle(hooks)
     }
@@ -291,6 +408,14 @@ impl<'s> Turn<'s> {
     fn pre_upgrade_check<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
         let cluster = self.view.cluster_state()?;
         if cluster == Some(UnitState::Failed) {
+            if self.rollback_already_started()? {
+                let value = messages::rollback_already_started(&self.view.original_versions()?);
+                self.emit(Effect::ActionResult {
+                    key: RESULT_KEY.to_owned(),
+                    value,
+                });
+                return Ok(());
+            }
             return self.enter_recovery(hooks);
         }
         // The leader's own state is fresh; its copies of the others may be old (an action runs
@@ -306,6 +431,12 @@ impl<'s> Turn<'s> {
             self.emit(Effect::ActionFail(err.message));
             return Ok(());
         }
+        self.prepare_upgrade(hooks)
+    }
+
+    /// Builds and writes the stack of a new round (the cluster is idle and the checks passed
+    /// or were skipped), and reports the order.
+    fn prepare_upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
         self.log(LogLevel::Info, "Building upgrade-stack for VMs...");
         let built = match hooks.build_upgrade_stack(&self.view) {
             Ok(units) => units,
@@ -337,6 +468,9 @@ impl<'s> Turn<'s> {
             .rev()
             .map(|&unit| self.view.unit_name(unit))
             .collect();
+        if self.beyond_v0() {
+            return self.prepared_beyond_v0(hooks, &order.join(", "));
+        }
         self.emit(Effect::ActionResult {
             key: RESULT_KEY.to_owned(),
             value: format!(
@@ -345,6 +479,40 @@ impl<'s> Turn<'s> {
             ),
         });
         Ok(())
+    }
+
+    /// Beyond v0, after the stack of a new round is written: record what a rollback returns
+    /// to, report it, and let the units already running a refreshed charm join at once.
+    fn prepared_beyond_v0<H: UpgradeHooks>(
+        &mut self,
+        hooks: &mut H,
+        order: &str,
+    ) -> Result<(), SnapshotError> {
+        let original = self.view.original_versions()?;
+        match self.view.refresh_pending(self.view.unit)? {
+            // Nothing refreshed here yet: what runs now is what a rollback returns to.
+            None if original.as_ref() != Some(&self.this_charm) => {
+                self.set_app(ORIGINAL_VERSIONS_KEY, self.this_charm.to_json());
+            }
+            // Already refreshed: what it ran before.
+            Some(before) if original.is_none() && before.is_reported() => {
+                self.set_app(ORIGINAL_VERSIONS_KEY, before.to_json());
+            }
+            _ => {}
+        }
+        if self.view.upgrade_target()?.is_some() {
+            self.set_app(UPGRADE_TARGET_KEY, String::new());
+        }
+        let value = messages::prepared_result(
+            order,
+            &self.rollback_command()?,
+            self.any_refresh_pending()?,
+        );
+        self.emit(Effect::ActionResult {
+            key: RESULT_KEY.to_owned(),
+            value,
+        });
+        self.settle(hooks)
     }
 
     /// v0's recovery branch of `_on_pre_upgrade_check_action` with `_repair_upgrade_stack`.
@@ -363,6 +531,10 @@ impl<'s> Turn<'s> {
             );
             self.set_app(STACK_KEY, stack.to_json());
         }
+        if self.view.app_value(UPGRADE_TARGET_KEY).is_some() {
+            // The rollback's target is known once the leader runs the refreshed charm.
+            self.set_app(UPGRADE_TARGET_KEY, String::new());
+        }
         self.status(Status::blocked(messages::READY_TO_ROLLBACK));
         self.set_own_state(UnitState::Recovery);
         self.emit(Effect::ActionResult {
@@ -377,6 +549,13 @@ impl<'s> Turn<'s> {
 
     /// v0 `_on_upgrade_charm`, VM substrate.
     fn upgrade_charm<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+        if self.beyond_v0() {
+            return self.upgrade_charm_beyond_v0(hooks);
+        }
+        if self.view.is_leader && self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some() {
+            // A new refresh is checked again, whatever was forced for the last one.
+            self.set_app(COMPATIBILITY_SKIPPED_KEY, String::new());
+        }
         let Some(top) = self.view.upgrade_stack()?.top() else {
             self.log(LogLevel::Error, messages::NO_STACK);
             return Ok(());
@@ -418,6 +597,9 @@ impl<'s> Turn<'s> {
         // Each productive step pops the stack or moves this unit's state forward, so a legitimate
         // run needs at most about one step per unit plus a few.
         let budget = 2 * self.view.app_units().len() + 4;
+        if self.beyond_v0() && self.view.is_leader {
+            self.leader_catch_up(hooks)?;
+        }
         for _ in 0..budget {
             if !self.step(hooks)? {
                 return Ok(());
@@ -446,6 +628,17 @@ impl<'s> Turn<'s> {
         }
         let mut stack = self.view.upgrade_stack()?;
         let own = self.view.own_state()?;
+        if self.view.is_leader && self.restack_waiting_units(&mut stack)? {
+            return Ok(true);
+        }
+        if self.beyond_v0() {
+            if self.join_prepared_upgrade(hooks, &stack)? {
+                return Ok(true);
+            }
+            if self.mark_ready_for_this_round()? {
+                return Ok(true);
+            }
+        }
         let Some(top) = stack.top() else {
             if own == Some(UnitState::Completed)
                 && matches!(cluster, Some(UnitState::Idle | UnitState::Completed))
@@ -487,10 +680,59 @@ impl<'s> Turn<'s> {
             && !other_upgrading
             && ready_this_round
         {
+            if top_state == Some(UnitState::Ready) && self.awaits_resume(top, &stack)? {
+                let status = messages::paused_unit(&self.view.unit_name(top));
+                self.status(Status::blocked(status));
+                return Ok(false);
+            }
             self.upgrade(hooks);
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// The leader puts back into the stack every unit that is `ready` but not in it: a unit
+    /// that already left the stack and then received a newer charm (a second `juju refresh`
+    /// mid-upgrade) must go again, or it would wait forever and hold everyone back.
+    fn restack_waiting_units(&mut self, stack: &mut UpgradeStack) -> Result<bool, SnapshotError> {
+        let waiting: Vec<u32> = self
+            .view
+            .unit_states()?
+            .into_iter()
+            .filter(|&(unit, state)| state == Some(UnitState::Ready) && !stack.contains(unit))
+            .map(|(unit, _)| unit)
+            .collect();
+        if waiting.is_empty() {
+            return Ok(false);
+        }
+        for &unit in &waiting {
+            stack.insert_under_top(unit)?;
+        }
+        let names: Vec<String> = waiting.iter().map(|&u| self.view.unit_name(u)).collect();
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{} ready but not in the upgrade stack (refreshed again after upgrading): back into it - {stack}",
+                names.join(", ")
+            ),
+        );
+        self.set_app(STACK_KEY, stack.to_json());
+        Ok(true)
+    }
+
+    /// Beyond v0: a `ready` unit whose round mark is older than the round, but which runs the
+    /// charm this round targets, is ready for this round (the leader started the round after
+    /// this unit's `upgrade-charm`: an automatic rollback or a second refresh). A unit still on
+    /// another charm keeps waiting for its `upgrade-charm`.
+    fn mark_ready_for_this_round(&mut self) -> Result<bool, SnapshotError> {
+        if self.view.own_state()? != Some(UnitState::Ready)
+            || self.view.completed_this_round(self.view.unit)?
+            || self.view.upgrade_target()?.as_ref() != Some(&self.this_charm)
+        {
+            return Ok(false);
+        }
+        self.set_ready();
+        Ok(true)
     }
 
     /// Every unit completed and the stack is empty: back to idle; the leader stores this
@@ -508,6 +750,49 @@ impl<'s> Turn<'s> {
                 "Persisting new dependencies to upgrade relation data...",
             );
             self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
+            if self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some() {
+                self.set_app(COMPATIBILITY_SKIPPED_KEY, String::new());
+            }
+        }
+        if self.beyond_v0() {
+            self.finish_beyond_v0();
+        }
+    }
+
+    /// Beyond v0: the versions reached become those a later rollback returns to, and this
+    /// round's target and approvals are cleared.
+    fn finish_beyond_v0(&mut self) {
+        if self
+            .view
+            .unit_value(self.view.unit, RESUMED_ROUND_KEY)
+            .is_some()
+        {
+            self.emit(Effect::SetUnit {
+                key: RESUMED_ROUND_KEY.to_owned(),
+                value: String::new(),
+            });
+        }
+        if !self.view.is_leader {
+            return;
+        }
+        let reached = self
+            .view
+            .upgrade_target()
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| self.this_charm.clone());
+        if self.view.original_versions().ok().flatten().as_ref() != Some(&reached) {
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "Recording {} as the versions a rollback returns to",
+                    reached.describe()
+                ),
+            );
+            self.set_app(ORIGINAL_VERSIONS_KEY, reached.to_json());
+        }
+        if self.view.app_value(UPGRADE_TARGET_KEY).is_some() {
+            self.set_app(UPGRADE_TARGET_KEY, String::new());
         }
     }
 
@@ -525,6 +810,7 @@ impl<'s> Turn<'s> {
                 view,
                 sink,
                 last_status,
+                ..
             } = self;
             hooks.upgrade_unit(view, &mut |message: &str| {
                 let status = Status::maintenance(message);
@@ -563,5 +849,10 @@ impl<'s> Turn<'s> {
         self.set_own_state(UnitState::Failed);
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
+        if self.beyond_v0() {
+            if let Ok(command) = self.rollback_command() {
+                self.log(LogLevel::Error, messages::direct_rollback_hint(&command));
+            }
+        }
     }
 }

@@ -8,8 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dependency::DependencyModel;
 use crate::error::SnapshotError;
+use crate::pause::RESUMED_ROUND_KEY;
 use crate::stack::UpgradeStack;
 use crate::state::{cluster_state, UnitState};
+use crate::versions::{
+    CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY,
+    REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
+};
 
 /// A relation databag: string keys to string values.
 pub type Bag = BTreeMap<String, String>;
@@ -163,13 +168,96 @@ impl PeerSnapshot {
     }
 
     /// Checks everything the core reads: every application unit's state, the stack (which may
-    /// only name application units), the round and the stored dependencies.
+    /// only name application units), the round and the stored dependencies, and the versions
+    /// and rounds recorded beyond v0.
     pub fn validate(&self) -> Result<(), SnapshotError> {
         self.unit_states()?;
         self.upgrade_stack()?.validate(&self.app_units())?;
         self.app_round()?;
         self.stored_dependencies()?;
+        self.original_versions()?;
+        self.upgrade_target()?;
+        for unit in self.app_units() {
+            self.unit_charm_versions(unit)?;
+            self.refresh_pending(unit)?;
+            self.unit_round(unit, REFRESH_ROUND_KEY)?;
+            self.unit_round(unit, RESUMED_ROUND_KEY)?;
+        }
         Ok(())
+    }
+
+    /// The versions the application ran before the current upgrade (app bag
+    /// [`ORIGINAL_VERSIONS_KEY`]), if recorded.
+    pub fn original_versions(&self) -> Result<Option<CharmVersions>, SnapshotError> {
+        self.versions_at(None, ORIGINAL_VERSIONS_KEY)
+    }
+
+    /// The versions the current upgrade round moves to (app bag [`UPGRADE_TARGET_KEY`]).
+    pub fn upgrade_target(&self) -> Result<Option<CharmVersions>, SnapshotError> {
+        self.versions_at(None, UPGRADE_TARGET_KEY)
+    }
+
+    /// The versions of the charm `unit` runs (its bag's [`CHARM_VERSIONS_KEY`]), if recorded.
+    pub fn unit_charm_versions(&self, unit: u32) -> Result<Option<CharmVersions>, SnapshotError> {
+        self.versions_at(Some(unit), CHARM_VERSIONS_KEY)
+    }
+
+    /// If `unit` runs a refreshed charm that no stack covers yet, the versions it ran before
+    /// (its bag's [`REFRESH_PENDING_KEY`]).
+    pub fn refresh_pending(&self, unit: u32) -> Result<Option<CharmVersions>, SnapshotError> {
+        self.versions_at(Some(unit), REFRESH_PENDING_KEY)
+    }
+
+    /// A round number kept in `unit`'s bag under `key` ([`ROUND_KEY`], [`REFRESH_ROUND_KEY`],
+    /// [`RESUMED_ROUND_KEY`]).
+    pub fn unit_round(&self, unit: u32, key: &'static str) -> Result<Option<u64>, SnapshotError> {
+        self.unit_value(unit, key)
+            .map(|text| {
+                text.parse::<u64>().map_err(|err| SnapshotError::Value {
+                    key,
+                    unit: Some(unit),
+                    text: text.to_owned(),
+                    reason: err.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    fn versions_at(
+        &self,
+        unit: Option<u32>,
+        key: &'static str,
+    ) -> Result<Option<CharmVersions>, SnapshotError> {
+        let text = match unit {
+            Some(unit) => self.unit_value(unit, key),
+            None => self.app_value(key),
+        };
+        text.map(|text| {
+            CharmVersions::from_json(text).map_err(|reason| SnapshotError::Value {
+                key,
+                unit,
+                text: text.to_owned(),
+                reason,
+            })
+        })
+        .transpose()
+    }
+
+    /// Whether an upgrade is under way: a stack is written, a unit is anywhere but `idle`, or a
+    /// unit runs a refreshed charm that waits for `pre-upgrade-check`. While it is, a charm
+    /// should hold back other disruptive operations (reconfiguration, scaling, backups).
+    pub fn upgrade_in_progress(&self) -> Result<bool, SnapshotError> {
+        if !self.upgrade_stack()?.is_empty() {
+            return Ok(true);
+        }
+        for unit in self.app_units() {
+            if !matches!(self.unit_state(unit)?, None | Some(UnitState::Idle))
+                || self.refresh_pending(unit)?.is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

@@ -128,6 +128,20 @@ impl UpgradeStack {
         missing
     }
 
+    /// Puts `unit` just under the top, or on top of an empty stack, so the unit that is next
+    /// stays next; rejects a unit already in the stack.
+    ///
+    /// Used for a unit that must go (again) although it already left the stack, e.g. after a
+    /// second `juju refresh` reached it mid-upgrade.
+    pub fn insert_under_top(&mut self, unit: u32) -> Result<(), StackError> {
+        if self.contains(unit) {
+            return Err(StackError::Duplicate { unit });
+        }
+        let under_top = self.units.len().saturating_sub(1);
+        self.units.insert(under_top, unit);
+        Ok(())
+    }
+
     /// Checks that every unit in the stack belongs to the application.
     pub fn validate(&self, app_units: &BTreeSet<u32>) -> Result<(), StackError> {
         let unknown: BTreeSet<u32> = self
@@ -251,6 +265,20 @@ mod tests {
         let mut empty = UpgradeStack::default();
         assert!(empty.repair(&units(&[0, 1])).is_empty());
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn insert_under_top_keeps_the_next_unit_next() {
+        let mut s = stack(&[0, 1]);
+        s.insert_under_top(2).expect("new unit");
+        assert_eq!(s.as_slice(), &[0, 2, 1]);
+        assert_eq!(
+            s.insert_under_top(1),
+            Err(StackError::Duplicate { unit: 1 })
+        );
+        let mut empty = UpgradeStack::default();
+        empty.insert_under_top(3).expect("new unit");
+        assert_eq!(empty.as_slice(), &[3]);
     }
 
     #[test]

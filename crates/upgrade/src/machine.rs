@@ -673,7 +673,8 @@ impl<'s> Turn<'s> {
             .iter()
             .any(|(&unit, &s)| unit != self.view.unit && s == Some(UnitState::Upgrading));
         // The unit's round mark (written with `ready`, see `set_ready`) must be this round's.
-        let ready_this_round = self.view.completed_this_round(self.view.unit)?;
+        let ready_this_round = self.view.completed_this_round(self.view.unit)?
+            && self.runs_round_target()?;
         if top == self.view.unit
             && matches!(top_state, Some(UnitState::Ready | UnitState::Upgrading))
             && cluster == Some(UnitState::Ready)
@@ -724,6 +725,20 @@ impl<'s> Turn<'s> {
     /// charm this round targets, is ready for this round (the leader started the round after
     /// this unit's `upgrade-charm`: an automatic rollback or a second refresh). A unit still on
     /// another charm keeps waiting for its `upgrade-charm`.
+    /// Beyond v0, a unit upgrades only with the charm the round targets: one still on the
+    /// previous charm (its `upgrade-charm` for a rollback or a second refresh not run yet), or
+    /// already on a newer one the leader has not adopted yet, waits. Without a target (the
+    /// leader has not run the refreshed charm, or v0 data) v0's rules alone decide.
+    fn runs_round_target(&self) -> Result<bool, SnapshotError> {
+        if !self.beyond_v0() {
+            return Ok(true);
+        }
+        Ok(self
+            .view
+            .upgrade_target()?
+            .is_none_or(|target| target == self.this_charm))
+    }
+
     fn mark_ready_for_this_round(&mut self) -> Result<bool, SnapshotError> {
         if self.view.own_state()? != Some(UnitState::Ready)
             || self.view.completed_this_round(self.view.unit)?

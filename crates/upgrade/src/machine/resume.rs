@@ -45,8 +45,14 @@ impl Turn<'_> {
             || states
                 .values()
                 .any(|&state| state == Some(UnitState::Upgrading))
+            || !self.view.completed_this_round(top)?
         {
             return Ok(None);
+        }
+        if let Some(target) = self.view.upgrade_target()? {
+            if self.view.unit_charm_versions(top)?.as_ref() != Some(&target) {
+                return Ok(None);
+            }
         }
         Ok(self.awaits_resume(top, &stack)?.then_some(top))
     }
@@ -93,7 +99,10 @@ impl Turn<'_> {
         if !setting.pauses_after(done) {
             return self.fail_action(&messages::resume_not_needed(&name, setting.as_str()));
         }
-        if own != Some(UnitState::Ready) {
+        if own != Some(UnitState::Ready)
+            || !self.view.completed_this_round(self.view.unit)?
+            || !self.runs_round_target()?
+        {
             return self.fail_action(&messages::resume_cannot_start(
                 &name,
                 "it has not run the refreshed charm yet",

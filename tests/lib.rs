@@ -215,8 +215,7 @@ impl Sim {
     /// in error or the model does not settle.
     pub fn settle(&mut self) {
         for _ in 0..MAX_STEPS {
-            let step = self.engine.step().expect("engine step");
-            let Some(step) = step else {
+            if !self.step() {
                 let errors = self.engine.errors();
                 assert!(
                     errors.is_empty(),
@@ -224,14 +223,25 @@ impl Sim {
                     self.debug_log()
                 );
                 return;
-            };
-            self.check_invariants(&step.operation);
-            self.trace_statuses();
+            }
         }
         panic!(
             "the model did not settle in {MAX_STEPS} operations: {:?}",
             self.engine.pending()
         );
+    }
+
+    /// Runs one operation and checks the invariants of [`Sim::settle`] after it; `false`
+    /// when nothing was left to run. Failed hooks are retried (after their virtual backoff)
+    /// by later steps, as Juju retries them.
+    pub fn step(&mut self) -> bool {
+        let step = self.engine.step().expect("engine step");
+        let Some(step) = step else {
+            return false;
+        };
+        self.check_invariants(&step.operation);
+        self.trace_statuses();
+        true
     }
 
     fn check_invariants(&self, after: &str) {

@@ -145,3 +145,69 @@ fn each_unit_shows_charmed_mysqls_statuses_while_it_upgrades() {
     );
     let _ = APP;
 }
+
+#[test]
+fn the_upgrade_survives_hooks_that_fail_or_are_killed_midway() {
+    let mut sim = Sim::new(21, binaries!());
+    sim.deploy_old(3);
+    sim.pre_upgrade_check();
+    let new = sim.new_charm();
+    sim.engine.refresh(APP, Source::Path(new)).expect("refresh");
+    let units = sim.unit_names();
+    // For a while, every few operations: kill each unit's agent after a varying number of
+    // hook-tool calls (writes dropped, the hook runs again), or fail a unit's next hook
+    // (writes dropped, Juju retries it after a backoff).
+    for round in 0..150_usize {
+        if round % 2 == 0 {
+            for (i, unit) in units.iter().enumerate() {
+                let calls = u32::try_from(8 + (7 * round + 5 * i) % 30).unwrap_or(8);
+                sim.engine
+                    .kill_agent_mid_hook(unit, calls)
+                    .expect("arm kill");
+            }
+        }
+        if round % 10 == 5 {
+            sim.engine
+                .fail_next_hook(&units[round % units.len()])
+                .expect("arm failure");
+        }
+        if !sim.step() {
+            break;
+        }
+    }
+    sim.settle();
+    let history = sim.engine.history().expect("history");
+    let killed = history
+        .iter()
+        .filter(|r| r.outcome == juju_sim::model::Outcome::Killed)
+        .count();
+    assert!(killed > 0, "some hooks were killed midway");
+    let windows = sim.windows();
+    assert!(
+        windows.iter().any(|w| !w.completed),
+        "a unit was interrupted while upgrading its server: {windows:?}"
+    );
+
+    assert_eq!(
+        sim.app_revision_and_version(),
+        (183, NEW_VERSION.to_owned())
+    );
+    for (unit, report) in sim.units() {
+        assert_eq!(
+            report.workload_status.current, "active",
+            "{unit}: {report:?}"
+        );
+        assert_eq!(report.workload_version, NEW_VERSION, "{unit}");
+        assert_eq!(sim.upgrade_state(&unit).as_deref(), Some("idle"), "{unit}");
+    }
+    // Re-run hooks may reopen a unit's window, never another's before it is done.
+    let mut order = sim.assert_one_at_a_time(&windows);
+    order.dedup();
+    let leader = sim.leader();
+    assert_eq!(
+        order.len(),
+        3,
+        "each unit upgraded in one stretch: {order:?}"
+    );
+    assert_eq!(order.last(), Some(&leader), "{order:?}");
+}

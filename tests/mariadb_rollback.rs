@@ -324,7 +324,13 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
     // The application asks for the rollback: blocked, and the log says how.
     let asks = app_status(&sim);
     println!("after the refused upgrade: {first} {UPGRADE_FAILED:?}; application {asks:?}");
-    assert_eq!(asks, ("blocked".to_owned(), UPGRADE_FAILED.to_owned()));
+    // v0 shows the failed unit's status; a charm reporting its versions names the
+    // rollback command itself.
+    assert_eq!(asks.0, "blocked", "{asks:?}");
+    assert!(
+        asks.1 == UPGRADE_FAILED || asks.1.contains(&format!("juju refresh {APP}")),
+        "the application does not ask for the rollback: {asks:?}"
+    );
     let instructions = sim.log_lines(first, &format!("juju refresh {APP}"));
     assert!(
         !instructions.is_empty(),

@@ -63,15 +63,19 @@ pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
         } if relation.name() == UPGRADE_ENDPOINT => match relation.kind {
             RelationHookKind::Created => on_upgrade_event(ctx, Event::RelationCreated),
             RelationHookKind::Changed => on_upgrade_event(ctx, Event::RelationChanged),
-            _ => Ok(()),
+            RelationHookKind::Departed => on_upgrade_event(ctx, Event::RelationDeparted),
+            RelationHookKind::Joined | RelationHookKind::Broken => Ok(()),
         },
         JujuEvent::Hook { name, .. } => match name.as_str() {
             "install" => lifecycle::install(ctx),
             "start" => lifecycle::start(ctx),
             "upgrade-charm" => on_upgrade_event(ctx, Event::UpgradeCharm),
-            "leader-elected" | "config-changed" | "update-status" => {
+            "leader-elected" => {
+                // The new leader takes over what the old one may have left undone.
+                on_upgrade_event(ctx, Event::LeaderElected)?;
                 lifecycle::show_health_if_idle(ctx)
             }
+            "config-changed" | "update-status" => lifecycle::show_health_if_idle(ctx),
             _ => Ok(()),
         },
     }

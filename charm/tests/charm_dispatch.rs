@@ -470,7 +470,7 @@ fn hooks_the_charm_does_not_use_succeed_without_touching_anything() {
     for path in [
         "hooks/stop",
         "hooks/remove",
-        "hooks/upgrade-relation-departed",
+        "hooks/upgrade-relation-joined",
     ] {
         let dispatch = dispatch("mysql/0", path);
         let ctx = HookContext {
@@ -497,4 +497,25 @@ fn an_unknown_action_fails_with_its_name() {
         juju.world().action_failure.as_deref(),
         Some("This charm has no action \"resume-upgrade\".")
     );
+}
+
+#[test]
+fn when_a_unit_departs_mid_upgrade_the_leader_drops_it_from_the_stack() {
+    let mut world = World::new("mysql/0", &["mysql/1"], true);
+    world.set_state("mysql/0", "ready");
+    world.set_state("mysql/1", "ready");
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), "[0, 1, 2]".into());
+    let juju = FakeJuju::new(world);
+    let workload = MockWorkload::new(); // mysql/1 is next, not the leader: nothing to touch
+    let departed = dispatch("mysql/0", "hooks/upgrade-relation-departed");
+    run(&juju, &workload, &departed).expect("handled");
+    let world = juju.world();
+    let stack = world
+        .app_bag
+        .get("upgrade-stack")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(stack, "[0, 1]", "mysql/2 left the stack");
 }

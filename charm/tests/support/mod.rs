@@ -251,7 +251,9 @@ pub fn dispatch(unit: &str, path: &str) -> Dispatch {
             vars.push(("JUJU_RELATION".into(), "upgrade".into()));
             vars.push(("JUJU_RELATION_ID".into(), "upgrade:3".into()));
             vars.push(("JUJU_REMOTE_APP".into(), "mysql".into()));
-            vars.push(("JUJU_REMOTE_UNIT".into(), String::new()));
+            let about_a_unit = hook.ends_with("-joined") || hook.ends_with("-departed");
+            let remote = if about_a_unit { "mysql/9" } else { "" };
+            vars.push(("JUJU_REMOTE_UNIT".into(), remote.into()));
             if hook.ends_with("-departed") {
                 vars.push(("JUJU_DEPARTING_UNIT".into(), "mysql/9".into()));
             }

@@ -211,3 +211,51 @@ fn the_upgrade_survives_hooks_that_fail_or_are_killed_midway() {
     );
     assert_eq!(order.last(), Some(&leader), "{order:?}");
 }
+
+#[test]
+fn the_upgrade_goes_on_when_leadership_moves_midway() {
+    let mut sim = Sim::new(8, binaries!());
+    sim.deploy_old(3);
+    sim.pre_upgrade_check();
+    let old_leader = sim.leader();
+    let order: Vec<String> = sim
+        .unit_names()
+        .into_iter()
+        .rev()
+        .filter(|u| *u != old_leader)
+        .collect();
+    let (first, second) = (order[0].clone(), order[1].clone());
+    let new = sim.new_charm();
+    sim.engine.refresh(APP, Source::Path(new)).expect("refresh");
+    // Run until the first unit has completed, then hand leadership to the second.
+    let mut steps = 0;
+    while sim.upgrade_state(&first).as_deref() != Some("completed") {
+        assert!(sim.step(), "the first unit never completed");
+        steps += 1;
+        assert!(steps < 1_000, "the first unit never completed");
+    }
+    sim.engine
+        .move_leader(APP, &second)
+        .expect("move leadership");
+    sim.settle();
+
+    assert_eq!(sim.leader(), second);
+    assert_eq!(
+        sim.app_revision_and_version(),
+        (183, NEW_VERSION.to_owned())
+    );
+    for (unit, report) in sim.units() {
+        assert_eq!(
+            report.workload_status.current, "active",
+            "{unit}: {report:?}"
+        );
+        assert_eq!(report.workload_version, NEW_VERSION, "{unit}");
+        assert_eq!(sim.upgrade_state(&unit).as_deref(), Some("idle"), "{unit}");
+    }
+    let order = sim.assert_one_at_a_time(&sim.windows());
+    assert_eq!(
+        order,
+        [first, second, old_leader],
+        "the stack's order is kept"
+    );
+}

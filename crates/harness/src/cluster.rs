@@ -25,9 +25,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use juju_upgrade::{
-    handle, messages, Bag, ClusterNotReady, DependencyModel, Effect, Event, LogLevel, PeerSnapshot,
-    Status, StatusKind, UpgradeFailed, UpgradeHooks, UpgradeStack, DEPENDENCIES_KEY, STACK_KEY,
-    STATE_KEY,
+    handle, messages, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event,
+    LogLevel, PeerSnapshot, Status, StatusKind, UpgradeFailed, UpgradeHooks, UpgradeStack,
+    DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
 };
 
 /// A charm revision: its dependency model and the workload version it pins.
@@ -201,6 +201,8 @@ pub struct ActionOutcome {
 
 /// The hooks a unit runs with: its current revision's model and pin, and a fake workload.
 struct SimHooks {
+    /// What the charm reports of itself (empty: v0 behaviour).
+    versions: CharmVersions,
     model: DependencyModel,
     pin: String,
     workload: String,
@@ -214,6 +216,10 @@ struct SimHooks {
 impl UpgradeHooks for SimHooks {
     fn dependency_model(&self) -> &DependencyModel {
         &self.model
+    }
+
+    fn this_charm(&self) -> CharmVersions {
+        self.versions.clone()
     }
 
     fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
@@ -276,8 +282,11 @@ pub struct Cluster {
     pub violations: Vec<String>,
     /// Whether log lines are kept (tests read them; the explorer does not need them).
     pub keep_logs: bool,
-    /// Units whose upgrade succeeded since they last entered the stack (a new stack, a
-    /// recovery, or a re-insertion).
+    /// Whether the charm reports its versions (charm revision and pinned workload), which turns
+    /// on what the core does beyond v0; otherwise the core keeps v0's behaviour.
+    pub report_versions: bool,
+    /// Units whose upgrade succeeded since the last successful `pre-upgrade-check` (a new stack
+    /// or a recovery).
     completed_this_round: BTreeSet<u32>,
     /// `upgrade_unit` calls so far, across all units.
     upgrade_calls: u32,
@@ -339,6 +348,7 @@ impl Cluster {
             upgrades: Vec::new(),
             violations: Vec::new(),
             keep_logs: true,
+            report_versions: false,
             completed_this_round: BTreeSet::new(),
             upgrade_calls: 0,
             failing_calls: BTreeSet::new(),
@@ -708,6 +718,7 @@ impl Cluster {
         let fail_by_schedule = self.failing_calls.contains(&self.upgrade_calls);
         let revisions = Arc::clone(&self.revisions);
         let keep_logs = self.keep_logs;
+        let report_versions = self.report_versions;
         let mut violations = Vec::new();
         let mut writes = Vec::new();
         let Some(sim) = self.units.get_mut(&unit) else {
@@ -720,7 +731,13 @@ impl Cluster {
             ));
             return CoreRun::default();
         };
+        let versions = if report_versions {
+            CharmVersions::new(sim.revision.to_string(), revision.workload.clone())
+        } else {
+            CharmVersions::default()
+        };
         let mut hooks = SimHooks {
+            versions,
             model: revision.model.clone(),
             pin: revision.workload.clone(),
             workload: sim.workload.clone(),
@@ -844,15 +861,21 @@ impl Cluster {
             }
         };
         for gone in stack_before.iter().filter(|u| !stack_after.contains(u)) {
-            if self.units.contains_key(gone) && !self.completed_this_round.contains(gone) {
+            let Some(sim) = self.units.get(gone) else {
+                continue; // removed from the application
+            };
+            let pinned = self
+                .revisions
+                .get(&sim.revision)
+                .map(|r| r.workload.as_str());
+            if !self.completed_this_round.contains(gone) || pinned != Some(sim.workload.as_str()) {
                 self.violations.push(format!(
-                    "unit {gone} left the stack without completing since it entered it (state {:?})",
-                    self.state(*gone)
+                    "unit {gone} left the stack without having completed since the last prepare or recovery on what its charm pins (state {:?}, workload {}, charm revision {})",
+                    self.state(*gone),
+                    sim.workload,
+                    sim.revision
                 ));
             }
-        }
-        for entered in stack_after.iter().filter(|u| !stack_before.contains(u)) {
-            self.completed_this_round.remove(entered);
         }
         let upgrading: Vec<u32> = self
             .units
@@ -888,6 +911,7 @@ impl Cluster {
         self.app_bag.hash(state);
         self.unit_bags.hash(state);
         self.app_revision.hash(state);
+        self.report_versions.hash(state);
         self.completed_this_round.hash(state);
         // Only the failures still to come, relative to now.
         for call in self.failing_calls.range(self.upgrade_calls..) {

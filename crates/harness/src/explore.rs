@@ -118,6 +118,9 @@ pub struct Config {
     /// Random walks only: draw the first leader and the failing upgrade and rollback from the
     /// seed instead of using `leader` and `script`.
     pub vary: bool,
+    /// The charm reports its versions, which turns on the core's behaviour beyond v0
+    /// (automatic rollback detection, convergence on a second refresh, ...).
+    pub beyond_v0: bool,
 }
 
 impl Config {
@@ -134,6 +137,7 @@ impl Config {
             overlap: true,
             fault_percent: 5,
             vary: false,
+            beyond_v0: false,
         }
     }
 }
@@ -143,7 +147,8 @@ impl fmt::Display for Config {
         let offset = |o: Option<u32>| o.map_or_else(|| "none".to_owned(), |n| n.to_string());
         write!(
             f,
-            "units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}",
+            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}",
+            if self.beyond_v0 { "beyond-v0" } else { "v0" },
             self.units,
             if self.vary { "seeded".to_owned() } else { self.leader.to_string() },
             if self.vary { "seeded".to_owned() } else { offset(self.script.fail_upgrade) },
@@ -283,6 +288,7 @@ impl World {
             ORIGINAL_REVISION,
         );
         cluster.keep_logs = false;
+        cluster.report_versions = config.beyond_v0;
         World {
             cluster,
             operator: Operator::new(config.script),

@@ -61,6 +61,9 @@ struct Args {
     /// Random walks: draw the leader and the failing upgrade and rollback from each seed.
     #[arg(long)]
     vary: bool,
+    /// The charm reports its versions: explore the core's behaviour beyond v0.
+    #[arg(long)]
+    beyond_v0: bool,
     /// Exhaustive search: stop expanding after this many states.
     #[arg(long, default_value_t = 5_000_000)]
     max_states: u64,
@@ -98,6 +101,7 @@ fn config(args: &Args) -> Result<Config> {
     config.overlap = !args.no_overlap;
     config.fault_percent = args.fault_percent;
     config.vary = args.vary;
+    config.beyond_v0 = args.beyond_v0;
     if let Some(max_steps) = args.max_steps {
         config.max_steps = max_steps;
     }
@@ -122,7 +126,12 @@ fn print_report(report: &Report, config: &Config) {
     for found in &report.examples {
         println!("VIOLATION: {}", found.message);
         if let Some(seed) = found.seed {
-            let flags = if config.vary { " --vary" } else { "" };
+            let flags = match (config.vary, config.beyond_v0) {
+                (false, false) => "",
+                (true, false) => " --vary",
+                (false, true) => " --beyond-v0",
+                (true, true) => " --vary --beyond-v0",
+            };
             println!(
                 "  seed {seed}: replay with --units {}{flags} --replay {seed} (and the same fault options)",
                 config.units

@@ -695,7 +695,16 @@ impl<'s> Turn<'s> {
     /// The leader puts back into the stack every unit that is `ready` but not in it: a unit
     /// that already left the stack and then received a newer charm (a second `juju refresh`
     /// mid-upgrade) must go again, or it would wait forever and hold everyone back.
+    ///
+    /// Only while the stack is not empty: once the last unit is popped the units finish and go
+    /// `idle`, and a leader elected then may still hold an older copy of a unit that says
+    /// `ready`; putting that unit back would leave it `idle` in the stack with nothing to move
+    /// it. (While the stack is not empty, such an older copy is harmless: that unit completed in
+    /// this round and is popped again when it reaches the top.)
     fn restack_waiting_units(&mut self, stack: &mut UpgradeStack) -> Result<bool, SnapshotError> {
+        if stack.is_empty() {
+            return Ok(false);
+        }
         let waiting: Vec<u32> = self
             .view
             .unit_states()?

@@ -4,7 +4,7 @@
 
 use juju_upgrade::messages;
 use juju_upgrade_harness::explore::{
-    exhaustive_from, parse_trace, replay_to, Config, Faults, World,
+    exhaustive_from, format_trace, parse_trace, replay_to, Config, Faults, World,
 };
 
 /// Replays `trace` and checks nothing went wrong on the way.
@@ -24,7 +24,18 @@ fn reach(config: &Config, trace: &str) -> World {
 fn all_continuations_are_safe(config: &Config, world: World) {
     let report = exhaustive_from(config, world, 2_000_000);
     assert!(!report.truncated, "{}", report.closing_line());
-    assert_eq!(report.violations, 0, "{:#?}", report.examples);
+    let found: Vec<String> = report
+        .examples
+        .iter()
+        .map(|found| {
+            format!(
+                "{}\n  continued by: {}",
+                found.message,
+                format_trace(&found.trace)
+            )
+        })
+        .collect();
+    assert_eq!(report.violations, 0, "{}", found.join("\n"));
 }
 
 /// Found by the exhaustive search of 2 units without faults. The operator runs
@@ -183,5 +194,30 @@ fn the_leader_drops_a_removed_unit_and_the_rollback_goes_on() {
         "{:?}",
         next.cluster.violations
     );
+    all_continuations_are_safe(&config, world);
+}
+
+/// Found by the exhaustive search of 2 units with leadership moves, once the leader put back
+/// into the stack every `ready` unit missing from it (for a second refresh mid-upgrade). The
+/// rollback had just ended: the stack was empty and mysql/0 had gone `idle`. Leadership moved
+/// to mysql/1, whose copy of mysql/0's bag still said `ready`: its `leader-elected` wrote the
+/// stack `[0]` back, with mysql/0 `idle` in it and nothing left to move it or let mysql/1 finish.
+#[test]
+fn a_new_leader_with_an_old_copy_does_not_put_a_finished_unit_back_into_an_empty_stack() {
+    let config = Config {
+        faults: Faults::parse("leader").expect("valid"),
+        ..Config::new(2)
+    };
+    let world = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b0 b1 c0 c1 \
+         b0 c0 O:recover b1 c1 b1 c1 O:rollback b0 b1 c0 c1 b0 b1 c0 c1 b0 c0 b1 c1 l1",
+    );
+    assert_eq!(world.cluster.stack(), Vec::<u32>::new());
+    assert_eq!(world.cluster.state(0), Some("idle"));
+    let mut next = world.clone();
+    next.cluster.begin(1); // leader-elected
+    next.cluster.commit(1);
+    assert_eq!(next.cluster.stack(), Vec::<u32>::new());
     all_continuations_are_safe(&config, world);
 }

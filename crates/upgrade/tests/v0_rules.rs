@@ -669,6 +669,23 @@ fn leader_elected_stores_missing_dependencies_only_when_no_upgrade_is_under_way(
 }
 
 #[test]
+fn leader_does_not_put_a_ready_unit_back_into_an_empty_stack() {
+    // The upgrade is over once the stack is empty; a `ready` then may be an old copy of a unit
+    // that has finished since.
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::LeaderElected,
+        with_round(
+            view_with_stack(1, true, &[(0, "ready"), (1, "completed")], "[]"),
+            "2",
+            &[0, 1],
+        ),
+        &mut hooks,
+    );
+    assert!(app_writes(&effects, STACK_KEY).is_empty(), "{effects:?}");
+}
+
+#[test]
 fn non_leader_never_pops_stack() {
     let mut hooks = FakeHooks::new();
     let effects = run(

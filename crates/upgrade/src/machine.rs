@@ -628,9 +628,6 @@ impl<'s> Turn<'s> {
         }
         let mut stack = self.view.upgrade_stack()?;
         let own = self.view.own_state()?;
-        if self.view.is_leader && self.restack_waiting_units(&mut stack)? {
-            return Ok(true);
-        }
         if self.beyond_v0() {
             if self.join_prepared_upgrade(hooks, &stack)? {
                 return Ok(true);
@@ -642,6 +639,7 @@ impl<'s> Turn<'s> {
         let Some(top) = stack.top() else {
             if own == Some(UnitState::Completed)
                 && matches!(cluster, Some(UnitState::Idle | UnitState::Completed))
+                && self.every_unit_runs_round_target()?
             {
                 self.finish(hooks);
                 return Ok(true);
@@ -673,8 +671,8 @@ impl<'s> Turn<'s> {
             .iter()
             .any(|(&unit, &s)| unit != self.view.unit && s == Some(UnitState::Upgrading));
         // The unit's round mark (written with `ready`, see `set_ready`) must be this round's.
-        let ready_this_round = self.view.completed_this_round(self.view.unit)?
-            && self.runs_round_target()?;
+        let ready_this_round =
+            self.view.completed_this_round(self.view.unit)? && self.runs_round_target()?;
         if top == self.view.unit
             && matches!(top_state, Some(UnitState::Ready | UnitState::Upgrading))
             && cluster == Some(UnitState::Ready)
@@ -692,48 +690,6 @@ impl<'s> Turn<'s> {
         Ok(false)
     }
 
-    /// The leader puts back into the stack every unit that is `ready` but not in it: a unit
-    /// that already left the stack and then received a newer charm (a second `juju refresh`
-    /// mid-upgrade) must go again, or it would wait forever and hold everyone back.
-    ///
-    /// Only while the stack is not empty: once the last unit is popped the units finish and go
-    /// `idle`, and a leader elected then may still hold an older copy of a unit that says
-    /// `ready`; putting that unit back would leave it `idle` in the stack with nothing to move
-    /// it. (While the stack is not empty, such an older copy is harmless: that unit completed in
-    /// this round and is popped again when it reaches the top.)
-    fn restack_waiting_units(&mut self, stack: &mut UpgradeStack) -> Result<bool, SnapshotError> {
-        if stack.is_empty() {
-            return Ok(false);
-        }
-        let waiting: Vec<u32> = self
-            .view
-            .unit_states()?
-            .into_iter()
-            .filter(|&(unit, state)| state == Some(UnitState::Ready) && !stack.contains(unit))
-            .map(|(unit, _)| unit)
-            .collect();
-        if waiting.is_empty() {
-            return Ok(false);
-        }
-        for &unit in &waiting {
-            stack.insert_under_top(unit)?;
-        }
-        let names: Vec<String> = waiting.iter().map(|&u| self.view.unit_name(u)).collect();
-        self.log(
-            LogLevel::Info,
-            format!(
-                "{} ready but not in the upgrade stack (refreshed again after upgrading): back into it - {stack}",
-                names.join(", ")
-            ),
-        );
-        self.set_app(STACK_KEY, stack.to_json());
-        Ok(true)
-    }
-
-    /// Beyond v0: a `ready` unit whose round mark is older than the round, but which runs the
-    /// charm this round targets, is ready for this round (the leader started the round after
-    /// this unit's `upgrade-charm`: an automatic rollback or a second refresh). A unit still on
-    /// another charm keeps waiting for its `upgrade-charm`.
     /// Beyond v0, a unit upgrades only with the charm the round targets: one still on the
     /// previous charm (its `upgrade-charm` for a rollback or a second refresh not run yet), or
     /// already on a newer one the leader has not adopted yet, waits. Without a target (the
@@ -746,6 +702,32 @@ impl<'s> Turn<'s> {
             .view
             .upgrade_target()?
             .is_none_or(|target| target == self.this_charm))
+    }
+
+    /// Beyond v0, the round is over only once every unit runs the charm it targets: a unit
+    /// still on an older charm (a second refresh or a rollback reached it late) will go again
+    /// at its `upgrade-charm`, so nobody returns to `idle` before that. A unit that never
+    /// recorded its charm does not hold the others back.
+    fn every_unit_runs_round_target(&self) -> Result<bool, SnapshotError> {
+        if !self.beyond_v0() {
+            return Ok(true);
+        }
+        let Some(target) = self.view.upgrade_target()? else {
+            return Ok(true);
+        };
+        if self.this_charm != target {
+            return Ok(false);
+        }
+        for unit in self.view.app_units() {
+            if self
+                .view
+                .unit_charm_versions(unit)?
+                .is_some_and(|runs| runs != target)
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn mark_ready_for_this_round(&mut self) -> Result<bool, SnapshotError> {

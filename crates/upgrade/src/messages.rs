@@ -57,10 +57,10 @@ pub fn refresh_undone(back_to: &CharmVersions) -> String {
 }
 
 /// Application status (blocked) while units wait for `pre-upgrade-check`:
-/// `Refresh not prepared: run `juju run mysql/leader pre-upgrade-check` or roll back: `juju refresh mysql --revision=42``.
+/// `Refresh waits for `juju run mysql/leader pre-upgrade-check`; or roll back: `juju refresh mysql --revision=42``.
 pub fn refresh_not_prepared_app(app: &str, rollback: &str) -> String {
     format!(
-        "Refresh not prepared: run `juju run {app}/leader pre-upgrade-check` or roll back: `{rollback}`"
+        "Refresh waits for `juju run {app}/leader pre-upgrade-check`; or roll back: `{rollback}`"
     )
 }
 
@@ -129,9 +129,9 @@ pub fn paused_unit(unit: &str) -> String {
 }
 
 /// Application status (blocked) while paused:
-/// `Paused: check upgraded units, run `juju run mysql/1 resume-upgrade`. Roll back: `juju refresh mysql --revision=42``.
+/// `Paused: check units, then `juju run mysql/1 resume-upgrade`. Roll back: `juju refresh mysql --revision=42``.
 pub fn paused_app(unit: &str, rollback: &str) -> String {
-    format!("Paused: check upgraded units, run `juju run {unit} resume-upgrade`. Roll back: `{rollback}`")
+    format!("Paused: check units, then `juju run {unit} resume-upgrade`. Roll back: `{rollback}`")
 }
 
 /// Application status (maintenance) while units upgrade one at a time:

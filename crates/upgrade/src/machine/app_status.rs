@@ -52,6 +52,7 @@ impl Turn<'_> {
             )));
         }
         let original = self.view.original_versions()?;
+        let rolling_back = original.is_some() && self.view.upgrade_target()? == original;
         match self.view.cluster_state()? {
             Some(UnitState::Failed) => {
                 let failed: Vec<u32> = states
@@ -65,15 +66,21 @@ impl Turn<'_> {
                     .or_else(|| failed.first().copied())
                     .unwrap_or(self.view.unit);
                 let name = self.view.unit_name(unit);
-                let message = if unit == self.view.unit
-                    && self.compatibility_blocker(hooks)?.is_some()
-                {
-                    messages::incompatible_app(&rollback)
-                } else if original.is_some() && self.view.unit_charm_versions(unit)? == original {
-                    messages::rollback_failed_app(app, &name)
-                } else {
-                    messages::upgrade_failed_app(&name, &rollback)
-                };
+                let failed_on = self.view.unit_charm_versions(unit)?;
+                if let (true, Some(original)) = (rolling_back, &original) {
+                    if failed_on.as_ref() != Some(original) {
+                        // The rollback is under way; this unit rolls back at its upgrade-charm.
+                        return Ok(Status::maintenance(messages::rolling_back_app(original)));
+                    }
+                }
+                let message =
+                    if unit == self.view.unit && self.compatibility_blocker(hooks)?.is_some() {
+                        messages::incompatible_app(&rollback)
+                    } else if original.is_some() && failed_on == original {
+                        messages::rollback_failed_app(app, &name)
+                    } else {
+                        messages::upgrade_failed_app(&name, &rollback)
+                    };
                 return Ok(Status::blocked(message));
             }
             Some(UnitState::Recovery) => {

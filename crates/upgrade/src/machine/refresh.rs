@@ -194,14 +194,25 @@ impl Turn<'_> {
                     LogLevel::Info,
                     messages::rollback_detected(&self.this_charm),
                 );
-                self.restart_round_with_every_unit()?;
+                self.restart_round_with_every_unit(hooks)?;
             }
         } else if let Some(previous) = &target {
             self.log(
                 LogLevel::Warning,
                 messages::second_refresh(previous, &self.this_charm),
             );
-            self.restart_round_with_every_unit()?;
+            self.restart_round_with_every_unit(hooks)?;
+        } else if self.view.upgrade_stack()?.is_empty() {
+            // The last round emptied its stack but has not ended everywhere: a new round takes
+            // every unit to this charm.
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "Refreshed to {} as the last upgrade round was ending: every unit upgrades again",
+                    self.this_charm.describe()
+                ),
+            );
+            self.restart_round_with_every_unit(hooks)?;
         }
         self.set_app(UPGRADE_TARGET_KEY, self.this_charm.to_json());
         if rolling_back {
@@ -215,9 +226,31 @@ impl Turn<'_> {
     }
 
     /// A new round whose stack holds every unit again, the current top still first.
-    fn restart_round_with_every_unit(&mut self) -> Result<(), SnapshotError> {
+    ///
+    /// A stack already empty (every unit upgraded, not yet back to idle) is built again in the
+    /// charm's order, so the newest charm still reaches every unit.
+    fn restart_round_with_every_unit<H: UpgradeHooks>(
+        &mut self,
+        hooks: &mut H,
+    ) -> Result<(), SnapshotError> {
         self.start_round()?;
         let mut stack = self.view.upgrade_stack()?;
+        if stack.is_empty() {
+            let app_units = self.view.app_units();
+            let built = hooks
+                .build_upgrade_stack(&self.view)
+                .ok()
+                .and_then(|units| UpgradeStack::from_units(units).ok())
+                .filter(|built| built.validate_complete(&app_units).is_ok());
+            stack = match built {
+                Some(built) => built,
+                // Highest unit number on top, as the default order.
+                None => UpgradeStack::from_units(app_units.into_iter().collect())?,
+            };
+            self.log(LogLevel::Debug, format!("Built upgrade stack of {stack}"));
+            self.set_app(STACK_KEY, stack.to_json());
+            return Ok(());
+        }
         let inserted = stack.repair(&self.view.app_units());
         if !inserted.is_empty() {
             self.log(

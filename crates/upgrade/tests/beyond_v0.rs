@@ -991,3 +991,107 @@ fn a_second_refresh_after_the_last_unit_upgraded_but_before_the_round_ended_reac
     assert_eq!(to_44, 3, "{:?}", cluster.upgrades);
     assert_healthy(&cluster, 44);
 }
+
+/// What the operator does next, reading only what `juju status` shows.
+fn operate(cluster: &mut Cluster, refreshed_back: &mut bool) -> bool {
+    if cluster.is_quiet() && cluster.failed_units().is_empty() {
+        let blocked_on = |prefix: &str| {
+            cluster
+                .app_status
+                .as_ref()
+                .is_some_and(|s| s.kind == StatusKind::Blocked && s.message.starts_with(prefix))
+        };
+        if blocked_on("Refresh waits for") {
+            // A refresh that came after the last round ended: prepare it.
+            let check = cluster.run_action(cluster.leader, Event::PreUpgradeCheck);
+            assert_eq!(check.failed, None);
+            return true;
+        }
+        if !blocked_on("Paused:") {
+            return false;
+        }
+        let next = *cluster.stack().last().expect("paused before a unit");
+        let resumed = cluster.run_action(next, Event::ResumeUpgrade);
+        if let Some(failure) = resumed.failed {
+            // Only the unit's own upgrade may fail once resumed (a scripted failure).
+            assert!(failure.starts_with("Upgrade resumed, but"), "{failure}");
+        }
+        return true;
+    }
+    if !cluster.is_quiet() {
+        return true;
+    }
+    if *refreshed_back {
+        // A rollback failed: recover as the seed says, then refresh back again.
+        let check = cluster.run_action(cluster.leader, Event::PreUpgradeCheck);
+        assert_eq!(check.failed, None);
+    }
+    cluster.refresh(42);
+    *refreshed_back = true;
+    true
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Random interleavings with every operator action and fault of this module mixed in: a
+    /// pause setting, failures going forward and back, a second refresh, leadership moves and
+    /// hooks that fail and are retried. The operator follows the statuses alone (resume when
+    /// paused, refresh back when failed, recover when the rollback failed). No safety rule
+    /// breaks, and the application ends healthy on the last revision it was refreshed to.
+    #[test]
+    fn random_operations_and_faults_end_healthy_with_no_rule_broken(
+        count in 1u32..=4,
+        leader in 0u32..4,
+        pause in prop::sample::select(vec!["none", "first", "all"]),
+        choices in prop::collection::vec(any::<u32>(), 0..800),
+        failures in prop::collection::vec(prop::option::of(0u32..4), 3),
+        second_refresh_after in prop::option::of(0usize..12),
+        faults in prop::collection::vec((0u32..4, any::<bool>()), 0..4),
+    ) {
+        let leader = leader % count;
+        let mut cluster = Cluster::deploy(count, leader, &seed_revisions(), 42, Some(pause));
+        let mut choices = choices.into_iter();
+        prop_assert_eq!(cluster.run_action(leader, Event::PreUpgradeCheck).failed, None);
+        if let Some(unit) = failures[0] {
+            cluster.script_failures(unit % count, &[true]);
+        }
+        cluster.refresh(43);
+        let mut target = 43;
+        let mut refreshed_back = false;
+        let mut recoveries = 0;
+        let mut faults = faults.into_iter();
+        for round in 0..40 {
+            cluster.settle_randomly(&mut choices.by_ref().take(9));
+            if let Some((unit, leadership)) = faults.next() {
+                if leadership {
+                    cluster.move_leader(unit % count);
+                } else {
+                    cluster.fail_next_hook(unit % count);
+                }
+            }
+            if second_refresh_after == Some(round) && !refreshed_back && target == 43 {
+                cluster.refresh(44);
+                target = 44;
+            }
+            cluster.settle_randomly(&mut choices);
+            let failed_before = cluster.failed_units().len();
+            if !operate(&mut cluster, &mut refreshed_back) {
+                break;
+            }
+            if failed_before > 0 {
+                target = 42;
+                recoveries += 1;
+                for unit in 0..count {
+                    cluster.agents.get_mut(&unit).expect("unit").failures.clear();
+                }
+                if let Some(Some(unit)) = failures.get(recoveries) {
+                    cluster.script_failures(unit % count, &[true]);
+                }
+            }
+        }
+        prop_assert!(cluster.violations.is_empty(), "{:?}", cluster.violations);
+        prop_assert!(cluster.is_quiet());
+        prop_assert_eq!(cluster.healthy_at(target), Ok(()));
+    }
+}

@@ -30,6 +30,51 @@
 //! - An upgrade round ([`ROUND_KEY`]) keeps a `completed` left over from an aborted round from
 //!   being taken for a finished rollback.
 //! - Invalid peer data blocks the unit with a message naming it, and is never guessed at.
+//! - `leader-elected` ([`Event::LeaderElected`]) lets a new leader take over at once.
+//!
+//! # When the charm reports its versions
+//!
+//! A charm whose [`UpgradeHooks::this_charm`] reports its build ([`CharmVersions`]: its
+//! revision and the workload version it pins) gets what charm-refresh offers, on v0's data
+//! and flow. A charm that reports nothing keeps v0's behaviour exactly. The exact texts are in
+//! [`messages`].
+//!
+//! - **Versions recorded.** Each unit records the charm it runs ([`CHARM_VERSIONS_KEY`]); the
+//!   leader records what a rollback returns to ([`ORIGINAL_VERSIONS_KEY`]: at deployment, at
+//!   `pre-upgrade-check`, at the first refresh it sees, and after each completed upgrade) and
+//!   what the current round moves to ([`UPGRADE_TARGET_KEY`]). A unit upgrades only with the
+//!   charm its round targets, so none changes its workload with a charm about to be replaced.
+//! - **Automatic rollback.** `juju refresh` back to the original versions while an upgrade is
+//!   under way or failed is a rollback: the leader enters recovery by itself (new round, the
+//!   stack repaired so the failed unit rolls back first and the units already upgraded follow),
+//!   skips the compatibility check, and units roll back one at a time. No `pre-upgrade-check`
+//!   is needed; run anyway, it reports the rollback and changes nothing. A failure during the
+//!   rollback stops it; `pre-upgrade-check` then recovers it as in v0.
+//! - **A second refresh mid-upgrade** (to neither the original nor the round's target): the
+//!   leader starts a new round with every unit back in the stack and checks compatibility
+//!   again; every unit goes to the newest revision, one at a time. Nobody returns to `idle`
+//!   while a unit still runs an older charm.
+//! - **A refresh nobody prepared** (no stack, every unit idle; v0 logs and does nothing): the
+//!   unit records it ([`REFRESH_PENDING_KEY`]), blocks with the exact next command, and joins
+//!   on its own once `pre-upgrade-check` writes the stack, also when the refresh raced a
+//!   `pre-upgrade-check` still running. Refreshing back forgets it.
+//! - **Pause and resume.** With `pause-after-unit-refresh` ([`PauseAfterUnitRefresh`]: `all`,
+//!   `first`, `none`; an invalid value blocks the application and pauses like `all`), the next
+//!   unit waits until the operator runs `resume-upgrade` ([`Event::ResumeUpgrade`]) on it; it
+//!   records the approval ([`RESUMED_ROUND_KEY`]) and upgrades inside the action. Rollbacks
+//!   pause the same way.
+//! - **Forced start.** `force-upgrade` ([`Event::ForceUpgrade`]) moves the unit a check blocks,
+//!   naming each check to skip: the compatibility check (the leader, failed at
+//!   `upgrade-charm`; [`COMPATIBILITY_SKIPPED_KEY`]), the pre-upgrade check (the leader, upgrade
+//!   not prepared), the health check (a failed unit accepted as upgraded). It refuses when
+//!   nothing is skipped, when the skip does not match what blocks the unit, and on a unit
+//!   nothing blocks; every skip is logged.
+//! - **The application status** (leader): what to do next, with the exact rollback command
+//!   ([`rollback_command`]) while an upgrade is under way; active when nothing is.
+//! - **Leader changes and retried hooks.** Every decision reads the bags only, so the same
+//!   inputs give the same effects, and a leader elected mid-round takes it over: if it received
+//!   its charm during this round ([`REFRESH_ROUND_KEY`]) and the round does not target it yet,
+//!   it does what the old leader would have done at `upgrade-charm`.
 //!
 //! # Example: a charm embedding the core
 //!

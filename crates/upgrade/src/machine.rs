@@ -66,6 +66,9 @@ pub enum Event {
     /// `<upgrade relation>-relation-departed`: a unit left the application; the leader drops it
     /// from the stack so that the upgrade goes on without it.
     RelationDeparted,
+    /// `config-changed`: the operator may have changed `pause-after-unit-refresh`, so the next
+    /// unit re-evaluates whether it waits (e.g. `all` to `none` lets the upgrade go on).
+    ConfigChanged,
     /// The `resume-upgrade` action, run on the next unit to upgrade while the upgrade is paused
     /// by `pause-after-unit-refresh`: that unit upgrades now.
     ResumeUpgrade,
@@ -94,6 +97,7 @@ impl Event {
             Event::RelationChanged => "upgrade-relation-changed",
             Event::LeaderElected => "leader-elected",
             Event::RelationDeparted => "upgrade-relation-departed",
+            Event::ConfigChanged => "config-changed",
             Event::ResumeUpgrade => "resume-upgrade action",
             Event::ForceUpgrade { .. } => "force-upgrade action",
         }
@@ -143,7 +147,9 @@ pub fn handle<H: UpgradeHooks>(
             Event::RelationCreated => turn.relation_created(hooks),
             Event::PreUpgradeCheck => turn.pre_upgrade_check(hooks),
             Event::UpgradeCharm => turn.upgrade_charm(hooks),
-            Event::RelationChanged | Event::RelationDeparted => turn.settle(hooks),
+            Event::RelationChanged | Event::RelationDeparted | Event::ConfigChanged => {
+                turn.settle(hooks)
+            }
             Event::LeaderElected => turn.leader_elected(hooks),
             Event::ResumeUpgrade => turn.resume_upgrade(hooks),
             Event::ForceUpgrade {

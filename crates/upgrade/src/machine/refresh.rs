@@ -9,7 +9,11 @@
 //! - With no upgrade prepared (no stack, every unit idle): v0 logs and does nothing, leaving the
 //!   operator guessing. Here the unit remembers the refresh in its bag, blocks with the exact
 //!   next command, and joins by itself once `pre-upgrade-check` writes the stack, which also
-//!   covers a refresh racing a `pre-upgrade-check` that has not finished.
+//!   covers a refresh racing a `pre-upgrade-check` that has not finished. charm-refresh runs
+//!   its checks by itself after the refresh instead; here the check also prepares the cluster
+//!   (Charmed MySQL moves the primary to the leader), so it stays the operator's explicit step
+//!   the seed's runbooks already contain, and `force-upgrade skip-pre-upgrade-check=true` is
+//!   the way to start without it.
 //! - A leader elected mid-upgrade takes the round over from the bags alone: if it received its
 //!   charm during this round and the round does not target that charm yet, it does what the
 //!   old leader would have done at `upgrade-charm`.

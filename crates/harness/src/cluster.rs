@@ -292,6 +292,8 @@ pub struct Cluster {
     upgrade_calls: u32,
     /// Indices of `upgrade_unit` calls (counted across all units) that fail.
     failing_calls: BTreeSet<u32>,
+    /// Peer data was written outside the protocol ([`Cluster::tamper`]).
+    tampered: bool,
 }
 
 /// The stack as unit numbers, or why it cannot be read.
@@ -352,6 +354,7 @@ impl Cluster {
             completed_this_round: BTreeSet::new(),
             upgrade_calls: 0,
             failing_calls: BTreeSet::new(),
+            tampered: false,
         }
     }
 
@@ -544,6 +547,33 @@ impl Cluster {
         }
     }
 
+    /// A hostile or buggy peer: `source` commits `value` under `key` in its bag (a unit writes
+    /// only its own bag; the app bag stands for the leader's) outside the upgrade protocol,
+    /// and the others hear of it as of any commit. From then on, units blocking on invalid
+    /// peer data are expected and not recorded as violations.
+    pub fn tamper(&mut self, source: Source, key: &str, value: &str) {
+        self.tampered = true;
+        let bag = match source {
+            Source::App => &mut self.app_bag,
+            Source::Unit(unit) => self.unit_bags.entry(unit).or_default(),
+        };
+        put(bag, key.to_owned(), value.to_owned());
+        for (&other, sim) in self.units.iter_mut() {
+            match source {
+                Source::App => {
+                    if other != self.leader {
+                        sim.pending_changed.insert(Source::App);
+                    }
+                }
+                Source::Unit(unit) => {
+                    if other != unit && sim.members.contains(&unit) {
+                        sim.pending_changed.insert(Source::Unit(unit));
+                    }
+                }
+            }
+        }
+    }
+
     // ----- hook delivery -----
 
     /// The hook `unit` would start next, if it is not running one.
@@ -719,6 +749,7 @@ impl Cluster {
         let revisions = Arc::clone(&self.revisions);
         let keep_logs = self.keep_logs;
         let report_versions = self.report_versions;
+        let tampered = self.tampered;
         let mut violations = Vec::new();
         let mut writes = Vec::new();
         let Some(sim) = self.units.get_mut(&unit) else {
@@ -751,7 +782,8 @@ impl Cluster {
         for effect in &effects {
             match effect {
                 Effect::UnitStatus(status) => {
-                    if status.kind == StatusKind::Blocked
+                    if !tampered
+                        && status.kind == StatusKind::Blocked
                         && status.message.starts_with(messages::DATA_INVALID_PREFIX)
                     {
                         violations.push(format!(
@@ -835,6 +867,9 @@ impl Cluster {
         let own_before = self.unit_bags.get(&unit).cloned().unwrap_or_default();
         let app_before = self.app_bag.clone();
         let stack_before = self.stack();
+        let wrote_stack = writes
+            .iter()
+            .any(|w| matches!(w, Write::App { key, .. } if key == STACK_KEY));
         if upgraded {
             if let Some(sim) = self.units.get_mut(&unit) {
                 sim.workload_in_flux = false;
@@ -854,11 +889,13 @@ impl Cluster {
         }
         let stack_after = match parse_stack(self.app_bag.get(STACK_KEY)) {
             Ok(stack) => stack,
-            Err(err) => {
+            Err(err) if wrote_stack => {
                 self.violations
                     .push(format!("unit {unit} committed an unreadable stack: {err}"));
                 Vec::new()
             }
+            // Unreadable since a peer tampered with it; this hook did not write it.
+            Err(_) => stack_before.clone(),
         };
         for gone in stack_before.iter().filter(|u| !stack_after.contains(u)) {
             let Some(sim) = self.units.get(gone) else {
@@ -912,6 +949,7 @@ impl Cluster {
         self.unit_bags.hash(state);
         self.app_revision.hash(state);
         self.report_versions.hash(state);
+        self.tampered.hash(state);
         self.completed_this_round.hash(state);
         // Only the failures still to come, relative to now.
         for call in self.failing_calls.range(self.upgrade_calls..) {

@@ -40,7 +40,7 @@ struct Args {
     /// Fault kinds: all, none, or a list of error,kill,leader,remove,refresh.
     #[arg(long, default_value = "all")]
     faults: String,
-    /// At most this many faults per run.
+    /// At most this many faults per run (default: 1 for --exhaustive, 4 for random walks).
     #[arg(long)]
     max_faults: Option<u32>,
     /// Which workload upgrade fails (0 = the first unit), or "none".
@@ -92,9 +92,9 @@ fn config(args: &Args) -> Result<Config> {
     let mut config = Config::new(args.units);
     config.leader = args.leader;
     config.faults = Faults::parse(&args.faults).map_err(|err| anyhow!(err))?;
-    if let Some(max_faults) = args.max_faults {
-        config.max_faults = max_faults;
-    }
+    config.max_faults = args
+        .max_faults
+        .unwrap_or(if args.exhaustive { 1 } else { 4 });
     config.script.fail_upgrade = offset(&args.fail_upgrade)?;
     config.script.fail_rollback = offset(&args.fail_rollback)?;
     config.script.max_recoveries = args.recoveries;

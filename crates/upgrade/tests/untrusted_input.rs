@@ -1,12 +1,18 @@
 //! Everything read from the peer relation is untrusted. Random bytes and strings into every
 //! parser give `Ok` or a typed error (never a panic), and `handle` on random peer data never
-//! panics and never writes when the data is invalid.
+//! panics and never writes when the data is invalid. The last part covers every key the core
+//! reads, any set of units, every event with any action parameters, and whatever the charm
+//! reports of itself (versions, pause setting).
 
 mod support;
 
 use juju_upgrade::{
-    handle, parse_version, verify_requirements, DependencyModel, Effect, Event, PeerSnapshot,
-    Requirement, UnitState, UpgradeStack, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    handle, messages, parse_version, unit_number, verify_requirements, Bag, CharmVersions,
+    ClusterNotReady, DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerSnapshot,
+    Requirement, StatusKind, UnitState, UpgradeFailed, UpgradeHooks, UpgradeStack,
+    CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    UPGRADE_TARGET_KEY,
 };
 use proptest::prelude::*;
 use support::FakeHooks;
@@ -180,6 +186,253 @@ proptest! {
         if !is_leader {
             let wrote_app = effects.iter().any(|e| matches!(e, Effect::SetApp { .. }));
             prop_assert!(!wrote_app, "non-leader wrote the app bag");
+        }
+    }
+}
+
+// ---------- every key the core reads, every event, every action parameter ----------
+
+/// Hooks for hostile snapshots: what the charm reports of itself and its pause setting are
+/// arbitrary too (a config value is operator input).
+#[derive(Debug)]
+struct HostileHooks {
+    model: DependencyModel,
+    versions: CharmVersions,
+    pause: Option<String>,
+    upgrade_fails: bool,
+    upgrades: usize,
+}
+
+impl UpgradeHooks for HostileHooks {
+    fn dependency_model(&self) -> &DependencyModel {
+        &self.model
+    }
+
+    fn this_charm(&self) -> CharmVersions {
+        self.versions.clone()
+    }
+
+    fn pause_after_unit_refresh(&self) -> Option<String> {
+        self.pause.clone()
+    }
+
+    fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
+        Ok(())
+    }
+
+    fn upgrade_unit(
+        &mut self,
+        _: &PeerSnapshot,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), UpgradeFailed> {
+        self.upgrades += 1;
+        progress("upgrading snap...");
+        if self.upgrade_fails {
+            Err(UpgradeFailed {
+                cause: "scripted".into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A value for `key`: mostly well-formed for that key (so the core gets past validation and
+/// into its rules), sometimes arbitrary text.
+fn value_for(key: &'static str) -> BoxedStrategy<String> {
+    let versions = ("[0-9]{1,3}", "8\\.0\\.3[0-9]")
+        .prop_map(|(charm, workload)| CharmVersions::new(charm, workload).to_json());
+    let round = "[0-9]{1,2}";
+    let well_formed: BoxedStrategy<String> = match key {
+        STATE_KEY => prop::sample::select(vec![
+            "idle",
+            "ready",
+            "upgrading",
+            "completed",
+            "failed",
+            "recovery",
+        ])
+        .prop_map(str::to_owned)
+        .boxed(),
+        STACK_KEY => stack_like().boxed(),
+        DEPENDENCIES_KEY => Just(support::REV_42_DEPS.to_owned()).boxed(),
+        ROUND_KEY | REFRESH_ROUND_KEY | RESUMED_ROUND_KEY => round.boxed(),
+        COMPATIBILITY_SKIPPED_KEY => Just("true".to_owned()).boxed(),
+        _ => versions.boxed(),
+    };
+    prop_oneof![
+        10 => well_formed,
+        1 => Just(String::new()),
+        1 => any_text(),
+    ]
+    .boxed()
+}
+
+const APP_KEYS: [&str; 6] = [
+    STACK_KEY,
+    DEPENDENCIES_KEY,
+    ROUND_KEY,
+    ORIGINAL_VERSIONS_KEY,
+    UPGRADE_TARGET_KEY,
+    COMPATIBILITY_SKIPPED_KEY,
+];
+
+const UNIT_KEYS: [&str; 6] = [
+    STATE_KEY,
+    ROUND_KEY,
+    CHARM_VERSIONS_KEY,
+    REFRESH_PENDING_KEY,
+    REFRESH_ROUND_KEY,
+    RESUMED_ROUND_KEY,
+];
+
+/// A bag with some of `keys` set, plus a key the core does not know.
+fn bag(keys: &'static [&'static str]) -> impl Strategy<Value = Bag> {
+    let entries: Vec<BoxedStrategy<Option<(String, String)>>> = keys
+        .iter()
+        .map(|&key| {
+            prop::option::of(value_for(key).prop_map(move |value| (key.to_owned(), value))).boxed()
+        })
+        .collect();
+    (entries, prop::option::of(("[a-z-]{1,12}", any_text())))
+        .prop_map(|(entries, extra)| entries.into_iter().flatten().chain(extra).collect())
+}
+
+/// Any event, the actions with any parameters.
+fn any_event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        Just(Event::RelationCreated),
+        Just(Event::PreUpgradeCheck),
+        Just(Event::UpgradeCharm),
+        Just(Event::RelationChanged),
+        Just(Event::LeaderElected),
+        Just(Event::RelationDeparted),
+        Just(Event::ResumeUpgrade),
+        any::<(bool, bool, bool)>().prop_map(|(compatibility, pre_check, health)| {
+            Event::ForceUpgrade {
+                skip_compatibility_check: compatibility,
+                skip_pre_upgrade_check: pre_check,
+                skip_health_check: health,
+            }
+        }),
+    ]
+}
+
+/// A snapshot of up to five units with arbitrary numbers (this unit among them or not), with
+/// bags for some of them and for units that are not in the application.
+fn hostile_snapshot() -> impl Strategy<Value = PeerSnapshot> {
+    let unit_number = prop_oneof![0u32..6, any::<u32>()];
+    (
+        "[a-z][a-z0-9-]{0,8}",
+        unit_number.clone(),
+        any::<bool>(),
+        prop::collection::btree_set(unit_number.clone(), 0..5),
+        bag(&APP_KEYS),
+        prop::collection::btree_map(unit_number, bag(&UNIT_KEYS), 0..6),
+    )
+        .prop_map(
+            |(app, unit, is_leader, units, app_bag, unit_bags)| PeerSnapshot {
+                app,
+                unit,
+                is_leader,
+                units,
+                app_bag,
+                unit_bags,
+            },
+        )
+}
+
+/// The hooks' side: reported versions or not, any pause setting, failing upgrades or not.
+fn hostile_hooks() -> impl Strategy<Value = HostileHooks> {
+    (
+        prop_oneof![
+            Just(CharmVersions::default()),
+            ("[0-9]{1,3}", "8\\.0\\.3[0-9]").prop_map(|(c, w)| CharmVersions::new(c, w)),
+        ],
+        prop_oneof![
+            Just(None),
+            prop::sample::select(vec!["all", "first", "none"]).prop_map(|s| Some(s.to_owned())),
+            any_text().prop_map(Some),
+        ],
+        any::<bool>(),
+    )
+        .prop_map(|(versions, pause, upgrade_fails)| HostileHooks {
+            model: support::model(support::REV_43_DEPS),
+            versions,
+            pause,
+            upgrade_fails,
+            upgrades: 0,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Whatever the peer data, the event and the action parameters: no panic; corrupt data
+    /// gives a blocked status naming the problem (and the action's failure) with no write and
+    /// no workload touched; a non-leader never writes the app bag; an action always answers.
+    #[test]
+    fn hostile_peer_data_and_action_parameters_never_panic_and_are_refused_typed(
+        view in hostile_snapshot(),
+        event in any_event(),
+        mut hooks in hostile_hooks(),
+    ) {
+        let valid = without_departed_units(&view).validate().is_ok();
+        let refused_before_reading = event == Event::PreUpgradeCheck && !view.is_leader;
+        let is_leader = view.is_leader;
+        let mut effects = Vec::new();
+        handle(&event, view, &mut hooks, &mut effects);
+
+        let wrote = effects
+            .iter()
+            .any(|e| matches!(e, Effect::SetUnit { .. } | Effect::SetApp { .. }));
+        let invalid_status = effects.iter().any(|e| matches!(
+            e,
+            Effect::UnitStatus(status)
+                if status.kind == StatusKind::Blocked
+                    && status.message.starts_with(messages::DATA_INVALID_PREFIX)
+        ));
+        let failure = effects.iter().find_map(|e| match e {
+            Effect::ActionFail(message) => Some(message.clone()),
+            _ => None,
+        });
+        let answered = failure.is_some()
+            || effects.iter().any(|e| matches!(e, Effect::ActionResult { .. }));
+        if !valid {
+            prop_assert!(!wrote, "wrote despite invalid data: {:?}", effects);
+            prop_assert_eq!(hooks.upgrades, 0, "touched the workload on invalid data");
+            if !refused_before_reading {
+                prop_assert!(invalid_status, "no status names the problem: {:?}", effects);
+                if event.is_action() {
+                    let failure = failure.clone().unwrap_or_default();
+                    prop_assert!(failure.starts_with(messages::DATA_INVALID_PREFIX), "{}", failure);
+                }
+            }
+        } else {
+            prop_assert!(!invalid_status, "valid data called invalid: {:?}", effects);
+        }
+        if !is_leader {
+            let wrote_app = effects.iter().any(|e| matches!(e, Effect::SetApp { .. }));
+            prop_assert!(!wrote_app, "non-leader wrote the app bag");
+        }
+        if event.is_action() {
+            prop_assert!(answered, "{} ended without a result or a failure: {:?}", event, effects);
+        }
+    }
+
+    #[test]
+    fn charm_versions_pause_settings_and_unit_names_parse_totally(
+        text in prop_oneof![any_text(), value_for(CHARM_VERSIONS_KEY)],
+    ) {
+        if let Ok(versions) = CharmVersions::from_json(&text) {
+            prop_assert_eq!(CharmVersions::from_json(&versions.to_json()), Ok(versions));
+        }
+        if let Ok(setting) = text.parse::<PauseAfterUnitRefresh>() {
+            prop_assert_eq!(setting.as_str(), text.as_str());
+        }
+        let _ = PauseAfterUnitRefresh::effective(Some(&text));
+        if let Some(number) = unit_number(&text) {
+            prop_assert!(text.ends_with(&number.to_string()));
         }
     }
 }

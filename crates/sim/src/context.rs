@@ -58,6 +58,11 @@ pub struct HookContext {
     pub immediate: Vec<Immediate>,
     /// Private address of this unit (unit-get, pre-populated bag keys).
     pub private_address: String,
+    /// How many hook-tool calls this run has made so far: every tool call that
+    /// reads this file adds one, whatever it does. The engine starts it at 0;
+    /// tests and benchmarks read it back to see what a hook costs.
+    #[serde(default)]
+    pub tool_calls: u64,
 }
 
 /// One relation as this unit sees it.

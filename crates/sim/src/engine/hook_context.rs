@@ -91,6 +91,7 @@ pub fn build(
         unit_statuses,
         immediate: Vec::new(),
         private_address: unit.address.clone(),
+        tool_calls: 0,
     }
 }
 

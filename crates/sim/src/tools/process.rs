@@ -1,7 +1,8 @@
 //! The hook-tool process: finds the hook context file through the
 //! environment, locks it for the whole call (tools run concurrently from one
 //! hook are serialised, as Juju's agent serialises them), runs the tool, and
-//! writes the changed context back in place under the same lock.
+//! writes the context back in place under the same lock, with the call counted
+//! (`HookContext::tool_calls`); only a change the tool made is flushed to disk.
 //!
 //! The file is rewritten in place rather than replaced by a rename: a
 //! concurrent tool waiting for the lock holds the old file open, and would
@@ -66,13 +67,14 @@ pub(crate) fn run_process(
     }
     let before = ctx.clone();
     let mut output = run_tool(name, args, &input, &mut ctx);
-    if ctx != before {
-        if let Err(error) = write_context(&mut file, &ctx) {
-            output.code = 1;
-            output
-                .stderr
-                .extend(format!("ERROR cannot write hook context {path}: {error}\n").bytes());
-        }
+    // Only a change the tool made must survive a crash; the call count need not.
+    let durable = ctx != before;
+    ctx.tool_calls = ctx.tool_calls.saturating_add(1);
+    if let Err(error) = write_context(&mut file, &ctx, durable) {
+        output.code = 1;
+        output
+            .stderr
+            .extend(format!("ERROR cannot write hook context {path}: {error}\n").bytes());
     }
     output
 }
@@ -84,13 +86,17 @@ fn read_context(file: &mut File) -> Result<HookContext, String> {
     serde_json::from_slice(&text).map_err(|error| error.to_string())
 }
 
-fn write_context(file: &mut File, ctx: &HookContext) -> Result<(), String> {
+/// Rewrites the context in place; `durable` also flushes it to disk.
+fn write_context(file: &mut File, ctx: &HookContext, durable: bool) -> Result<(), String> {
     let text = serde_json::to_vec_pretty(ctx).map_err(|error| error.to_string())?;
     file.set_len(0).map_err(|error| error.to_string())?;
     file.seek(SeekFrom::Start(0))
         .map_err(|error| error.to_string())?;
     file.write_all(&text).map_err(|error| error.to_string())?;
-    file.sync_data().map_err(|error| error.to_string())
+    if durable {
+        file.sync_data().map_err(|error| error.to_string())?;
+    }
+    Ok(())
 }
 
 /// True when the call reads its settings from stdin (`--file -`). Only
@@ -215,9 +221,34 @@ mod tests {
     }
 
     #[test]
-    fn unchanged_context_is_not_rewritten() {
+    fn a_read_only_call_changes_nothing_but_the_call_count() {
         let file = context_file(&sample());
-        let before = std::fs::read(file.path()).expect("read");
+        let path = file.path().to_string_lossy().into_owned();
+        let env = env_of(&[
+            (CONTEXT_ID_VAR, "app/0-install-1"),
+            (CONTEXT_PATH_VAR, &path),
+        ]);
+        for _ in 0..2 {
+            let output = run_process(
+                "state-get",
+                &args(&["--format=json"]),
+                &env,
+                &mut std::io::empty(),
+            );
+            assert_eq!(output.stdout, b"{\"k\":\"v\"}\n");
+        }
+        let saved: HookContext =
+            serde_json::from_slice(&std::fs::read(file.path()).expect("read")).expect("parse");
+        let expected = HookContext {
+            tool_calls: 2,
+            ..sample()
+        };
+        assert_eq!(saved, expected);
+    }
+
+    #[test]
+    fn failing_calls_are_counted_too() {
+        let file = context_file(&sample());
         let path = file.path().to_string_lossy().into_owned();
         let env = env_of(&[
             (CONTEXT_ID_VAR, "app/0-install-1"),
@@ -225,11 +256,19 @@ mod tests {
         ]);
         let output = run_process(
             "state-get",
-            &args(&["--format=json"]),
+            &args(&["--bogus"]),
             &env,
             &mut std::io::empty(),
         );
-        assert_eq!(output.stdout, b"{\"k\":\"v\"}\n");
-        assert_eq!(std::fs::read(file.path()).expect("read"), before);
+        assert_eq!(output.code, 2);
+        let output = run_process("state-set", &args(&["k=w"]), &env, &mut std::io::empty());
+        assert_eq!(output.code, 0);
+        let saved: HookContext =
+            serde_json::from_slice(&std::fs::read(file.path()).expect("read")).expect("parse");
+        assert_eq!(saved.tool_calls, 2);
+        assert_eq!(
+            saved.state.and_then(|state| state.get("k").cloned()),
+            Some("w".to_string())
+        );
     }
 }

@@ -61,8 +61,10 @@
 //! - **Pause and resume.** With `pause-after-unit-refresh` ([`PauseAfterUnitRefresh`]: `all`,
 //!   `first`, `none`; an invalid value blocks the application and pauses like `all`), the next
 //!   unit waits until the operator runs `resume-upgrade` ([`Event::ResumeUpgrade`]) on it; it
-//!   records the approval ([`RESUMED_ROUND_KEY`]) and upgrades inside the action. Rollbacks
-//!   pause the same way.
+//!   records the approval ([`RESUMED_ROUND_KEY`]) and upgrades inside the action. A rollback
+//!   (recovery entered by `pre-upgrade-check`, or an automatic one; [`ROLLBACK_ROUND_KEY`])
+//!   pauses only with `all`: it returns to the revision known to work, and the seed's how-to
+//!   promises it completes after `juju refresh` with no further command.
 //! - **Forced start.** `force-upgrade` ([`Event::ForceUpgrade`]) moves the unit a check blocks,
 //!   naming each check to skip: the compatibility check (the leader, failed at
 //!   `upgrade-charm`; [`COMPATIBILITY_SKIPPED_KEY`]), the pre-upgrade check (the leader, upgrade
@@ -167,7 +169,9 @@ pub use error::{
 };
 pub use hooks::UpgradeHooks;
 pub use machine::{handle, no_relation, Event, COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, SKIPPED_KEY};
-pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION, RESUMED_ROUND_KEY};
+pub use pause::{
+    InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY,
+};
 pub use snapshot::{
     unit_number, Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
 };

@@ -528,6 +528,7 @@ impl<'s> Turn<'s> {
             "Entering recovery state for rolling-back to previous version...",
         );
         self.start_round()?;
+        self.mark_rollback_round()?;
         let mut stack = self.view.upgrade_stack()?;
         let inserted = stack.repair(&self.view.app_units());
         if !inserted.is_empty() {

@@ -209,6 +209,13 @@ pub fn resume_not_needed(unit: &str, setting: &str) -> String {
     )
 }
 
+/// `resume-upgrade` failure on the next unit of a rollback, which goes without being resumed.
+pub fn resume_not_needed_in_rollback(unit: &str, setting: &str) -> String {
+    format!(
+        "{unit} does not wait for resume-upgrade: a rollback pauses only with pause-after-unit-refresh=all (it is {setting}); it rolls back on its own."
+    )
+}
+
 /// `resume-upgrade` failure on the next unit when it cannot start yet.
 pub fn resume_cannot_start(unit: &str, reason: &str) -> String {
     format!("{unit} cannot start yet: {reason}. Retry when `juju status` shows it paused.")

@@ -5,12 +5,23 @@
 //! the core by [`crate::UpgradeHooks::pause_after_unit_refresh`]. The operator's approval is
 //! recorded by the paused unit in its own bag ([`RESUMED_ROUND_KEY`]), for the current round
 //! only, so an approval never carries over to a rollback or a later upgrade.
+//!
+//! A rollback (a round the leader marks with [`ROLLBACK_ROUND_KEY`]: recovery entered by
+//! `pre-upgrade-check` after a failure, or a refresh back to the original versions) pauses
+//! only with `all`. It returns every unit to the revision that ran before, known to work, and
+//! the seed's how-to promises that it completes after `juju refresh` with no further command;
+//! with the default `first` it would otherwise stop after the failed unit rolled back.
 
 use std::fmt;
 use std::str::FromStr;
 
 /// Unit bag key: the upgrade round in which the operator ran `resume-upgrade` on this unit.
 pub const RESUMED_ROUND_KEY: &str = "resumed-round";
+
+/// App bag key: the upgrade round that is a rollback, written by the leader when it enters
+/// recovery or recognises a refresh back to the original versions. A later round (a new
+/// upgrade, a second refresh) no longer matches it.
+pub const ROLLBACK_ROUND_KEY: &str = "rollback-round";
 
 /// The config option's name, as operators type it.
 pub const PAUSE_OPTION: &str = "pause-after-unit-refresh";
@@ -52,6 +63,12 @@ impl PauseAfterUnitRefresh {
             PauseAfterUnitRefresh::First => units_done == 1,
             PauseAfterUnitRefresh::Never => false,
         }
+    }
+
+    /// Whether the next unit of a rollback must wait for `resume-upgrade`: only with `all`
+    /// (see the module documentation), given how many units have finished.
+    pub fn pauses_rollback_after(self, units_done: usize) -> bool {
+        self == PauseAfterUnitRefresh::All && units_done >= 1
     }
 
     /// How the core reads the option: absent (the charm has no such option) never pauses, as
@@ -112,6 +129,18 @@ mod tests {
         };
         assert_eq!(pauses(First), [false, true, false, false]);
         assert_eq!(pauses(All), [false, true, true, true]);
+        assert_eq!(pauses(Never), [false, false, false, false]);
+    }
+
+    #[test]
+    fn a_rollback_pauses_only_with_all() {
+        let pauses = |setting: PauseAfterUnitRefresh| -> Vec<bool> {
+            (0..4)
+                .map(|done| setting.pauses_rollback_after(done))
+                .collect()
+        };
+        assert_eq!(pauses(All), [false, true, true, true]);
+        assert_eq!(pauses(First), [false, false, false, false]);
         assert_eq!(pauses(Never), [false, false, false, false]);
     }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dependency::DependencyModel;
 use crate::error::SnapshotError;
-use crate::pause::RESUMED_ROUND_KEY;
+use crate::pause::{RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY};
 use crate::stack::UpgradeStack;
 use crate::state::{cluster_state, UnitState};
 use crate::versions::{
@@ -177,6 +177,7 @@ impl PeerSnapshot {
         self.stored_dependencies()?;
         self.original_versions()?;
         self.upgrade_target()?;
+        self.is_rollback_round()?;
         for unit in self.app_units() {
             self.unit_charm_versions(unit)?;
             self.refresh_pending(unit)?;
@@ -206,6 +207,21 @@ impl PeerSnapshot {
     /// (its bag's [`REFRESH_PENDING_KEY`]).
     pub fn refresh_pending(&self, unit: u32) -> Result<Option<CharmVersions>, SnapshotError> {
         self.versions_at(Some(unit), REFRESH_PENDING_KEY)
+    }
+
+    /// Whether the current round is a rollback (the app bag's [`ROLLBACK_ROUND_KEY`] names
+    /// it): recovery entered by `pre-upgrade-check`, or a refresh back to the original versions.
+    pub fn is_rollback_round(&self) -> Result<bool, SnapshotError> {
+        let Some(text) = self.app_value(ROLLBACK_ROUND_KEY) else {
+            return Ok(false);
+        };
+        let marked = text.parse::<u64>().map_err(|err| SnapshotError::Value {
+            key: ROLLBACK_ROUND_KEY,
+            unit: None,
+            text: text.to_owned(),
+            reason: err.to_string(),
+        })?;
+        Ok(self.app_round()? == Some(marked))
     }
 
     /// A round number kept in `unit`'s bag under `key` ([`ROUND_KEY`], [`REFRESH_ROUND_KEY`],

@@ -12,7 +12,7 @@ use juju_upgrade::{
     handle, messages, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event, LogLevel,
     PeerSnapshot, Status, StatusKind, UpgradeFailed, UpgradeHooks, CHARM_VERSIONS_KEY,
     COMPATIBILITY_SKIPPED_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, RESUMED_ROUND_KEY,
-    ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+    ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
 };
 use juju_upgrade_harness::fixtures::seed_revisions;
 use proptest::prelude::*;
@@ -395,8 +395,58 @@ fn pause_none_never_stops() {
 }
 
 #[test]
-fn a_rollback_pauses_after_its_first_unit_too() {
+fn an_automatic_rollback_does_not_pause_with_first() {
     let mut cluster = deployed(Some("first"));
+    upgrade_to_43(&mut cluster, &[2]);
+    cluster.refresh(42);
+    cluster.settle();
+    assert_eq!(
+        cluster.upgrade_order(),
+        [2, 2, 1, 0],
+        "the failed unit first, then the others, with no resume-upgrade"
+    );
+    assert_eq!(
+        cluster.app_value(ROLLBACK_ROUND_KEY),
+        cluster.app_value(ROUND_KEY)
+    );
+    assert_healthy(&cluster, 42);
+}
+
+#[test]
+fn the_seed_recovery_does_not_pause_with_first() {
+    let mut cluster = deployed(Some("first"));
+    upgrade_to_43(&mut cluster, &[2]);
+    assert_eq!(cluster.run_action(0, Event::PreUpgradeCheck).failed, None);
+    assert_eq!(
+        cluster.app_value(ROLLBACK_ROUND_KEY),
+        cluster.app_value(ROUND_KEY)
+    );
+    cluster.refresh(42);
+    cluster.settle();
+    assert_eq!(cluster.upgrade_order(), [2, 2, 1, 0]);
+    assert_healthy(&cluster, 42);
+}
+
+#[test]
+fn refreshing_back_while_paused_rolls_back_without_pausing_with_first() {
+    let mut cluster = deployed(Some("first"));
+    upgrade_to_43(&mut cluster, &[]);
+    assert_eq!(cluster.upgrade_order(), [2], "paused before mysql/1");
+    cluster.refresh(42);
+    cluster.settle();
+    assert!(cluster.logged(0, LogLevel::Info, "Rollback detected"));
+    assert_eq!(
+        cluster.upgrade_order()[1..],
+        [1, 2, 0],
+        "the paused unit first, then the others, with no resume-upgrade"
+    );
+    assert!(cluster.upgrades[1..].iter().all(|r| r.to == "8.0.33"));
+    assert_healthy(&cluster, 42);
+}
+
+#[test]
+fn a_rollback_pauses_after_each_unit_with_all() {
+    let mut cluster = deployed(Some("all"));
     upgrade_to_43(&mut cluster, &[2]);
     cluster.refresh(42);
     cluster.settle();
@@ -414,7 +464,100 @@ fn a_rollback_pauses_after_its_first_unit_too() {
     );
     assert_eq!(cluster.run_action(1, Event::ResumeUpgrade).failed, None);
     cluster.settle();
+    assert_eq!(cluster.upgrade_order(), [2, 2, 1]);
+    assert_eq!(
+        cluster.app_status,
+        Some(Status::blocked(messages::paused_app(
+            "mysql/0",
+            ROLLBACK_TO_42
+        )))
+    );
+    assert_eq!(cluster.run_action(0, Event::ResumeUpgrade).failed, None);
+    cluster.settle();
     assert_healthy(&cluster, 42);
+}
+
+#[test]
+fn resume_upgrade_during_a_rollback_with_first_says_the_unit_goes_on_its_own() {
+    // One unit rolled back; with `first` an upgrade would pause before mysql/1 here.
+    let states = [(0, "ready"), (1, "ready"), (2, "completed")];
+    let rollback_view = |marked: bool| {
+        let mut view = view_with_stack(1, false, &states, "[0, 1]");
+        view.app_bag.insert(ROUND_KEY.into(), "2".into());
+        if marked {
+            view.app_bag.insert(ROLLBACK_ROUND_KEY.into(), "2".into());
+        }
+        for (unit, _) in states {
+            view.unit_bags
+                .entry(unit)
+                .or_default()
+                .insert(ROUND_KEY.into(), "2".into());
+        }
+        view
+    };
+    let mut hooks = Versioned::new("42", "8.0.33", Some("first"));
+    let effects = run_versioned(Event::ResumeUpgrade, rollback_view(true), &mut hooks);
+    assert_eq!(
+        action_failure(&effects),
+        Some(messages::resume_not_needed_in_rollback("mysql/1", "first"))
+    );
+    assert_eq!(
+        messages::resume_not_needed_in_rollback("mysql/1", "first"),
+        "mysql/1 does not wait for resume-upgrade: a rollback pauses only with pause-after-unit-refresh=all (it is first); it rolls back on its own."
+    );
+    assert!(
+        hooks.inner.upgrades.is_empty(),
+        "a refused action upgrades nothing"
+    );
+
+    // The same view in a round that is not a rollback: mysql/1 is paused and the action
+    // lets it go; a rollback mark from an earlier round does not count.
+    for view in [rollback_view(false), {
+        let mut view = rollback_view(true);
+        view.app_bag.insert(ROLLBACK_ROUND_KEY.into(), "1".into());
+        view
+    }] {
+        let mut hooks = Versioned::new("42", "8.0.33", Some("first"));
+        let effects = run_versioned(Event::ResumeUpgrade, view, &mut hooks);
+        assert_eq!(action_failure(&effects), None);
+        assert_eq!(hooks.inner.upgrades.len(), 1);
+    }
+}
+
+#[test]
+fn a_rollback_mark_that_is_not_a_round_number_is_corrupt_data() {
+    let mut view = view_with_stack(0, true, &[(0, "ready"), (1, "ready")], "[0, 1]");
+    view.app_bag
+        .insert(ROLLBACK_ROUND_KEY.into(), "soon".into());
+    let mut hooks = Versioned::new("42", "8.0.33", Some("first"));
+    let effects = run_versioned(Event::RelationChanged, view, &mut hooks);
+    assert!(writes(&effects).is_empty(), "{effects:?}");
+    let blocked = effects.iter().any(|effect| {
+        matches!(effect, Effect::UnitStatus(status)
+            if status.kind == StatusKind::Blocked && status.message.contains(ROLLBACK_ROUND_KEY))
+    });
+    assert!(blocked, "{effects:?}");
+}
+
+#[test]
+fn a_new_upgrade_after_a_rollback_pauses_again_with_first() {
+    let mut cluster = deployed(Some("first"));
+    upgrade_to_43(&mut cluster, &[2]);
+    cluster.refresh(42);
+    cluster.settle();
+    assert_healthy(&cluster, 42);
+    upgrade_to_43(&mut cluster, &[]);
+    assert_eq!(
+        cluster.app_status,
+        Some(Status::blocked(messages::paused_app(
+            "mysql/1",
+            ROLLBACK_TO_42
+        ))),
+        "the rollback's mark does not carry over to the next round"
+    );
+    assert_eq!(cluster.run_action(1, Event::ResumeUpgrade).failed, None);
+    cluster.settle();
+    assert_healthy(&cluster, 43);
 }
 
 #[test]

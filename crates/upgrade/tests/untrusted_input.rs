@@ -11,8 +11,8 @@ use juju_upgrade::{
     ClusterNotReady, DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerSnapshot,
     Requirement, StatusKind, UnitState, UpgradeFailed, UpgradeHooks, UpgradeStack,
     CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY,
-    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
-    UPGRADE_TARGET_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY,
+    STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
 };
 use proptest::prelude::*;
 use support::FakeHooks;
@@ -256,7 +256,7 @@ fn value_for(key: &'static str) -> BoxedStrategy<String> {
         .boxed(),
         STACK_KEY => stack_like().boxed(),
         DEPENDENCIES_KEY => Just(support::REV_42_DEPS.to_owned()).boxed(),
-        ROUND_KEY | REFRESH_ROUND_KEY | RESUMED_ROUND_KEY => round.boxed(),
+        ROUND_KEY | REFRESH_ROUND_KEY | RESUMED_ROUND_KEY | ROLLBACK_ROUND_KEY => round.boxed(),
         COMPATIBILITY_SKIPPED_KEY => Just("true".to_owned()).boxed(),
         _ => versions.boxed(),
     };
@@ -268,10 +268,11 @@ fn value_for(key: &'static str) -> BoxedStrategy<String> {
     .boxed()
 }
 
-const APP_KEYS: [&str; 6] = [
+const APP_KEYS: [&str; 7] = [
     STACK_KEY,
     DEPENDENCIES_KEY,
     ROUND_KEY,
+    ROLLBACK_ROUND_KEY,
     ORIGINAL_VERSIONS_KEY,
     UPGRADE_TARGET_KEY,
     COMPATIBILITY_SKIPPED_KEY,

@@ -199,6 +199,7 @@ impl Turn<'_> {
                     messages::rollback_detected(&self.this_charm),
                 );
                 self.restart_round_with_every_unit(hooks)?;
+                self.mark_rollback_round()?;
             }
         } else if let Some(previous) = &target {
             self.log(

@@ -10,7 +10,7 @@ use crate::effect::{Effect, LogLevel};
 use crate::error::SnapshotError;
 use crate::hooks::UpgradeHooks;
 use crate::messages;
-use crate::pause::{PauseAfterUnitRefresh, RESUMED_ROUND_KEY};
+use crate::pause::{PauseAfterUnitRefresh, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY};
 use crate::stack::UpgradeStack;
 use crate::state::UnitState;
 
@@ -23,13 +23,36 @@ impl Turn<'_> {
         unit: u32,
         stack: &UpgradeStack,
     ) -> Result<bool, SnapshotError> {
-        let (setting, _) = PauseAfterUnitRefresh::effective(self.pause_setting.as_deref());
         let done = self.view.app_units().len().saturating_sub(stack.len());
-        if !setting.pauses_after(done) {
+        if !self.pauses_after(done)? {
             return Ok(false);
         }
         let round = self.view.app_round()?.unwrap_or(0);
         Ok(self.view.unit_round(unit, RESUMED_ROUND_KEY)? != Some(round))
+    }
+
+    /// Whether the setting pauses before the next unit once `done` units of this round have
+    /// finished: a rollback pauses only with `all`.
+    fn pauses_after(&self, done: usize) -> Result<bool, SnapshotError> {
+        let (setting, _) = PauseAfterUnitRefresh::effective(self.pause_setting.as_deref());
+        Ok(if self.view.is_rollback_round()? {
+            setting.pauses_rollback_after(done)
+        } else {
+            setting.pauses_after(done)
+        })
+    }
+
+    /// The leader marks the round it just started as a rollback, so that it pauses only with
+    /// `all` (see [`crate::pause`]). Not written for a charm that neither reports its
+    /// versions nor has the pause option: v0's data stays v0's.
+    pub(super) fn mark_rollback_round(&mut self) -> Result<(), SnapshotError> {
+        if !self.beyond_v0() && self.pause_setting.is_none() {
+            return Ok(());
+        }
+        if let Some(round) = self.view.app_round()? {
+            self.set_app(ROLLBACK_ROUND_KEY, round.to_string());
+        }
+        Ok(())
     }
 
     /// The unit the upgrade is paused before, if it is: on top, `ready`, every other grant
@@ -96,7 +119,13 @@ impl Turn<'_> {
             ));
         }
         let done = self.view.app_units().len().saturating_sub(stack.len());
-        if !setting.pauses_after(done) {
+        if !self.pauses_after(done)? {
+            if self.view.is_rollback_round()? {
+                return self.fail_action(&messages::resume_not_needed_in_rollback(
+                    &name,
+                    setting.as_str(),
+                ));
+            }
             return self.fail_action(&messages::resume_not_needed(&name, setting.as_str()));
         }
         if own != Some(UnitState::Ready)

@@ -241,6 +241,13 @@ fn automatic_rollback_after_an_incompatible_refresh_skips_the_compatibility_chec
     cluster.settle();
     assert_eq!(cluster.failed_units(), [0]);
     assert!(cluster.upgrades.is_empty(), "no workload touched");
+    for unit in [1, 2] {
+        assert_eq!(
+            cluster.status(unit),
+            Some(&Status::waiting(messages::WAITING_FOR_OTHERS)),
+            "mysql/{unit}, the top one too, waits as in v0"
+        );
+    }
     assert_eq!(
         cluster.app_status,
         Some(Status::blocked(messages::incompatible_app(ROLLBACK_TO_42)))

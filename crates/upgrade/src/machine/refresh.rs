@@ -72,9 +72,9 @@ impl Turn<'_> {
         if rolling_back && !self.view.is_leader {
             self.log(LogLevel::Info, messages::rollback_joined(&self.this_charm));
         }
-        if self.view.upgrade_stack()?.top() != Some(self.view.unit) {
-            self.status(Status::waiting(messages::WAITING_FOR_OTHERS));
-        }
+        // As v0: waiting until granted, also on top (the others may not be ready yet, or the
+        // round failed), so no status from before the refresh stays up.
+        self.status(Status::waiting(messages::WAITING_FOR_OTHERS));
         self.set_ready();
         self.settle(hooks)
     }

@@ -3,6 +3,10 @@
 //! - `pre-upgrade-check`: the upgrade core's action (prepare an upgrade, or enter recovery
 //!   after a failed one), run with the MySQL checks of [`crate::upgrade::MySqlUpgrade`];
 //!   an idle leader then shows its health (it may have just become the primary).
+//! - `resume-upgrade`: on the next unit while `pause-after-unit-refresh` pauses the upgrade;
+//!   that unit upgrades now.
+//! - `force-upgrade`: on the unit a check blocks, with the checks to skip named
+//!   (`skip-compatibility-check`, `skip-pre-upgrade-check`, `skip-health-check`).
 //! - `get-cluster-status`: the cluster as this unit's server sees it, one result per member.
 //!
 //! A failure the operator can act on is reported with `action-fail` and a message saying
@@ -21,17 +25,38 @@ use crate::upgrade::on_upgrade_event;
 pub const PRE_UPGRADE_CHECK: &str = "pre-upgrade-check";
 /// Name of the action reporting the cluster status.
 pub const GET_CLUSTER_STATUS: &str = "get-cluster-status";
+/// Name of the action letting the next unit upgrade while the upgrade is paused.
+pub const RESUME_UPGRADE: &str = "resume-upgrade";
+/// Name of the action moving a blocked unit on without the checks it names.
+pub const FORCE_UPGRADE: &str = "force-upgrade";
+/// `force-upgrade` parameter: skip the leader's version compatibility check.
+pub const SKIP_COMPATIBILITY_CHECK: &str = "skip-compatibility-check";
+/// `force-upgrade` parameter: prepare the upgrade without the pre-upgrade health check.
+pub const SKIP_PRE_UPGRADE_CHECK: &str = "skip-pre-upgrade-check";
+/// `force-upgrade` parameter: accept a unit whose upgrade or health check failed.
+pub const SKIP_HEALTH_CHECK: &str = "skip-health-check";
 
 /// Runs the action `name`.
 pub fn run(ctx: &HookContext<'_>, name: &str) -> Result<(), CharmError> {
     match name {
         PRE_UPGRADE_CHECK => {
-            on_upgrade_event(ctx, Event::PreUpgradeCheck)?;
+            let outcome = on_upgrade_event(ctx, Event::PreUpgradeCheck)?;
             // The check may have made the leader the primary: show it at once.
-            if ctx.tools.is_leader()? {
-                lifecycle::show_health_if_idle(ctx)?;
+            if !outcome.action_failed && ctx.tools.is_leader()? {
+                lifecycle::show_health_unless_upgrading_here(ctx)?;
             }
             Ok(())
+        }
+        RESUME_UPGRADE => on_upgrade_event(ctx, Event::ResumeUpgrade).map(drop),
+        FORCE_UPGRADE => {
+            let params = ctx.tools.action_get()?;
+            match force_event(&params) {
+                Ok(event) => on_upgrade_event(ctx, event).map(drop),
+                Err(message) => {
+                    ctx.tools.action_fail(&message)?;
+                    Ok(())
+                }
+            }
         }
         GET_CLUSTER_STATUS => get_cluster_status(ctx),
         other => {
@@ -40,6 +65,24 @@ pub fn run(ctx: &HookContext<'_>, name: &str) -> Result<(), CharmError> {
             Ok(())
         }
     }
+}
+
+/// The `force-upgrade` event for the action's parameters: each skip is a boolean, false when
+/// absent. Juju validates them against `actions.yaml` already; anything else is refused with
+/// a message naming the parameter.
+pub fn force_event(params: &serde_json::Map<String, serde_json::Value>) -> Result<Event, String> {
+    let flag = |name: &str| match params.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(value)) => Ok(*value),
+        Some(other) => Err(format!(
+            "{FORCE_UPGRADE}: {name} must be true or false, not {other}"
+        )),
+    };
+    Ok(Event::ForceUpgrade {
+        skip_compatibility_check: flag(SKIP_COMPATIBILITY_CHECK)?,
+        skip_pre_upgrade_check: flag(SKIP_PRE_UPGRADE_CHECK)?,
+        skip_health_check: flag(SKIP_HEALTH_CHECK)?,
+    })
 }
 
 /// `get-cluster-status`: `primary` and, per member (keyed by its instance label such as
@@ -82,4 +125,46 @@ fn get_cluster_status(ctx: &HookContext<'_>) -> Result<(), CharmError> {
     }
     ctx.tools.action_set(&results)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map, Value};
+
+    fn params(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn force_upgrade_params_name_each_skip_and_default_to_false() {
+        assert_eq!(
+            force_event(&params(json!({}))),
+            Ok(Event::ForceUpgrade {
+                skip_compatibility_check: false,
+                skip_pre_upgrade_check: false,
+                skip_health_check: false,
+            })
+        );
+        assert_eq!(
+            force_event(&params(json!({
+                "skip-compatibility-check": false,
+                "skip-pre-upgrade-check": true,
+                "skip-health-check": true,
+            }))),
+            Ok(Event::ForceUpgrade {
+                skip_compatibility_check: false,
+                skip_pre_upgrade_check: true,
+                skip_health_check: true,
+            })
+        );
+    }
+
+    #[test]
+    fn force_upgrade_refuses_a_skip_that_is_not_a_boolean() {
+        assert_eq!(
+            force_event(&params(json!({"skip-health-check": "yes"}))),
+            Err("force-upgrade: skip-health-check must be true or false, not \"yes\"".to_owned())
+        );
+    }
 }

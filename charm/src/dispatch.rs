@@ -61,21 +61,26 @@ pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
             relation: Some(relation),
             ..
         } if relation.name() == UPGRADE_ENDPOINT => match relation.kind {
-            RelationHookKind::Created => on_upgrade_event(ctx, Event::RelationCreated),
-            RelationHookKind::Changed => on_upgrade_event(ctx, Event::RelationChanged),
-            RelationHookKind::Departed => on_upgrade_event(ctx, Event::RelationDeparted),
+            RelationHookKind::Created => on_upgrade_event(ctx, Event::RelationCreated).map(drop),
+            RelationHookKind::Changed => on_upgrade_event(ctx, Event::RelationChanged).map(drop),
+            RelationHookKind::Departed => on_upgrade_event(ctx, Event::RelationDeparted).map(drop),
             RelationHookKind::Joined | RelationHookKind::Broken => Ok(()),
         },
         JujuEvent::Hook { name, .. } => match name.as_str() {
             "install" => lifecycle::install(ctx),
             "start" => lifecycle::start(ctx),
-            "upgrade-charm" => on_upgrade_event(ctx, Event::UpgradeCharm),
+            "upgrade-charm" => on_upgrade_event(ctx, Event::UpgradeCharm).map(drop),
             "leader-elected" => {
                 // The new leader takes over what the old one may have left undone.
                 on_upgrade_event(ctx, Event::LeaderElected)?;
                 lifecycle::show_health_if_idle(ctx)
             }
-            "config-changed" | "update-status" => lifecycle::show_health_if_idle(ctx),
+            "config-changed" => {
+                // `pause-after-unit-refresh` may have changed: a paused unit may go now.
+                on_upgrade_event(ctx, Event::ConfigChanged)?;
+                lifecycle::show_health_if_idle(ctx)
+            }
+            "update-status" => lifecycle::show_health_if_idle(ctx),
             _ => Ok(()),
         },
     }

@@ -6,13 +6,15 @@
 //!
 //! - [`dispatch`]: the entry point ([`run`]) and the routing of each event;
 //! - [`upgrade`]: Charmed MySQL's upgrade steps ([`upgrade::MySqlUpgrade`]) and the driver
-//!   running the core for `upgrade-relation-created/changed`, `upgrade-charm` and
-//!   `pre-upgrade-check`;
+//!   running the core for the `upgrade` relation's hooks, `upgrade-charm`, `leader-elected`,
+//!   `config-changed` and the upgrade actions;
 //! - [`peer`]: the `upgrade` peer relation read into a snapshot, and the core's effects
 //!   performed with hook tools;
 //! - [`lifecycle`]: install, start and the health status;
-//! - [`actions`]: `pre-upgrade-check` and `get-cluster-status`;
+//! - [`actions`]: `pre-upgrade-check`, `resume-upgrade`, `force-upgrade` and
+//!   `get-cluster-status`;
 //! - [`versions`]: the pinned workload and the dependency model shipped in `versions.json`;
+//! - [`revision`]: the Juju charm revision of the charm directory;
 //! - [`workload`]: the MySQL server (the snap in production, emulated under `juju-sim`).
 
 pub mod actions;
@@ -20,6 +22,7 @@ pub mod dispatch;
 pub mod error;
 pub mod lifecycle;
 pub mod peer;
+pub mod revision;
 pub mod upgrade;
 pub mod versions;
 pub mod workload;

@@ -2,11 +2,12 @@
 //! unit's health as its status.
 //!
 //! A status set here must never hide an upgrade's ("other units upgrading first...",
-//! "upgrade failed. Check logs for rollback instruction", "ready to rollback application"),
-//! so the health status is only shown while this unit is `idle` in the upgrade protocol.
+//! "upgrade failed. Check logs for rollback instruction", "ready to rollback application",
+//! "Paused: ...", "Refreshed without pre-upgrade-check: ..."), so the health status is only
+//! shown while no upgrade is under way.
 
 use juju_ops::Status;
-use juju_upgrade::{UnitState, STATE_KEY};
+use juju_upgrade::{PeerSnapshot, UnitState};
 
 use crate::dispatch::HookContext;
 use crate::error::CharmError;
@@ -53,12 +54,32 @@ pub fn start(ctx: &HookContext<'_>) -> Result<(), CharmError> {
     show_health_if_idle(ctx)
 }
 
-/// `leader-elected`, `config-changed`, `update-status`: shows the unit's health unless an
-/// upgrade owns the status.
+/// `start`, `leader-elected`, `config-changed`, `update-status`: shows the unit's health
+/// unless an upgrade is under way ([`PeerSnapshot::upgrade_in_progress`]: a stack, this unit
+/// past `idle`, or this unit waiting for `pre-upgrade-check` after a refresh).
 pub fn show_health_if_idle(ctx: &HookContext<'_>) -> Result<(), CharmError> {
-    if upgrade_in_progress(ctx)? {
-        log::debug!("upgrade in progress on this unit; leaving its status alone");
+    let Some(view) = own_view(ctx)? else {
+        return show_health(ctx);
+    };
+    // Unreadable data is the core's to report: do not paint over it.
+    if view.upgrade_in_progress().unwrap_or(true) {
+        log::debug!("upgrade in progress; leaving this unit's status alone");
         return Ok(());
+    }
+    show_health(ctx)
+}
+
+/// After `pre-upgrade-check` on the leader: shows its health (the check may have made it the
+/// primary) unless this unit itself takes part in an upgrade. The stack the check just wrote
+/// does not count: until the refresh, the units show their health.
+pub fn show_health_unless_upgrading_here(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    if let Some(view) = own_view(ctx)? {
+        let idle = matches!(view.own_state(), Ok(None | Some(UnitState::Idle)));
+        let refresh_pending = !matches!(view.refresh_pending(view.unit), Ok(None));
+        if !idle || refresh_pending {
+            log::debug!("this unit takes part in an upgrade; leaving its status alone");
+            return Ok(());
+        }
     }
     show_health(ctx)
 }
@@ -69,19 +90,18 @@ pub fn show_health(ctx: &HookContext<'_>) -> Result<(), CharmError> {
     Ok(())
 }
 
-/// Whether this unit's upgrade state is anything but `idle` (or unset).
-fn upgrade_in_progress(ctx: &HookContext<'_>) -> Result<bool, CharmError> {
+/// This unit's bag and the application bag of the `upgrade` relation, or `None` without the
+/// relation. The other units' bags are not read: they never make this unit show an upgrade
+/// status while its own bag and the stack say it takes no part in one.
+fn own_view(ctx: &HookContext<'_>) -> Result<Option<PeerSnapshot>, CharmError> {
     let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
-        return Ok(false);
+        return Ok(None);
     };
-    let state = ctx
-        .tools
-        .relation_get_unit_key(&relation, ctx.unit_name(), STATE_KEY)?;
-    Ok(match state.as_deref() {
-        None | Some("") => false,
-        // An unknown state is the core's to report; do not paint over it.
-        Some(text) => text.parse::<UnitState>().ok() != Some(UnitState::Idle),
-    })
+    let mut view = PeerSnapshot::new(ctx.app(), ctx.unit_number(), false);
+    let own = ctx.tools.relation_get_unit(&relation, ctx.unit_name())?;
+    view.unit_bags.insert(ctx.unit_number(), own);
+    view.app_bag = ctx.tools.relation_get_app(&relation, ctx.app())?;
+    Ok(Some(view))
 }
 
 /// The status that says how this unit's instance is doing.

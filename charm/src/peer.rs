@@ -75,6 +75,7 @@ pub struct ToolSink<'t> {
     relation: Option<RelationId>,
     error: Option<ToolError>,
     became_idle: bool,
+    action_failed: bool,
 }
 
 impl<'t> ToolSink<'t> {
@@ -85,6 +86,7 @@ impl<'t> ToolSink<'t> {
             relation: Some(relation),
             error: None,
             became_idle: false,
+            action_failed: false,
         }
     }
 
@@ -95,6 +97,7 @@ impl<'t> ToolSink<'t> {
             relation: None,
             error: None,
             became_idle: false,
+            action_failed: false,
         }
     }
 
@@ -114,6 +117,7 @@ impl<'t> ToolSink<'t> {
             Some(err) => Err(err),
             None => Ok(SinkOutcome {
                 became_idle: self.became_idle,
+                action_failed: self.action_failed,
             }),
         }
     }
@@ -152,7 +156,10 @@ impl<'t> ToolSink<'t> {
             Effect::ActionResult { key, value } => {
                 self.tools.action_set(&BTreeMap::from([(key, value)]))
             }
-            Effect::ActionFail(message) => self.tools.action_fail(&message),
+            Effect::ActionFail(message) => {
+                self.action_failed = true;
+                self.tools.action_fail(&message)
+            }
             Effect::WorkloadVersion(version) => self.tools.application_version_set(&version),
         }
     }
@@ -164,6 +171,8 @@ pub struct SinkOutcome {
     /// The last state this unit wrote was `idle`: it left (or joined) the upgrade protocol
     /// and its ordinary status may be shown again.
     pub became_idle: bool,
+    /// The core failed the running action (`action-fail`).
+    pub action_failed: bool,
 }
 
 impl EffectSink for ToolSink<'_> {
@@ -324,6 +333,7 @@ mod tests {
         });
         let outcome = sink.into_result().expect("no tool failed");
         assert!(outcome.became_idle);
+        assert!(outcome.action_failed);
     }
 
     #[test]
@@ -376,5 +386,6 @@ mod tests {
             .into_result()
             .expect("log failures are not hook failures");
         assert!(!outcome.became_idle);
+        assert!(!outcome.action_failed);
     }
 }

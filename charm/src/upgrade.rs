@@ -11,16 +11,22 @@
 //!   "starting services...", "recovering unit after upgrade" (back ONLINE in the cluster).
 //!   A start refused because the data is newer (MY-013171) resets and rejoins the instance
 //!   when other members can donate the data; a single unit fails (restore from backup).
+//! - What this build is ([`this_charm`]): the Juju charm revision and the workload version
+//!   `versions.json` pins, which turns on what the core does beyond v0 (automatic rollback,
+//!   the rollback command in statuses, ...); and the `pause-after-unit-refresh` config
+//!   ([`pause_setting`]).
 
+use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
-    handle, messages, no_relation, ClusterNotReady, DependencyModel, Event, PeerSnapshot,
-    UpgradeFailed, UpgradeHooks,
+    handle, messages, no_relation, CharmVersions, ClusterNotReady, DependencyModel, Event,
+    PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
 };
 
 use crate::dispatch::HookContext;
 use crate::error::CharmError;
 use crate::lifecycle;
-use crate::peer::{self, ToolSink};
+use crate::peer::{self, SinkOutcome, ToolSink};
+use crate::revision::charm_revision;
 use crate::versions::Versions;
 use crate::workload::{RetryPolicy, Workload, WorkloadError};
 
@@ -31,6 +37,8 @@ pub struct MySqlUpgrade<'a> {
     unit_name: String,
     planned_units: usize,
     rejoin: RetryPolicy,
+    this_charm: CharmVersions,
+    pause_setting: Option<String>,
 }
 
 impl<'a> MySqlUpgrade<'a> {
@@ -48,7 +56,22 @@ impl<'a> MySqlUpgrade<'a> {
             unit_name: unit_name.into(),
             planned_units,
             rejoin: RetryPolicy::REJOIN_AFTER_UPGRADE,
+            this_charm: CharmVersions::default(),
+            pause_setting: None,
         }
+    }
+
+    /// Reports `this_charm` to the core (see [`this_charm`]); without it the core keeps v0's
+    /// behaviour.
+    pub fn with_this_charm(mut self, this_charm: CharmVersions) -> Self {
+        self.this_charm = this_charm;
+        self
+    }
+
+    /// The operator's `pause-after-unit-refresh` value (see [`pause_setting`]).
+    pub fn with_pause_setting(mut self, setting: Option<String>) -> Self {
+        self.pause_setting = setting;
+        self
     }
 
     /// Waits for the instance to rejoin with `retry` instead of Charmed MySQL's 30 × 10 s.
@@ -223,6 +246,14 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         Ok(())
     }
 
+    fn this_charm(&self) -> CharmVersions {
+        self.this_charm.clone()
+    }
+
+    fn pause_after_unit_refresh(&self) -> Option<String> {
+        self.pause_setting.clone()
+    }
+
     fn workload_version(&mut self, _view: &PeerSnapshot) -> Option<String> {
         match self.workload.installed_revision() {
             Ok(revision) => revision.map(|r| r.version),
@@ -234,27 +265,55 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
     }
 }
 
-/// Runs the upgrade core for one event on this unit.
+/// What this charm build is: the Juju charm revision of the charm directory (see
+/// [`crate::revision`]) and the workload version `versions.json` pins.
+///
+/// When the revision cannot be read, the error is logged and nothing is reported: the core
+/// then keeps v0's behaviour (no automatic rollback, no rollback command in statuses).
+pub fn this_charm(ctx: &HookContext<'_>) -> CharmVersions {
+    match charm_revision(&ctx.dispatch.charm_dir) {
+        Ok(revision) => CharmVersions::new(revision, ctx.versions.workload().version.clone()),
+        Err(err) => {
+            log::warn!(
+                "{err}; reporting no charm versions, so upgrades run as the v0 library's (no automatic rollback detection)"
+            );
+            CharmVersions::default()
+        }
+    }
+}
+
+/// The `pause-after-unit-refresh` config value as set (`all`, `first`, `none`; anything else
+/// is the core's to report), or `None` when this revision has no such option.
+pub fn pause_setting(tools: &dyn HookTools) -> Result<Option<String>, ToolError> {
+    Ok(match tools.config_get_key(PAUSE_OPTION)? {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(text)) => Some(text),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+/// Runs the upgrade core for one event on this unit and says what the effects told about it.
 ///
 /// Without the `upgrade` relation the core answers with v0's messages (the action fails
 /// with "Could not find upgrade relation."). When this unit returns to `idle` (its upgrade
 /// round is over, or it just joined), its ordinary status is shown again, as Charmed MySQL
 /// runs its update-status then.
-pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<(), CharmError> {
+pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<SinkOutcome, CharmError> {
     let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
         let mut sink = ToolSink::without_relation(ctx.tools);
         no_relation(&event, &mut sink);
-        sink.into_result()?;
-        return Ok(());
+        return Ok(sink.into_result()?);
     };
     let view = peer::snapshot(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
     let planned_units = ctx.tools.planned_units()?.len();
-    let mut hooks = MySqlUpgrade::new(ctx.workload, ctx.versions, ctx.unit_name(), planned_units);
+    let mut hooks = MySqlUpgrade::new(ctx.workload, ctx.versions, ctx.unit_name(), planned_units)
+        .with_this_charm(this_charm(ctx))
+        .with_pause_setting(pause_setting(ctx.tools)?);
     let mut sink = ToolSink::new(ctx.tools, relation);
     handle(&event, view, &mut hooks, &mut sink);
     let outcome = sink.into_result()?;
     if outcome.became_idle {
         lifecycle::show_health(ctx)?;
     }
-    Ok(())
+    Ok(outcome)
 }

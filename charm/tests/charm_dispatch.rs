@@ -487,15 +487,10 @@ fn hooks_the_charm_does_not_use_succeed_without_touching_anything() {
 fn an_unknown_action_fails_with_its_name() {
     let juju = FakeJuju::new(World::new("mysql/0", &[], true));
     let workload = MockWorkload::new();
-    run(
-        &juju,
-        &workload,
-        &dispatch("mysql/0", "actions/resume-upgrade"),
-    )
-    .expect("handled");
+    run(&juju, &workload, &dispatch("mysql/0", "actions/frobnicate")).expect("handled");
     assert_eq!(
         juju.world().action_failure.as_deref(),
-        Some("This charm has no action \"resume-upgrade\".")
+        Some("This charm has no action \"frobnicate\".")
     );
 }
 

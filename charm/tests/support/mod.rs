@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test file uses a different part of the fake
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
@@ -29,6 +29,12 @@ pub struct World {
     pub planned: Vec<String>,
     /// Every status-set, in order.
     pub statuses: Vec<Status>,
+    /// Every application status set (by the leader), in order.
+    pub app_statuses: Vec<Status>,
+    /// The application's config (config-get); unset options are absent.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// The running action's parameters (action-get).
+    pub action_params: serde_json::Map<String, serde_json::Value>,
     pub action_results: Bag,
     pub action_failure: Option<String>,
     pub workload_versions: Vec<String>,
@@ -196,6 +202,27 @@ impl FakeJuju {
         }
         {
             let w = w.clone();
+            tools.expect_app_status_set().returning(move |status| {
+                let mut world = lock(&w);
+                assert!(world.leader, "status-set --application by a non-leader");
+                world.app_statuses.push(status.clone());
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_config_get_key()
+                .returning(move |key| Ok(lock(&w).config.get(key).cloned()));
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_action_get()
+                .returning(move || Ok(lock(&w).action_params.clone()));
+        }
+        {
+            let w = w.clone();
             tools.expect_action_set().returning(move |values| {
                 lock(&w).action_results.extend(values.clone());
                 Ok(())
@@ -228,13 +255,20 @@ impl FakeJuju {
     }
 }
 
-/// The dispatch environment of `unit` for `path` (`hooks/<name>` or `actions/<name>`).
+/// The dispatch environment of `unit` for `path` (`hooks/<name>` or `actions/<name>`), with a
+/// charm directory Juju wrote no revision into: the charm reports no versions (v0).
 pub fn dispatch(unit: &str, path: &str) -> Dispatch {
+    dispatch_in(unit, path, Path::new("/charm"))
+}
+
+/// [`dispatch`] with `charm_dir` as the charm directory.
+pub fn dispatch_in(unit: &str, path: &str, charm_dir: &Path) -> Dispatch {
+    let charm_dir = charm_dir.display().to_string();
     let mut vars: Vec<(String, String)> = [
         ("JUJU_DISPATCH_PATH", path),
         ("JUJU_UNIT_NAME", unit),
         ("JUJU_MODEL_NAME", "test"),
-        ("JUJU_CHARM_DIR", "/charm"),
+        ("JUJU_CHARM_DIR", charm_dir.as_str()),
         ("JUJU_VERSION", "3.6.4"),
     ]
     .iter()

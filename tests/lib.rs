@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use juju_sim::engine::{Engine, EngineOptions, Source, StatusReport, UnitReport};
+use juju_sim::engine::{Engine, EngineOptions, Source, StatusReport, TaskId, UnitReport};
 use juju_sim::model::{Task, TaskStatus};
+use juju_upgrade::PAUSE_OPTION;
 use mysql_charm::versions::VersionOverrides;
 use mysql_charm::workload::{EmulatedUnitState, EmulatedWorkload, FaultPlan, FaultRule};
 use xtask::pack::{pack, CharmSource, CHARM_FILE_NAME};
@@ -181,14 +182,93 @@ impl Sim {
 
     /// Runs an action as `juju run` does and returns the finished task.
     pub fn run_action(&mut self, target: &str, action: &str) -> Task {
-        let id = self
-            .engine
-            .run_action(target, action, serde_json::Map::new())
-            .expect("enqueue action");
+        self.run_action_with(target, action, &[])
+    }
+
+    /// `juju run <target> <action> key=value...` with boolean parameters; returns the finished
+    /// task.
+    pub fn run_action_with(&mut self, target: &str, action: &str, params: &[(&str, bool)]) -> Task {
+        let id = self.begin_action(target, action, params);
         self.settle();
+        self.finished_task(id)
+    }
+
+    /// Enqueues an action without running anything (`juju run --background`): it runs when
+    /// its unit gets to it, before that unit's next charm upgrade, as Juju does.
+    pub fn begin_action(&mut self, target: &str, action: &str, params: &[(&str, bool)]) -> TaskId {
+        let params: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), serde_json::Value::Bool(*value)))
+            .collect();
+        self.engine
+            .run_action(target, action, params)
+            .expect("enqueue action")
+    }
+
+    /// A task that must have finished.
+    pub fn finished_task(&self, id: TaskId) -> Task {
         let task = self.engine.task(id).expect("task").clone();
         assert!(task.status.is_final(), "task {id} did not finish: {task:?}");
         task
+    }
+
+    /// `juju config mysql pause-after-unit-refresh=<value>` (units run `config-changed` at
+    /// the next settle).
+    pub fn set_pause(&mut self, value: &str) {
+        let values = BTreeMap::from([(PAUSE_OPTION.to_owned(), value.to_owned())]);
+        self.engine.set_config(APP, &values).expect("juju config");
+    }
+
+    /// The application's status and message (the leader's `status-set --application`).
+    pub fn app_status(&self) -> (String, String) {
+        let status = self.status();
+        let app = status.applications.get(APP).expect("the application");
+        (
+            app.application_status.current.clone(),
+            app.application_status.message.clone(),
+        )
+    }
+
+    /// The order in which a prepared upgrade takes the units: the non-leaders, highest number
+    /// first, then the leader (the primary).
+    pub fn planned_order(&self) -> Vec<String> {
+        let leader = self.leader();
+        let mut order: Vec<String> = self
+            .unit_names()
+            .into_iter()
+            .rev()
+            .filter(|u| *u != leader)
+            .collect();
+        order.push(leader);
+        order
+    }
+
+    /// Every unit active and `idle` with its server running `version`, and no hook in error.
+    pub fn assert_all_active_on(&self, version: &str) {
+        for (unit, report) in self.units() {
+            assert_eq!(
+                (
+                    report.workload_status.current.as_str(),
+                    report.workload_version.as_str()
+                ),
+                ("active", version),
+                "{unit}: {report:?}\n{}",
+                self.debug_log()
+            );
+            assert_eq!(self.upgrade_state(&unit).as_deref(), Some("idle"), "{unit}");
+            let server = self.server(&unit).expect("installed");
+            assert!(server.running, "{unit} runs mysqld");
+            assert_eq!(
+                server.installed.map(|r| r.version).as_deref(),
+                Some(version),
+                "{unit}"
+            );
+        }
+        assert!(
+            self.engine.errors().is_empty(),
+            "{:?}",
+            self.engine.errors()
+        );
     }
 
     /// `juju run <app>/leader pre-upgrade-check`, which must succeed.

@@ -8,6 +8,7 @@ use e2e::{
     WAITING_FOR_OTHERS,
 };
 use juju_sim::engine::Source;
+use juju_sim::model::TaskStatus;
 use mysql_charm::versions::VersionOverrides;
 use mysql_charm::workload::{FaultKind, FaultRule};
 
@@ -185,12 +186,17 @@ fn a_unit_failing_again_during_the_rollback_pauses_it_with_a_clear_status() {
     sim.pre_upgrade_check();
     let order = upgrade_order(&sim);
     let (first, second, leader) = (order[0].clone(), order[1].clone(), order[2].clone());
-    // The first unit upgrades; the second fails to start 8.0.34.
+    // The first unit upgrades; the upgrade pauses (pause-after-unit-refresh=first); the
+    // operator resumes it and the second unit fails to start 8.0.34.
     sim.arm([FaultRule::new(FaultKind::StartFails)
         .for_version(NEW_VERSION)
         .for_unit(second.as_str())]);
     let new = sim.new_charm();
     sim.refresh(Source::Path(new));
+    let resume = sim.run_action(&second, "resume-upgrade");
+    assert_eq!(resume.status, TaskStatus::Failed);
+    let failed = format!("Upgrade resumed, but {second} failed to upgrade: see `juju debug-log`. Roll back: `juju refresh mysql --revision=182`");
+    assert_eq!(resume.message.as_deref(), Some(failed.as_str()));
     assert_eq!(
         sim.unit_status(&second),
         ("blocked".to_owned(), UPGRADE_FAILED.to_owned())
@@ -303,6 +309,9 @@ fn an_incompatible_revision_fails_before_any_server_is_touched_and_rolls_back() 
 fn a_downgrade_mysqld_refuses_is_repaired_from_the_other_members() {
     let mut sim = Sim::new(4, binaries!());
     sim.deploy_old(3);
+    // Both refreshes are upgrade rounds (the first one completed): no pauses wanted here.
+    sim.set_pause("none");
+    sim.settle();
     sim.pre_upgrade_check();
     let new = sim.new_charm();
     sim.refresh(Source::Path(new));

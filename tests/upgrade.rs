@@ -1,13 +1,22 @@
 //! The happy upgrade through juju-sim with the real charm: three units of revision 182
-//! (MySQL 8.0.33) refreshed to the next revision (8.0.34).
+//! (MySQL 8.0.33) refreshed to the next revision (8.0.34), with
+//! `pause-after-unit-refresh=none`, or with the default `first` and the operator running
+//! `resume-upgrade` on the unit the status names.
 
 use e2e::{binaries, Sim, APP, NEW_VERSION, OLD_VERSION, WAITING_FOR_OTHERS};
 use juju_sim::engine::Source;
+use juju_sim::model::TaskStatus;
 
-/// Deploys, checks, refreshes and returns the model (for a given scheduler seed).
-fn upgraded(seed: u64) -> Sim {
+/// Deploys, checks, refreshes and returns the model (for a given scheduler seed). With
+/// `pause` the operator sets `pause-after-unit-refresh` first; with the default (`first`) the
+/// upgrade stops after the first unit and the operator resumes it on the next one.
+fn upgraded(seed: u64, pause: Option<&str>) -> Sim {
     let mut sim = Sim::new(seed, binaries!());
     sim.deploy_old(3);
+    if let Some(pause) = pause {
+        sim.set_pause(pause);
+        sim.settle();
+    }
     assert_eq!(
         sim.app_revision_and_version(),
         (182, OLD_VERSION.to_owned())
@@ -21,7 +30,7 @@ fn upgraded(seed: u64) -> Sim {
         .to_owned();
     let leader = sim.leader();
     assert!(
-        result.ends_with(&format!("{leader}. Run `juju refresh` to start.")),
+        result.contains(&format!("{leader}. Run `juju refresh` to start.")),
         "the leader upgrades last: {result}"
     );
     assert_eq!(
@@ -33,13 +42,18 @@ fn upgraded(seed: u64) -> Sim {
     sim.clear_status_trace();
     let revision = sim.refresh(Source::Path(new));
     assert_eq!(revision, 183);
+    if pause.is_none() {
+        let next = sim.planned_order()[1].clone();
+        let task = sim.run_action(&next, "resume-upgrade");
+        assert_eq!(task.status, TaskStatus::Completed, "{task:?}");
+    }
     sim
 }
 
 #[test]
 fn three_units_upgrade_one_at_a_time_with_the_leader_and_primary_last() {
     for seed in [1, 7, 42] {
-        let sim = upgraded(seed);
+        let sim = upgraded(seed, Some("none"));
         let leader = sim.leader();
         let order = sim.assert_one_at_a_time(&sim.windows());
         let others: Vec<String> = sim
@@ -94,8 +108,20 @@ fn three_units_upgrade_one_at_a_time_with_the_leader_and_primary_last() {
 
 #[test]
 fn each_unit_shows_charmed_mysqls_statuses_while_it_upgrades() {
-    let sim = upgraded(3);
+    let sim = upgraded(3, None);
     let leader = sim.leader();
+    // With the default pause-after-unit-refresh=first, the second unit waited for the
+    // operator's resume-upgrade after the first one upgraded.
+    let second = sim.planned_order()[1].clone();
+    let paused = (
+        "blocked".to_owned(),
+        format!("Paused: check upgraded units, then `juju run {second} resume-upgrade`"),
+    );
+    assert!(
+        sim.statuses_of(&second).contains(&paused),
+        "{:?}",
+        sim.statuses_of(&second)
+    );
     let first = sim
         .unit_names()
         .into_iter()
@@ -150,6 +176,8 @@ fn each_unit_shows_charmed_mysqls_statuses_while_it_upgrades() {
 fn the_upgrade_survives_hooks_that_fail_or_are_killed_midway() {
     let mut sim = Sim::new(21, binaries!());
     sim.deploy_old(3);
+    sim.set_pause("none");
+    sim.settle();
     sim.pre_upgrade_check();
     let new = sim.new_charm();
     sim.engine.refresh(APP, Source::Path(new)).expect("refresh");
@@ -216,6 +244,8 @@ fn the_upgrade_survives_hooks_that_fail_or_are_killed_midway() {
 fn the_upgrade_goes_on_when_leadership_moves_midway() {
     let mut sim = Sim::new(8, binaries!());
     sim.deploy_old(3);
+    sim.set_pause("none");
+    sim.settle();
     sim.pre_upgrade_check();
     let old_leader = sim.leader();
     let order: Vec<String> = sim

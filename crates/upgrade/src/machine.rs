@@ -49,6 +49,12 @@ pub const SKIPPED_KEY: &str = "skipped";
 /// refresh; cleared by the next refresh and when the upgrade completes.
 pub const COMPATIBILITY_SKIPPED_KEY: &str = "compatibility-check-skipped";
 
+/// App bag key set by recovery (to the recovery's round) until the leader runs the rollback's
+/// `upgrade-charm`. Unit bags reach the others late, the app bag does not: while it is set no
+/// unit is granted, so a unit that runs a refresh older than the recovery (an `upgrade-charm`
+/// that came late) cannot upgrade to the failed revision on an old copy of the leader's state.
+pub const ROLLBACK_REFRESH_PENDING_KEY: &str = "rollback-refresh-pending";
+
 /// The Juju event the charm is handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Event {
@@ -530,8 +536,14 @@ impl<'s> Turn<'s> {
         self.start_round()?;
         self.mark_rollback_round()?;
         let mut stack = self.view.upgrade_stack()?;
+        if stack.is_empty() {
+            // Beyond v0: a unit failed after the stack emptied (refreshed again as the upgrade
+            // ended). v0 would keep the empty stack and the rollback could never start.
+            stack = self.stack_for_failed_units(hooks)?;
+        }
+        let rebuilt = self.view.upgrade_stack()?.is_empty() && !stack.is_empty();
         let inserted = stack.repair(&self.view.app_units());
-        if !inserted.is_empty() {
+        if !inserted.is_empty() || rebuilt {
             self.log(
                 LogLevel::Debug,
                 format!("Inserted {inserted:?} in to upgrade-stack - {stack}"),
@@ -541,6 +553,9 @@ impl<'s> Turn<'s> {
         if self.view.app_value(UPGRADE_TARGET_KEY).is_some() {
             // The rollback's target is known once the leader runs the refreshed charm.
             self.set_app(UPGRADE_TARGET_KEY, String::new());
+        }
+        if let Some(round) = self.view.app_round()? {
+            self.set_app(ROLLBACK_REFRESH_PENDING_KEY, round.to_string());
         }
         self.status(Status::blocked(messages::READY_TO_ROLLBACK));
         self.set_own_state(UnitState::Recovery);
@@ -554,8 +569,38 @@ impl<'s> Turn<'s> {
         self.settle(hooks)
     }
 
+    /// A stack for a recovery that found none: the charm's order, the failed units on top.
+    fn stack_for_failed_units<H: UpgradeHooks>(
+        &mut self,
+        hooks: &mut H,
+    ) -> Result<UpgradeStack, SnapshotError> {
+        let app_units = self.view.app_units();
+        let order = hooks
+            .build_upgrade_stack(&self.view)
+            .ok()
+            .filter(|units| {
+                UpgradeStack::from_units(units.clone())
+                    .and_then(|stack| stack.validate_complete(&app_units))
+                    .is_ok()
+            })
+            .unwrap_or_else(|| app_units.iter().copied().collect());
+        let states = self.view.unit_states()?;
+        let failed = |unit: &u32| states.get(unit) == Some(&Some(UnitState::Failed));
+        let (failed_units, others): (Vec<u32>, Vec<u32>) = order.into_iter().partition(failed);
+        let units: Vec<u32> = others.into_iter().chain(failed_units).collect();
+        self.log(
+            LogLevel::Debug,
+            format!("No upgrade-stack left; rolling back in the order {units:?}"),
+        );
+        Ok(UpgradeStack::from_units(units)?)
+    }
+
     /// v0 `_on_upgrade_charm`, VM substrate.
     fn upgrade_charm<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+        if self.view.is_leader {
+            // The rollback's refresh reached the leader: units may go again.
+            self.release_rollback_gate();
+        }
         if self.beyond_v0() {
             return self.upgrade_charm_beyond_v0(hooks);
         }
@@ -567,6 +612,9 @@ impl<'s> Turn<'s> {
             self.log(LogLevel::Error, messages::NO_STACK);
             return Ok(());
         };
+        if self.refreshed_again_this_round()? {
+            return self.pause_on_second_refresh(hooks);
+        }
         if self.view.is_leader {
             match self.view.stored_dependencies()? {
                 Some(deployed) => {
@@ -599,6 +647,57 @@ impl<'s> Turn<'s> {
         self.settle(hooks)
     }
 
+    /// Without reported versions: this unit already ran `upgrade-charm` in the current round
+    /// (a stack written by this core; its round mark is this round's) and gets another one: a
+    /// second `juju refresh` in the middle of the upgrade, or onto an upgrade paused by a
+    /// failure before `pre-upgrade-check` entered recovery (which starts a new round).
+    fn refreshed_again_this_round(&self) -> Result<bool, SnapshotError> {
+        Ok(self.view.app_round()?.is_some()
+            && matches!(
+                self.view.own_state()?,
+                Some(
+                    UnitState::Ready
+                        | UnitState::Upgrading
+                        | UnitState::Completed
+                        | UnitState::Failed
+                )
+            )
+            && self.view.completed_this_round(self.view.unit)?)
+    }
+
+    /// Pauses the upgrade on this unit. Units that upgraded with the first charm would
+    /// otherwise keep it: going back to `ready` could even upgrade this unit again at once (it
+    /// may still be on top) while the leader, on an older copy of its bag that says
+    /// `completed`, pops it and lets the next unit go, two workloads changing together; and a
+    /// unit that already left the stack would wait forever or stay on the first charm's
+    /// workload. `failed` pauses everyone instead, and the documented recovery
+    /// (`pre-upgrade-check`, then `juju refresh` to the revision wanted) takes every unit there,
+    /// one at a time.
+    fn pause_on_second_refresh<H: UpgradeHooks>(
+        &mut self,
+        hooks: &mut H,
+    ) -> Result<(), SnapshotError> {
+        self.log(
+            LogLevel::Error,
+            format!(
+                "{} received another charm during the upgrade; pausing the upgrade",
+                self.own_name()
+            ),
+        );
+        self.status(Status::blocked(messages::REFRESHED_DURING_UPGRADE));
+        self.set_own_state(UnitState::Failed);
+        let instructions = hooks.rollback_instructions(&self.view.app);
+        self.log(LogLevel::Error, instructions);
+        self.settle(hooks)
+    }
+
+    /// Clears [`ROLLBACK_REFRESH_PENDING_KEY`] (leader only; see there).
+    fn release_rollback_gate(&mut self) {
+        if self.view.app_value(ROLLBACK_REFRESH_PENDING_KEY).is_some() {
+            self.set_app(ROLLBACK_REFRESH_PENDING_KEY, String::new());
+        }
+    }
+
     /// Runs the relation-changed rules until nothing changes any more (bounded).
     fn settle<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
         // Each productive step pops the stack or moves this unit's state forward, so a legitimate
@@ -606,6 +705,17 @@ impl<'s> Turn<'s> {
         let budget = 2 * self.view.app_units().len() + 4;
         if self.beyond_v0() && self.view.is_leader {
             self.leader_catch_up(hooks)?;
+        }
+        // A leader that ran this round's `upgrade-charm` (the old leader's release may have
+        // been lost with its leadership) lets the rollback go.
+        if self.view.is_leader
+            && matches!(
+                self.view.own_state()?,
+                Some(UnitState::Ready | UnitState::Upgrading | UnitState::Completed)
+            )
+            && self.view.completed_this_round(self.view.unit)?
+        {
+            self.release_rollback_gate();
         }
         for _ in 0..budget {
             if !self.step(hooks)? {
@@ -685,6 +795,7 @@ impl<'s> Turn<'s> {
             && cluster == Some(UnitState::Ready)
             && !other_upgrading
             && ready_this_round
+            && self.view.app_value(ROLLBACK_REFRESH_PENDING_KEY).is_none()
         {
             if top_state == Some(UnitState::Ready) && self.awaits_resume(top, &stack)? {
                 let status = messages::paused_unit(&self.view.unit_name(top));

@@ -24,6 +24,10 @@ pub const NO_STACK: &str = "Cluster upgrade failed, ensure pre-upgrade checks ar
 pub const UPGRADE_FAILED: &str = "upgrade failed. Check logs for rollback instruction";
 /// Charmed MySQL's pre-upgrade check failure message.
 pub const PRE_UPGRADE_CHECK_FAILED: &str = "Pre-upgrade check failed. Cannot upgrade.";
+/// Blocked status of a unit (charm without reported versions) that received a second
+/// `juju refresh` during the upgrade: the upgrade pauses there.
+pub const REFRESHED_DURING_UPGRADE: &str =
+    "refreshed again during the upgrade: run pre-upgrade-check on the leader, then juju refresh";
 /// Prefix of the blocked status and log line for corrupt peer data.
 pub const DATA_INVALID_PREFIX: &str = "upgrade data invalid: ";
 

@@ -6,6 +6,7 @@ mod support;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use juju_upgrade::machine::ROLLBACK_REFRESH_PENDING_KEY;
 use juju_upgrade::{
     handle, messages, no_relation, ClusterNotReady, DependencyModel, Effect, EffectSink, Event,
     LogLevel, PeerSnapshot, Status, UpgradeFailed, UpgradeHooks, DEPENDENCIES_KEY, ROUND_KEY,
@@ -864,6 +865,121 @@ fn top_unit_ready_from_an_earlier_round_waits_for_this_rounds_upgrade_charm() {
     assert_eq!(
         state_writes(&effects),
         vec!["ready", "upgrading", "completed"]
+    );
+}
+
+#[test]
+fn a_second_upgrade_charm_in_the_same_round_pauses_the_upgrade() {
+    // Beyond v0 (safety, charms that do not report versions): a unit that already ran this
+    // round's upgrade-charm gets another one: a second `juju refresh` mid-upgrade.
+    for own in ["ready", "completed", "failed"] {
+        let mut hooks = FakeHooks::new();
+        let effects = run(
+            Event::UpgradeCharm,
+            with_round(
+                view_with_stack(1, false, &[(0, "ready"), (1, own)], "[0, 1]"),
+                "3",
+                &[0, 1],
+            ),
+            &mut hooks,
+        );
+        assert!(hooks.upgrades.is_empty(), "{own}: upgraded");
+        assert_eq!(state_writes(&effects), vec!["failed"], "{own}");
+        assert_eq!(
+            statuses(&effects).first(),
+            Some(&Status::blocked(messages::REFRESHED_DURING_UPGRADE)),
+            "{own}"
+        );
+    }
+}
+
+#[test]
+fn upgrade_charm_after_recovery_still_readies_a_unit_for_the_rollback() {
+    // The recovery started round 4; the unit's mark is from round 3: this upgrade-charm is the
+    // rollback's, not a second refresh.
+    for own in ["completed", "failed"] {
+        let mut hooks = FakeHooks::new();
+        let mut snapshot = with_round(
+            view_with_stack(1, false, &[(0, "recovery"), (1, own)], "[0, 1]"),
+            "4",
+            &[],
+        );
+        snapshot
+            .unit_bags
+            .get_mut(&1)
+            .expect("bag")
+            .insert(ROUND_KEY.into(), "3".into());
+        let effects = run(Event::UpgradeCharm, snapshot, &mut hooks);
+        assert_eq!(state_writes(&effects), vec!["ready"], "{own}");
+    }
+}
+
+#[test]
+fn recovery_with_an_empty_stack_stacks_every_unit_with_the_failed_ones_on_top() {
+    // Beyond v0: a unit failed after the stack emptied; v0 kept the empty stack and the
+    // rollback refresh then found none.
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::PreUpgradeCheck,
+        with_round(
+            view_with_stack(0, true, &[(0, "idle"), (1, "failed"), (2, "idle")], "[]"),
+            "2",
+            &[],
+        ),
+        &mut hooks,
+    );
+    assert_eq!(app_writes(&effects, STACK_KEY), vec!["[0, 2, 1]"]);
+    assert_eq!(state_writes(&effects), vec!["recovery"]);
+}
+
+#[test]
+fn no_unit_is_granted_between_recovery_and_the_leaders_rollback_upgrade_charm() {
+    // Recovery marks the app bag (read fresh by everyone); the leader's upgrade-charm clears it.
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::PreUpgradeCheck,
+        with_round(
+            view_with_stack(0, true, &[(0, "ready"), (1, "failed")], "[0, 1]"),
+            "2",
+            &[],
+        ),
+        &mut hooks,
+    );
+    assert_eq!(
+        app_writes(&effects, ROLLBACK_REFRESH_PENDING_KEY),
+        vec!["3"]
+    );
+    // mysql/1 on top, ready for round 3 on an old copy of the leader: it waits.
+    let gated = |pending: Option<&str>| {
+        let mut view = with_round(
+            view_with_stack(1, false, &[(0, "ready"), (1, "ready")], "[0, 1]"),
+            "3",
+            &[0, 1],
+        );
+        if let Some(round) = pending {
+            view.app_bag
+                .insert(ROLLBACK_REFRESH_PENDING_KEY.into(), round.into());
+        }
+        view
+    };
+    let mut hooks = FakeHooks::new();
+    run(Event::RelationChanged, gated(Some("3")), &mut hooks);
+    assert!(hooks.upgrades.is_empty());
+    run(Event::RelationChanged, gated(None), &mut hooks);
+    assert_eq!(hooks.upgrades.len(), 1);
+    // The leader's rollback upgrade-charm releases it.
+    let mut leader = with_round(
+        view_with_stack(0, true, &[(0, "recovery"), (1, "ready")], "[0, 1]"),
+        "3",
+        &[1],
+    );
+    leader
+        .app_bag
+        .insert(ROLLBACK_REFRESH_PENDING_KEY.into(), "3".into());
+    let effects = run(Event::UpgradeCharm, leader, &mut FakeHooks::new());
+    assert_eq!(
+        app_writes(&effects, ROLLBACK_REFRESH_PENDING_KEY),
+        vec![String::new()]
     );
 }
 

@@ -18,7 +18,7 @@ use std::hash::{Hash, Hasher};
 use crate::cluster::Cluster;
 use crate::fixtures::{seed_revisions, ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
 use crate::rng::SplitMix64;
-use crate::scenario::{describe, Operator, OperatorStep, Phase, Script};
+use crate::scenario::{describe, Ending, Operator, OperatorStep, Phase, Script};
 
 /// Which kinds of fault the explorer injects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -473,6 +473,9 @@ pub struct Report {
     pub faults_injected: u64,
     /// Invariant violations found.
     pub violations: u64,
+    /// End states reached (counted once each) in which, in v0 mode, a second refresh came after
+    /// the upgrade had ended and waits for `pre-upgrade-check` (v0's documented behaviour).
+    pub unprepared_refresh_ends: u64,
     /// The first violation of each kind (up to a few), with its trace.
     pub examples: Vec<Found>,
     /// The search stopped at its state limit before covering everything.
@@ -486,7 +489,7 @@ impl Report {
     /// The one closing line with the figures.
     pub fn closing_line(&self) -> String {
         format!(
-            "explore {} [{}]: states explored {}, transitions {}, interleavings {}, faults injected {}, invariant violations {}{}",
+            "explore {} [{}]: states explored {}, transitions {}, interleavings {}, faults injected {}, invariant violations {} (end states left to an unprepared refresh, v0: {}){}",
             self.mode,
             self.config,
             self.states,
@@ -494,6 +497,7 @@ impl Report {
             self.interleavings,
             self.faults_injected,
             self.violations,
+            self.unprepared_refresh_ends,
             if self.truncated { " (truncated at the state limit)" } else { "" }
         )
     }
@@ -639,6 +643,9 @@ pub fn exhaustive_from(config: &Config, root: World, max_states: u64) -> Report 
                 let trace = trace_to(&stack);
                 report.record(reason, trace, None);
             }
+            if child.operator.ending == Some(Ending::UnpreparedRefresh) {
+                report.unprepared_refresh_ends += 1;
+            }
             searched.insert(fingerprint, 1);
             add_paths(&mut stack, 1);
             continue;
@@ -680,6 +687,8 @@ pub struct Walk {
     pub violations: Vec<(String, usize)>,
     /// The configuration the seed chose (with `vary`, leader and script come from the seed).
     pub config: Option<Config>,
+    /// How the run ended, if it did.
+    pub ending: Option<Ending>,
 }
 
 /// The configuration a seed runs with: with `vary`, the leader and the failing upgrade and
@@ -716,6 +725,7 @@ pub fn walk(config: &Config, seed: u64) -> Walk {
             if let Some(reason) = world.stuck_reason() {
                 result.violations.push((reason, result.trace.len()));
             }
+            result.ending = world.operator.ending;
             break;
         }
         let (faults, normal): (Vec<Step>, Vec<Step>) =
@@ -771,6 +781,9 @@ pub fn random_walks(config: &Config, seeds: std::ops::Range<u64>) -> Report {
         for (message, at) in walk.violations {
             report.record(message, walk.trace[..at].to_vec(), Some(seed));
         }
+        if walk.ending == Some(Ending::UnpreparedRefresh) {
+            report.unprepared_refresh_ends += 1;
+        }
     }
     report.states = seen.len() as u64;
     report
@@ -790,9 +803,24 @@ pub fn replay(config: &Config, trace: &[Step]) -> Result<Replay, String> {
     replay_to(config, trace).map(|(_, replay)| replay)
 }
 
+/// Replays `trace` on `config` as far as it still goes: a change to the core may make a step
+/// of an old trace impossible (other hooks get queued). Returns the world reached and how many
+/// steps were taken.
+pub fn replay_prefix(config: &Config, trace: &[Step]) -> (World, Replay, usize) {
+    let mut taken = 0;
+    while taken < trace.len() && replay_to(config, &trace[..=taken]).is_ok() {
+        taken += 1;
+    }
+    match replay_to(config, &trace[..taken]) {
+        Ok((world, replay)) => (world, replay, taken),
+        Err(_) => (World::new(config), Replay::default(), 0),
+    }
+}
+
 /// Replays `trace` on `config` and returns the world it reaches, with the narration.
 pub fn replay_to(config: &Config, trace: &[Step]) -> Result<(World, Replay), String> {
     let mut world = World::new(config);
+    world.cluster.keep_logs = true;
     let mut replay = Replay::default();
     for (index, &step) in trace.iter().enumerate() {
         let enabled = world.enabled(config);
@@ -803,11 +831,29 @@ pub fn replay_to(config: &Config, trace: &[Step]) -> Result<(World, Replay), Str
             ));
         }
         let what = narrate(&world, step);
+        let logged_before: Vec<(u32, usize)> = world
+            .cluster
+            .units
+            .iter()
+            .map(|(&unit, sim)| (unit, sim.log.len()))
+            .collect();
         let problems = world.apply(step);
-        replay.narration.push(format!(
+        let mut lines = format!(
             "{index:>4} {step:<10} {what}\n       -> {}",
             describe(&world.cluster)
-        ));
+        );
+        for (unit, before) in logged_before {
+            if let Some(sim) = world.cluster.units.get(&unit) {
+                for (level, message) in sim.log.iter().skip(before) {
+                    lines.push_str(&format!(
+                        "\n          mysql/{unit} {}: {}",
+                        level.as_str(),
+                        message.lines().next().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        replay.narration.push(lines);
         replay
             .violations
             .extend(problems.into_iter().map(|message| (message, index)));

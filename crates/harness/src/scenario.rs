@@ -75,7 +75,7 @@ impl Default for Script {
         Script {
             fail_upgrade: Some(0),
             fail_rollback: None,
-            max_recoveries: 2,
+            max_recoveries: 3,
         }
     }
 }
@@ -91,6 +91,8 @@ pub struct Operator {
     pub recoveries: u32,
     /// The scripted failures.
     pub script: Script,
+    /// How the run ended, once it has.
+    pub ending: Option<Ending>,
 }
 
 impl Operator {
@@ -101,6 +103,7 @@ impl Operator {
             rolling_back: false,
             recoveries: 0,
             script,
+            ending: None,
         }
     }
 
@@ -120,6 +123,7 @@ impl Operator {
                 let visible_failure = cluster.failed_units().iter().any(|&unit| {
                     cluster.status(unit).map(|s| s.kind) == Some(StatusKind::Blocked)
                         && cluster.units[&unit].revision == cluster.app_revision
+                        && !cluster.is_busy(unit)
                 });
                 let can_recover = visible_failure
                     && self.recoveries < self.script.max_recoveries
@@ -147,15 +151,7 @@ impl Operator {
                         "pre-upgrade-check on an idle, quiet cluster failed: {message}"
                     ));
                 } else {
-                    let mut stacked = cluster.stack();
-                    stacked.sort_unstable();
-                    let live: Vec<u32> = cluster.units.keys().copied().collect();
-                    if stacked != live {
-                        problems.push(format!(
-                            "pre-upgrade-check built stack {:?} for units {live:?}",
-                            cluster.stack()
-                        ));
-                    }
+                    problems.extend(check_prepared(cluster));
                 }
                 let baseline = model_json(cluster, ORIGINAL_REVISION);
                 if cluster.dependencies() != baseline.as_deref() {
@@ -176,10 +172,31 @@ impl Operator {
             OperatorStep::Recover => {
                 let leader = cluster.leader;
                 let failed = cluster.failed_units();
+                let stack_before = cluster.stack();
                 let outcome = cluster.run_pre_upgrade_check(leader);
                 self.recoveries += 1;
-                problems.extend(check_recovery(cluster, leader, &failed, &outcome));
-                self.phase = Phase::Recovered;
+                let recovered = cluster.state(leader) == Some("recovery");
+                let prepared =
+                    outcome.failed.is_none() && !recovered && cluster.stack() != stack_before;
+                if prepared {
+                    // The leader's copy of the failed unit was older than the failure (a unit
+                    // paused by a second refresh as the upgrade ended): the action prepared a
+                    // new upgrade instead, and the refresh that follows takes every unit on.
+                    problems.extend(check_prepared(cluster));
+                    self.phase = Phase::Recovered;
+                } else if outcome.failed.is_none() && !recovered {
+                    // Beyond v0: the rollback refresh already reached the failed units, so
+                    // the action says so and changes nothing; the rollback goes on.
+                } else {
+                    problems.extend(check_recovery(
+                        cluster,
+                        leader,
+                        &failed,
+                        &stack_before,
+                        &outcome,
+                    ));
+                    self.phase = Phase::Recovered;
+                }
             }
             OperatorStep::RollBack => {
                 if !self.rolling_back {
@@ -192,11 +209,28 @@ impl Operator {
                 self.phase = Phase::Rolling;
             }
             OperatorStep::Finish => {
-                problems.extend(check_final(cluster, self.rolling_back));
+                let (ending, found) = check_final(cluster, self.rolling_back);
+                problems.extend(found);
+                self.ending = Some(ending);
                 self.phase = Phase::Done;
             }
         }
         problems
+    }
+}
+
+/// A prepared upgrade stacks every live unit.
+fn check_prepared(cluster: &Cluster) -> Vec<String> {
+    let mut stacked = cluster.stack();
+    stacked.sort_unstable();
+    let live: Vec<u32> = cluster.units.keys().copied().collect();
+    if stacked == live {
+        Vec::new()
+    } else {
+        vec![format!(
+            "pre-upgrade-check built stack {:?} for units {live:?}",
+            cluster.stack()
+        )]
     }
 }
 
@@ -214,6 +248,7 @@ fn check_recovery(
     cluster: &Cluster,
     leader: u32,
     failed: &[u32],
+    stack_before: &[u32],
     outcome: &ActionOutcome,
 ) -> Vec<String> {
     let mut problems = Vec::new();
@@ -245,20 +280,71 @@ fn check_recovery(
             "recovery stack {stack:?} is not every live unit {live:?}"
         ));
     }
-    if !stack.last().is_some_and(|top| failed.contains(top)) {
+    // v0's repair keeps the top (the failed unit, when a workload upgrade failed), so it rolls
+    // back first. (A unit paused by a second refresh may be anywhere in the stack or out of it.)
+    let top_before = stack_before.last().copied();
+    if top_before.is_some() && stack.last().copied() != top_before {
         problems.push(format!(
-            "recovery stack {stack:?} does not roll back a failed unit {failed:?} first"
+            "recovery changed the top of the stack from {stack_before:?} to {stack:?}"
+        ));
+    }
+    if top_before.is_some_and(|top| failed.contains(&top)) && stack.last() != top_before.as_ref() {
+        problems.push(format!(
+            "recovery stack {stack:?} does not roll back the failed unit {top_before:?} first"
         ));
     }
     problems
 }
 
-/// A run over: finished on the last refreshed revision, or paused on failed units that say so.
-pub fn check_final(cluster: &Cluster, rolling_back: bool) -> Vec<String> {
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ending {
+    /// Every unit idle and active on the last refreshed revision.
+    Finished,
+    /// Paused on failed units whose status says what to do.
+    Paused,
+    /// v0 behaviour: a refresh reached the units only after the upgrade had ended, so it found
+    /// no stack and did nothing but log that `pre-upgrade-check` must run first. Every unit is
+    /// idle on the workload and baseline of the last completed upgrade, running the newer charm.
+    UnpreparedRefresh,
+}
+
+/// A run over: finished on the last refreshed revision, or paused on failed units that say so,
+/// or (v0 only) a refresh that came after the upgrade ended.
+pub fn check_final(cluster: &Cluster, rolling_back: bool) -> (Ending, Vec<String>) {
     let failed = cluster.failed_units();
     if !failed.is_empty() {
-        return check_paused(cluster, &failed);
+        return (Ending::Paused, check_paused(cluster, &failed));
     }
+    if !cluster.report_versions && ended_before_an_unprepared_refresh(cluster) {
+        return (Ending::UnpreparedRefresh, Vec::new());
+    }
+    (Ending::Finished, check_finished(cluster, rolling_back))
+}
+
+/// Every unit idle and active, no stack, and workloads and baseline consistently those of one
+/// revision older than the application's.
+fn ended_before_an_unprepared_refresh(cluster: &Cluster) -> bool {
+    let Some(baseline) = cluster.dependencies() else {
+        return false;
+    };
+    let Some((&ran, _)) = cluster
+        .revisions
+        .iter()
+        .find(|(_, revision)| revision.model.to_json() == baseline)
+    else {
+        return false;
+    };
+    let pinned = &cluster.revisions[&ran].workload;
+    ran != cluster.app_revision
+        && cluster.all_idle_and_active()
+        && cluster
+            .units
+            .values()
+            .all(|sim| &sim.workload == pinned && sim.revision == cluster.app_revision)
+}
+
+fn check_finished(cluster: &Cluster, rolling_back: bool) -> Vec<String> {
     let mut problems = Vec::new();
     let target = cluster.app_revision;
     if rolling_back && target != ORIGINAL_REVISION {
@@ -303,29 +389,25 @@ pub fn check_final(cluster: &Cluster, rolling_back: bool) -> Vec<String> {
     problems
 }
 
-/// Paused: every failed unit shows a blocked status that says what happened, nothing upgrades,
-/// and the units that are out of the stack have completed.
+/// Paused: every failed unit shows a blocked status that says what happened and no unit is
+/// left `upgrading`. (Which units are in the stack does not matter here: recovery puts every unit back,
+/// and that is checked when the operator runs it.)
 fn check_paused(cluster: &Cluster, failed: &[u32]) -> Vec<String> {
     let mut problems = Vec::new();
     for &unit in failed {
         let status = cluster.status(unit);
         let says_why = status.is_some_and(|s| {
-            s.kind == StatusKind::Blocked && s.message == messages::UPGRADE_FAILED
+            s.kind == StatusKind::Blocked
+                && [messages::UPGRADE_FAILED, messages::REFRESHED_DURING_UPGRADE]
+                    .contains(&s.message.as_str())
         });
         if !says_why {
             problems.push(format!("unit {unit} failed but its status is {status:?}"));
         }
     }
-    let stack = cluster.stack();
-    for (&unit, sim) in &cluster.units {
-        if cluster.state(unit) == Some("upgrading") || sim.workload_in_flux {
+    for &unit in cluster.units.keys() {
+        if cluster.state(unit) == Some("upgrading") {
             problems.push(format!("unit {unit} is still upgrading while paused"));
-        }
-        if !stack.contains(&unit) && cluster.state(unit) != Some("completed") {
-            problems.push(format!(
-                "unit {unit} is out of the stack {stack:?} without having completed (state {:?})",
-                cluster.state(unit)
-            ));
         }
     }
     problems

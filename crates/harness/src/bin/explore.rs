@@ -50,7 +50,7 @@ struct Args {
     #[arg(long, default_value = "none")]
     fail_rollback: String,
     /// How many recoveries the operator attempts.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     recoveries: u32,
     /// Run each hook to its end before another starts.
     #[arg(long)]

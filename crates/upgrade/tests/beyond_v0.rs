@@ -132,6 +132,9 @@ impl UpgradeHooks for Versioned {
     fn pause_after_unit_refresh(&self) -> Option<String> {
         self.pause.clone()
     }
+    fn workload_version(&mut self, view: &PeerSnapshot) -> Option<String> {
+        self.inner.workload_version(view)
+    }
 }
 
 fn run_versioned(event: Event, view: PeerSnapshot, hooks: &mut Versioned) -> Vec<Effect> {
@@ -724,6 +727,26 @@ fn force_upgrade_skip_health_check_accepts_the_failed_unit_and_the_next_unit_goe
         assert_eq!(cluster.state(unit), Some("idle"));
     }
     assert!(cluster.violations.is_empty(), "{:?}", cluster.violations);
+}
+
+#[test]
+fn force_upgrade_skip_health_check_publishes_the_workload_version_the_unit_runs() {
+    let mut view = view_with_stack(
+        2,
+        false,
+        &[(0, "ready"), (1, "ready"), (2, "failed")],
+        "[0, 1, 2]",
+    );
+    view.app_bag.insert(ROUND_KEY.into(), "1".into());
+    let mut hooks = Versioned::new("43", "8.0.34", Some("none"));
+    hooks.inner.workload_version = Some("8.0.34".into());
+    let effects = run_versioned(force(false, false, true), view, &mut hooks);
+    assert_eq!(action_failure(&effects), None);
+    assert!(
+        effects.contains(&Effect::WorkloadVersion("8.0.34".into())),
+        "{effects:?}"
+    );
+    assert!(hooks.inner.upgrades.is_empty(), "nothing upgraded again");
 }
 
 #[test]

@@ -148,6 +148,10 @@ impl Turn<'_> {
                 " (its upgrade reported a failure; accepted as upgraded)",
             ),
         );
+        // Accepted as upgraded: publish what it runs, as a successful upgrade does.
+        if let Some(version) = hooks.workload_version(&self.view) {
+            self.emit(Effect::WorkloadVersion(version));
+        }
         self.status(Status::maintenance(messages::UPGRADE_COMPLETED));
         if let Some(round) = self.view.app_round()? {
             self.emit(Effect::SetUnit {

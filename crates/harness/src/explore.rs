@@ -494,12 +494,32 @@ impl Report {
             self.config,
             self.states,
             self.transitions,
-            self.interleavings,
+            if self.interleavings == u128::MAX {
+                "over 3.4e38 (the count saturated)".to_owned()
+            } else {
+                self.interleavings.to_string()
+            },
             self.faults_injected,
             self.violations,
             self.unprepared_refresh_ends,
             if self.truncated { " (truncated at the state limit)" } else { "" }
         )
+    }
+
+    /// Adds `other`'s figures (and examples, up to the limit) to this report.
+    pub fn absorb(&mut self, other: Report) {
+        self.states += other.states;
+        self.transitions += other.transitions;
+        self.interleavings = self.interleavings.saturating_add(other.interleavings);
+        self.faults_injected += other.faults_injected;
+        self.unprepared_refresh_ends += other.unprepared_refresh_ends;
+        self.truncated |= other.truncated;
+        for found in other.examples {
+            if self.examples.len() < EXAMPLES_KEPT {
+                self.examples.push(found);
+            }
+        }
+        self.violations += other.violations;
     }
 
     fn record(&mut self, message: String, trace: Vec<Step>, seed: Option<u64>) {

@@ -602,6 +602,20 @@ impl<'s> Turn<'s> {
             self.release_rollback_gate();
         }
         if self.beyond_v0() {
+            if self.upgraded_to_this_charm_already()? {
+                // Nothing changed for this unit: going back to `ready` could upgrade it again
+                // at once while the leader, on an older copy that says `completed`, pops it and
+                // lets the next unit go (two workloads changing together).
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "{} already upgraded to {}; nothing to do",
+                        self.own_name(),
+                        self.this_charm.describe()
+                    ),
+                );
+                return self.settle(hooks);
+            }
             return self.upgrade_charm_beyond_v0(hooks);
         }
         if self.view.is_leader && self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some() {
@@ -689,6 +703,16 @@ impl<'s> Turn<'s> {
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
         self.settle(hooks)
+    }
+
+    /// Beyond v0: this unit completed its upgrade in the current round and the refresh did not
+    /// change its charm (`juju refresh` to the revision it already runs): nothing changed for
+    /// it. (A unit a recovery put back, whose completion is from an earlier round, goes again.)
+    fn upgraded_to_this_charm_already(&self) -> Result<bool, SnapshotError> {
+        Ok(self.view.own_state()? == Some(UnitState::Completed)
+            && self.view.app_round()?.is_some()
+            && self.view.completed_this_round(self.view.unit)?
+            && self.previous_versions.as_ref() == Some(&self.this_charm))
     }
 
     /// Clears [`ROLLBACK_REFRESH_PENDING_KEY`] (leader only; see there).

@@ -343,3 +343,23 @@ fn a_new_leader_that_already_has_the_rollback_charm_lets_the_rollback_go() {
     );
     all_continuations_are_safe(&config, world);
 }
+
+/// 2 units, beyond v0 (the charm reports its versions), the rollback failing once, one hook
+/// error. The operator's refresh to the revision mysql/1 already ran and had completed on gave
+/// it another `upgrade-charm`: it went back to `ready` while still on top and upgraded again
+/// while the leader, on an older copy saying `completed`, popped it and upgraded itself (two
+/// workloads changing together); once the stack was empty it waited `ready` forever.
+#[test]
+fn a_refresh_that_does_not_change_a_completed_units_charm_changes_nothing_for_it() {
+    let mut config = config(2, "error,kill", Some(0));
+    config.beyond_v0 = true;
+    config.script.fail_rollback = Some(0);
+    let (world, _) = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b0 b1 c0 c1 \
+         b1 c1 b0 c0 O:recover b1 c1 b1 c1 O:rollback b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 b0 c0 \
+         O:recover b1 c1 b1 c1 O:rollback b0 c0 O:recover b1 c1 b0 b1 c0 c1 b1 O:rollback \
+         b0 c0 e1",
+    );
+    all_continuations_are_safe(&config, world);
+}

@@ -324,6 +324,18 @@ impl Sim {
         true
     }
 
+    /// Runs the next operation of `unit` only (an exact interleaving), with the checks of
+    /// [`Sim::step`]; `false` when that unit had nothing to run.
+    pub fn step_unit(&mut self, unit: &str) -> bool {
+        let step = self.engine.step_unit(unit).expect("engine step");
+        let Some(step) = step else {
+            return false;
+        };
+        self.check_invariants(&step.operation);
+        self.trace_statuses();
+        true
+    }
+
     fn check_invariants(&self, after: &str) {
         let down: Vec<String> = self
             .servers()

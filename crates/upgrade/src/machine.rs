@@ -730,14 +730,16 @@ impl<'s> Turn<'s> {
         if self.beyond_v0() && self.view.is_leader {
             self.leader_catch_up(hooks)?;
         }
-        // A leader that ran this round's `upgrade-charm` (the old leader's release may have
-        // been lost with its leadership) lets the rollback go.
+        // A leader that ran this round's `upgrade-charm`, or (beyond v0) runs the charm the round
+        // targets, lets the rollback go (the old leader's release may have been lost with its
+        // leadership, and a leader taking a rollback over starts a new round).
         if self.view.is_leader
-            && matches!(
+            && ((matches!(
                 self.view.own_state()?,
                 Some(UnitState::Ready | UnitState::Upgrading | UnitState::Completed)
-            )
-            && self.view.completed_this_round(self.view.unit)?
+            ) && self.view.completed_this_round(self.view.unit)?)
+                || (self.beyond_v0()
+                    && self.view.upgrade_target()?.as_ref() == Some(&self.this_charm)))
         {
             self.release_rollback_gate();
         }

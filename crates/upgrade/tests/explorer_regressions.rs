@@ -363,3 +363,19 @@ fn a_refresh_that_does_not_change_a_completed_units_charm_changes_nothing_for_it
     );
     all_continuations_are_safe(&config, world);
 }
+
+/// 2 units, beyond v0, unit removal. The leader was removed while its rollback `upgrade-charm`
+/// ran (the release of the rollback gate went with it); the new leader took the rollback over
+/// and started a new round, so its own round mark was no longer current and the gate stayed
+/// shut with mysql/1 `ready` on top.
+#[test]
+fn a_leader_running_the_round_target_opens_the_rollback_gate() {
+    let mut config = config(2, "remove", Some(0));
+    config.beyond_v0 = true;
+    let (world, _) = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b0 b1 c0 c1 \
+         b1 c1 b0 c0 O:recover b1 c1 b1 c1 O:rollback b0 b1 c1 x0",
+    );
+    all_continuations_are_safe(&config, world);
+}

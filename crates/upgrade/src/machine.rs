@@ -705,14 +705,23 @@ impl<'s> Turn<'s> {
         self.settle(hooks)
     }
 
-    /// Beyond v0: this unit completed its upgrade in the current round and the refresh did not
-    /// change its charm (`juju refresh` to the revision it already runs): nothing changed for
-    /// it. (A unit a recovery put back, whose completion is from an earlier round, goes again.)
+    /// Beyond v0: the refresh did not change this unit's charm (`juju refresh` to the revision
+    /// it already runs) and this unit has nothing left to do: it completed its upgrade in the
+    /// current round, or it is idle with no upgrade prepared (an older copy of another unit's
+    /// bag must not make it start a rollback round nobody joins). A unit a recovery put back,
+    /// whose completion is from an earlier round, goes again.
     fn upgraded_to_this_charm_already(&self) -> Result<bool, SnapshotError> {
-        Ok(self.view.own_state()? == Some(UnitState::Completed)
-            && self.view.app_round()?.is_some()
-            && self.view.completed_this_round(self.view.unit)?
-            && self.previous_versions.as_ref() == Some(&self.this_charm))
+        if self.previous_versions.as_ref() != Some(&self.this_charm) {
+            return Ok(false);
+        }
+        Ok(match self.view.own_state()? {
+            Some(UnitState::Completed) => {
+                self.view.app_round()?.is_some()
+                    && self.view.completed_this_round(self.view.unit)?
+            }
+            Some(UnitState::Idle) => self.view.upgrade_stack()?.is_empty(),
+            _ => false,
+        })
     }
 
     /// Clears [`ROLLBACK_REFRESH_PENDING_KEY`] (leader only; see there).

@@ -379,3 +379,20 @@ fn a_leader_running_the_round_target_opens_the_rollback_gate() {
     );
     all_continuations_are_safe(&config, world);
 }
+
+/// 2 units, beyond v0, a second refresh. The rollback had ended (every unit idle, no stack)
+/// when a refresh to the revision already running reached the leader, whose copy of mysql/1
+/// still said `completed`: it took that for an upgrade under way and started an automatic
+/// rollback round that mysql/1 (idle, charm unchanged) never joined.
+#[test]
+fn a_refresh_that_changes_no_charm_starts_nothing_when_no_upgrade_is_prepared() {
+    let mut config = config(2, "refresh", Some(0));
+    config.beyond_v0 = true;
+    let (world, _) = reach(
+        &config,
+        "b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 O:prepare b1 c1 O:refresh b0 b1 c0 c1 b0 b1 c0 c1 \
+         b1 c1 b0 c0 O:recover b1 c1 b1 c1 O:rollback b0 b1 c0 c1 b0 b1 c0 c1 b1 c1 b0 c0 \
+         b1 c1 b1 c1 r42",
+    );
+    all_continuations_are_safe(&config, world);
+}

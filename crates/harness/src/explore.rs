@@ -204,6 +204,7 @@ impl Step {
                 "refresh" => OperatorStep::Refresh,
                 "recover" => OperatorStep::Recover,
                 "rollback" => OperatorStep::RollBack,
+                "prepare-refreshed" => OperatorStep::PrepareRefreshed,
                 "finish" => OperatorStep::Finish,
                 other => return Err(format!("unknown operator step {other:?}")),
             };
@@ -244,6 +245,7 @@ impl fmt::Display for Step {
                     OperatorStep::Refresh => "refresh",
                     OperatorStep::Recover => "recover",
                     OperatorStep::RollBack => "rollback",
+                    OperatorStep::PrepareRefreshed => "prepare-refreshed",
                     OperatorStep::Finish => "finish",
                 };
                 write!(f, "O:{name}")
@@ -919,6 +921,7 @@ mod tests {
             Step::Operator(OperatorStep::Refresh),
             Step::Operator(OperatorStep::Recover),
             Step::Operator(OperatorStep::RollBack),
+            Step::Operator(OperatorStep::PrepareRefreshed),
             Step::Operator(OperatorStep::Finish),
         ];
         let text = format_trace(&trace);

@@ -40,6 +40,9 @@ pub enum OperatorStep {
     Recover,
     /// `juju refresh mysql --revision=42` (the rollback).
     RollBack,
+    /// `juju run mysql/leader pre-upgrade-check` after units blocked on a refresh that no
+    /// `pre-upgrade-check` prepared (beyond v0: they join once it runs).
+    PrepareRefreshed,
     /// Nothing left to do: check the final state.
     Finish,
 }
@@ -52,6 +55,9 @@ impl OperatorStep {
             OperatorStep::Refresh => "juju refresh mysql --revision=43",
             OperatorStep::Recover => "juju run mysql/leader pre-upgrade-check (recovery)",
             OperatorStep::RollBack => "juju refresh mysql --revision=42 (rollback)",
+            OperatorStep::PrepareRefreshed => {
+                "juju run mysql/leader pre-upgrade-check (units wait for it after a refresh)"
+            }
             OperatorStep::Finish => "final check",
         }
     }
@@ -128,8 +134,19 @@ impl Operator {
                 let can_recover = visible_failure
                     && self.recoveries < self.script.max_recoveries
                     && !cluster.is_busy(cluster.leader);
+                let waiting_for_prepare = cluster.units.values().any(|sim| {
+                    sim.status
+                        == Some(Status::blocked(messages::refresh_not_prepared(
+                            &cluster.app,
+                        )))
+                });
                 if can_recover && (quiet || recovery_would_succeed(cluster)) {
                     Some(OperatorStep::Recover)
+                } else if quiet
+                    && waiting_for_prepare
+                    && self.recoveries < self.script.max_recoveries
+                {
+                    Some(OperatorStep::PrepareRefreshed)
                 } else if quiet {
                     Some(OperatorStep::Finish)
                 } else {
@@ -207,6 +224,16 @@ impl Operator {
                 self.rolling_back = true;
                 cluster.refresh(ORIGINAL_REVISION);
                 self.phase = Phase::Rolling;
+            }
+            OperatorStep::PrepareRefreshed => {
+                let leader = cluster.leader;
+                let outcome = cluster.run_pre_upgrade_check(leader);
+                self.recoveries += 1;
+                if let Some(message) = outcome.failed {
+                    problems.push(format!(
+                        "units wait for pre-upgrade-check, but it fails on the leader: {message}"
+                    ));
+                }
             }
             OperatorStep::Finish => {
                 let (ending, found) = check_final(cluster, self.rolling_back);

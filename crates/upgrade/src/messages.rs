@@ -180,6 +180,19 @@ pub fn ready_to_roll_back_app(rollback: &str) -> String {
     format!("Ready to roll back: `{rollback}`")
 }
 
+/// Application status (blocked) once `pre-upgrade-check` prepared a retry of a rollback that
+/// failed while the application already runs the original revision (Juju refuses
+/// `juju refresh --revision` to the revision it runs, so the charm file is the way):
+/// `Ready to roll back again: `juju refresh mysql --path=<charm file of revision 42>``.
+pub fn ready_to_roll_back_again_app(app: &str, original: &CharmVersions) -> String {
+    let of = if original.charm.bytes().all(|b| b.is_ascii_digit()) {
+        format!("revision {}", original.charm)
+    } else {
+        original.charm.clone()
+    };
+    format!("Ready to roll back again: `juju refresh {app} --path=<charm file of {of}>`")
+}
+
 /// `resume-upgrade` failure: no upgrade to resume.
 pub const RESUME_NOTHING_IN_PROGRESS: &str = "No upgrade in progress: nothing to resume.";
 /// `resume-upgrade` failure: the charm has no `pause-after-unit-refresh` option.

@@ -335,6 +335,14 @@ fn a_failure_during_an_automatic_rollback_stops_it_and_pre_upgrade_check_recover
     let prepare = cluster.run_action(0, Event::PreUpgradeCheck);
     assert_eq!(prepare.failed, None);
     assert_eq!(cluster.state(0), Some("recovery"));
+    // Already on revision 42, which Juju will not refresh to again: the charm file it is.
+    let again =
+        messages::ready_to_roll_back_again_app("mysql", &CharmVersions::new("42", "8.0.33"));
+    assert_eq!(
+        again,
+        "Ready to roll back again: `juju refresh mysql --path=<charm file of revision 42>`"
+    );
+    assert_eq!(cluster.app_status, Some(Status::blocked(again)));
     cluster.refresh(42);
     cluster.settle();
     assert_healthy(&cluster, 42);
@@ -1039,6 +1047,7 @@ fn statuses_name_the_next_command_and_fit_in_juju_status() {
         messages::incompatible_app(rollback),
         messages::rollback_failed_app("mysql-ha", unit),
         messages::ready_to_roll_back_app(rollback),
+        messages::ready_to_roll_back_again_app("mysql-ha", &CharmVersions::new("12345", "")),
     ];
     for status in long {
         assert!(

@@ -84,6 +84,14 @@ impl Turn<'_> {
                 return Ok(Status::blocked(message));
             }
             Some(UnitState::Recovery) => {
+                if original.as_ref() == Some(&self.this_charm) {
+                    // A retry after a failed rollback: the application already runs the
+                    // original revision, and Juju refuses a refresh to the revision it runs.
+                    return Ok(Status::blocked(messages::ready_to_roll_back_again_app(
+                        app,
+                        &self.this_charm,
+                    )));
+                }
                 return Ok(Status::blocked(messages::ready_to_roll_back_app(&rollback)));
             }
             _ => {}

@@ -241,9 +241,32 @@ fn a_unit_failing_again_during_the_rollback_pauses_it_with_a_clear_status() {
         "the log says why"
     );
 
-    // The operator fixes the cause and rolls back again, as the status asks.
+    assert_eq!(
+        sim.app_status(),
+        (
+            "blocked".to_owned(),
+            format!("Rollback failed on {first}, see `juju debug-log`; to retry: `juju run mysql/leader pre-upgrade-check`")
+        )
+    );
+
+    // The operator fixes the cause and rolls back again, as the status asks: the application
+    // already runs revision 182, which Juju will not refresh to again, so from its file.
     sim.arm([]);
     enter_recovery(&mut sim);
+    assert_eq!(
+        sim.app_status(),
+        (
+            "blocked".to_owned(),
+            "Ready to roll back again: `juju refresh mysql --path=<charm file of revision 182>`"
+                .to_owned()
+        )
+    );
+    assert!(
+        sim.engine
+            .refresh(APP, Source::Revision(OLD_REVISION))
+            .is_err(),
+        "Juju refuses the revision the application runs"
+    );
     let previous = sim.old_charm();
     sim.refresh(Source::Path(previous));
     active_on(&sim, OLD_VERSION);

@@ -369,11 +369,16 @@ fn force_upgrade_skip_health_check_accepts_a_failed_unit() {
         .action_params
         .insert("skip-health-check".into(), Value::Bool(true));
     let juju = FakeJuju::new(world);
-    let untouched = MockWorkload::new();
+    // Nothing is upgraded again; the version the unit runs is published.
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_installed_revision()
+        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
     let force = dispatch_in("mysql/1", "actions/force-upgrade", dir.path());
-    run(&juju, &untouched, &force).expect("handled");
+    run(&juju, &workload, &force).expect("handled");
     let world = juju.world();
     assert_eq!(world.action_failure, None);
+    assert_eq!(world.workload_versions, ["8.0.34"]);
     assert_eq!(
         world.action_results.get("skipped").map(String::as_str),
         Some("health check")

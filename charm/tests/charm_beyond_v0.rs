@@ -142,7 +142,7 @@ fn the_charm_reports_its_juju_revision_and_the_workload_version_it_pins() {
 }
 
 #[test]
-fn without_a_charm_revision_the_charm_logs_why_and_keeps_v0s_behaviour() {
+fn without_a_charm_revision_the_charm_reports_nothing_and_keeps_v0s_behaviour() {
     let mut world = World::new("mysql/1", &["mysql/0"], false);
     world.set_state("mysql/0", "idle");
     world.set_state("mysql/1", "idle");

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use juju_upgrade::{messages, Status, StatusKind};
+use juju_upgrade::{messages, Status, StatusKind, ROUND_KEY};
 
 use crate::cluster::{ActionOutcome, Cluster};
 use crate::fixtures::{ORIGINAL_REVISION, UPGRADE_REVISION};
@@ -190,11 +190,13 @@ impl Operator {
                 let leader = cluster.leader;
                 let failed = cluster.failed_units();
                 let stack_before = cluster.stack();
+                let round_before = cluster.app_bag.get(ROUND_KEY).cloned();
                 let outcome = cluster.run_pre_upgrade_check(leader);
                 self.recoveries += 1;
                 let recovered = cluster.state(leader) == Some("recovery");
-                let prepared =
-                    outcome.failed.is_none() && !recovered && cluster.stack() != stack_before;
+                let prepared = outcome.failed.is_none()
+                    && !recovered
+                    && cluster.app_bag.get(ROUND_KEY).cloned() != round_before;
                 if prepared {
                     // The leader's copy of the failed unit was older than the failure (a unit
                     // paused by a second refresh as the upgrade ended): the action prepared a
@@ -204,6 +206,12 @@ impl Operator {
                 } else if outcome.failed.is_none() && !recovered {
                     // Beyond v0: the rollback refresh already reached the failed units, so
                     // the action says so and changes nothing; the rollback goes on.
+                    if cluster.stack() != stack_before {
+                        problems.push(format!(
+                            "pre-upgrade-check answered {:?} and changed the stack without a new round",
+                            outcome.results
+                        ));
+                    }
                 } else {
                     problems.extend(check_recovery(
                         cluster,

@@ -62,10 +62,12 @@ pub fn is_idle(view: &PeerSnapshot) -> bool {
 /// `status set: maintenance: upgrading snap...`.
 pub const STATUS_LOG_PREFIX: &str = "status set: ";
 
-/// Performs the core's effects through hook tools, each at once.
+/// Performs the core's effects through hook tools.
 ///
-/// Relation writes go out with `relation-set` (Juju commits them when the hook succeeds),
-/// statuses, workload versions and logs apply immediately. Each status is also logged at
+/// Statuses, workload versions, logs and action results go out at once. Relation writes are
+/// gathered and sent when the turn ends ([`ToolSink::into_result`]), one `relation-set` per
+/// bag: Juju commits them only when the hook succeeds anyway, and nothing reads the bags in
+/// between, so one call per bag says the same as one call per key did, for fewer calls. Each status is also logged at
 /// DEBUG ([`STATUS_LOG_PREFIX`]): a unit shows only its last status, the log keeps them all. After the first failing tool
 /// the sink stops performing effects and keeps the error, so the hook can exit non-zero and
 /// Juju discards the half-done writes and retries. A failing `juju-log` is written to
@@ -76,6 +78,10 @@ pub struct ToolSink<'t> {
     error: Option<ToolError>,
     became_idle: bool,
     action_failed: bool,
+    /// This unit's bag writes so far (the last value of each key).
+    unit_writes: BTreeMap<String, String>,
+    /// The application bag writes so far.
+    app_writes: BTreeMap<String, String>,
 }
 
 impl<'t> ToolSink<'t> {
@@ -87,6 +93,8 @@ impl<'t> ToolSink<'t> {
             error: None,
             became_idle: false,
             action_failed: false,
+            unit_writes: BTreeMap::new(),
+            app_writes: BTreeMap::new(),
         }
     }
 
@@ -98,6 +106,8 @@ impl<'t> ToolSink<'t> {
             error: None,
             became_idle: false,
             action_failed: false,
+            unit_writes: BTreeMap::new(),
+            app_writes: BTreeMap::new(),
         }
     }
 
@@ -111,15 +121,24 @@ impl<'t> ToolSink<'t> {
             })
     }
 
-    /// The first tool error, if any; the hook must then fail.
+    /// Sends the gathered relation writes (this unit's bag, then the application's), unless a
+    /// tool failed before: then the first tool error, and the hook must fail.
     pub fn into_result(self) -> Result<SinkOutcome, ToolError> {
-        match self.error {
-            Some(err) => Err(err),
-            None => Ok(SinkOutcome {
-                became_idle: self.became_idle,
-                action_failed: self.action_failed,
-            }),
+        if let Some(err) = self.error {
+            return Err(err);
         }
+        if let Some(relation) = &self.relation {
+            if !self.unit_writes.is_empty() {
+                self.tools.relation_set_unit(relation, &self.unit_writes)?;
+            }
+            if !self.app_writes.is_empty() {
+                self.tools.relation_set_app(relation, &self.app_writes)?;
+            }
+        }
+        Ok(SinkOutcome {
+            became_idle: self.became_idle,
+            action_failed: self.action_failed,
+        })
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -134,14 +153,14 @@ impl<'t> ToolSink<'t> {
                 if key == STATE_KEY {
                     self.became_idle = value == UnitState::Idle.as_str();
                 }
-                let relation = self.relation("relation-set", &key)?;
-                self.tools
-                    .relation_set_unit(relation, &BTreeMap::from([(key, value)]))
+                self.relation("relation-set", &key)?;
+                self.unit_writes.insert(key, value);
+                Ok(())
             }
             Effect::SetApp { key, value } => {
-                let relation = self.relation("relation-set", &key)?;
-                self.tools
-                    .relation_set_app(relation, &BTreeMap::from([(key, value)]))
+                self.relation("relation-set", &key)?;
+                self.app_writes.insert(key, value);
+                Ok(())
             }
             Effect::UnitStatus(status) => {
                 self.tools.status_set(&ops_status(&status))?;
@@ -276,18 +295,6 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         tools
-            .expect_relation_set_unit()
-            .withf(|rel, values| rel.id == 4 && values == &bag(&[("state", "idle")]))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        tools
-            .expect_relation_set_app()
-            .withf(|_, values| values == &bag(&[("upgrade-stack", "[0]")]))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        tools
             .expect_application_version_set()
             .withf(|v| v == "8.0.34")
             .times(1)
@@ -308,6 +315,19 @@ mod tests {
         tools
             .expect_juju_log()
             .withf(|level, m| *level == log::Level::Warn && m == "careful")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        // The bag writes go out last, when the turn ends.
+        tools
+            .expect_relation_set_unit()
+            .withf(|rel, values| rel.id == 4 && values == &bag(&[("state", "idle")]))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        tools
+            .expect_relation_set_app()
+            .withf(|_, values| values == &bag(&[("upgrade-stack", "[0]")]))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
@@ -336,19 +356,89 @@ mod tests {
         assert!(outcome.action_failed);
     }
 
+    fn failure(tool: &str) -> ToolError {
+        ToolError::Failed {
+            tool: tool.into(),
+            args: vec![],
+            code: Some(1),
+            stderr: "ERROR boom".into(),
+        }
+    }
+
     #[test]
-    fn sink_stops_at_the_first_tool_failure_and_reports_it() {
+    fn writes_to_a_bag_go_out_in_one_relation_set_with_the_last_value_of_each_key() {
         let mut tools = MockHookTools::new();
-        tools.expect_relation_set_unit().times(1).returning(|_, _| {
-            Err(ToolError::Failed {
-                tool: "relation-set".into(),
-                args: vec![],
-                code: Some(1),
-                stderr: "ERROR boom".into(),
-            })
-        });
-        tools.expect_status_set().never();
+        tools
+            .expect_relation_set_unit()
+            .withf(|_, values| values == &bag(&[("state", "completed"), ("upgrade-round", "3")]))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        tools.expect_relation_set_app().never();
         let mut sink = ToolSink::new(&tools, relation());
+        for (key, value) in [
+            ("state", "ready"),
+            ("upgrade-round", "3"),
+            ("state", "upgrading"),
+            ("state", "completed"),
+        ] {
+            sink.apply(Effect::SetUnit {
+                key: key.into(),
+                value: value.into(),
+            });
+        }
+        let outcome = sink.into_result().expect("written");
+        assert!(!outcome.became_idle);
+    }
+
+    #[test]
+    fn sink_stops_at_the_first_tool_failure_and_drops_the_writes() {
+        let mut tools = MockHookTools::new();
+        tools
+            .expect_status_set()
+            .times(1)
+            .returning(|_| Err(failure("status-set")));
+        tools.expect_juju_log().never();
+        tools.expect_relation_set_unit().never();
+        let mut sink = ToolSink::new(&tools, relation());
+        sink.apply(Effect::SetUnit {
+            key: "state".into(),
+            value: "ready".into(),
+        });
+        sink.apply(Effect::UnitStatus(Status::waiting("x")));
+        sink.apply(Effect::Log {
+            level: LogLevel::Info,
+            message: "not performed".into(),
+        });
+        let err = sink.into_result().unwrap_err();
+        assert_eq!(err.tool(), "status-set");
+    }
+
+    #[test]
+    fn a_failing_relation_set_fails_the_turn() {
+        let mut tools = MockHookTools::new();
+        tools
+            .expect_relation_set_unit()
+            .times(1)
+            .returning(|_, _| Err(failure("relation-set")));
+        tools.expect_relation_set_app().never();
+        let mut sink = ToolSink::new(&tools, relation());
+        sink.apply(Effect::SetUnit {
+            key: "state".into(),
+            value: "ready".into(),
+        });
+        sink.apply(Effect::SetApp {
+            key: "upgrade-stack".into(),
+            value: "[0]".into(),
+        });
+        let err = sink.into_result().unwrap_err();
+        assert_eq!(err.tool(), "relation-set");
+    }
+
+    #[test]
+    fn without_the_relation_a_write_is_refused_at_once() {
+        let mut tools = MockHookTools::new();
+        tools.expect_status_set().never();
+        let mut sink = ToolSink::without_relation(&tools);
         sink.apply(Effect::SetUnit {
             key: "state".into(),
             value: "ready".into(),

@@ -124,7 +124,8 @@ pub struct SimUnit {
     pub failures: VecDeque<bool>,
     /// Log lines, when the cluster keeps them.
     pub log: Vec<(LogLevel, String)>,
-    /// The workload was changed by a hook whose outcome is not committed yet.
+    /// The workload is being changed: by a running hook, or left half done by a killed agent
+    /// until the re-run hook finishes it.
     pub workload_in_flux: bool,
     in_flight: Option<InFlight>,
 }
@@ -672,8 +673,15 @@ impl Cluster {
         };
         sim.retry = Some(flight.hook);
         sim.in_error = !killed;
-        if killed && flight.upgraded {
-            sim.workload = "stopped".into();
+        if flight.upgraded {
+            if killed {
+                // Half done: the workload stays down until the re-run hook finishes it.
+                sim.workload = "stopped".into();
+            } else {
+                // The hook failed after the workload change had run to its end: nothing is
+                // being changed any more, only its record was lost.
+                sim.workload_in_flux = false;
+            }
         }
     }
 

@@ -254,12 +254,13 @@ impl Operator {
     }
 }
 
-/// A prepared upgrade stacks every live unit.
+/// A prepared upgrade stacks every live unit (and maybe a removed one the leader has not yet
+/// heard depart; it drops it then).
 fn check_prepared(cluster: &Cluster) -> Vec<String> {
-    let mut stacked = cluster.stack();
-    stacked.sort_unstable();
-    let live: Vec<u32> = cluster.units.keys().copied().collect();
-    if stacked == live {
+    let stacked: BTreeSet<u32> = cluster.stack().into_iter().collect();
+    let live: BTreeSet<u32> = cluster.units.keys().copied().collect();
+    let known: BTreeSet<u32> = live.union(&cluster.removed).copied().collect();
+    if stacked.is_superset(&live) && stacked.is_subset(&known) {
         Vec::new()
     } else {
         vec![format!(
@@ -317,13 +318,28 @@ fn check_recovery(
     }
     // v0's repair keeps the top (the failed unit, when a workload upgrade failed), so it rolls
     // back first. (A unit paused by a second refresh may be anywhere in the stack or out of it.)
-    let top_before = stack_before.last().copied();
-    if top_before.is_some() && stack.last().copied() != top_before {
+    // (Removed units, which the leader drops once it hears them depart, are skipped.)
+    let live_top = |units: &[u32]| {
+        units
+            .iter()
+            .rev()
+            .find(|unit| !cluster.removed.contains(unit))
+            .copied()
+    };
+    let top_before = live_top(stack_before);
+    let top_after = live_top(&stack);
+    // A removed unit still on top in the leader's view gets the others inserted under it;
+    // once it is dropped, another unit leads the rollback: only checked without removals.
+    let removal_in_stack = stack_before.iter().any(|u| cluster.removed.contains(u));
+    if removal_in_stack {
+        return problems;
+    }
+    if top_before.is_some() && top_after != top_before {
         problems.push(format!(
             "recovery changed the top of the stack from {stack_before:?} to {stack:?}"
         ));
     }
-    if top_before.is_some_and(|top| failed.contains(&top)) && stack.last() != top_before.as_ref() {
+    if top_before.is_some_and(|top| failed.contains(&top)) && top_after != top_before {
         problems.push(format!(
             "recovery stack {stack:?} does not roll back the failed unit {top_before:?} first"
         ));

@@ -624,6 +624,18 @@ impl<'s> Turn<'s> {
         }
         let Some(top) = self.view.upgrade_stack()?.top() else {
             self.log(LogLevel::Error, messages::NO_STACK);
+            if matches!(
+                self.view.own_state()?,
+                Some(UnitState::Completed | UnitState::Idle)
+            ) && self.view.unit_value(self.view.unit, ROUND_KEY).is_some()
+            {
+                // This unit now runs a charm it did not upgrade to: its completion no longer
+                // says which revision the application runs (see `finish`).
+                self.emit(Effect::SetUnit {
+                    key: ROUND_KEY.to_owned(),
+                    value: String::new(),
+                });
+            }
             return Ok(());
         };
         if self.refreshed_again_this_round()? {
@@ -724,6 +736,35 @@ impl<'s> Turn<'s> {
         })
     }
 
+    /// With no stack left, a leader whose round mark says it upgraded in the last round with
+    /// the charm it runs (a refresh that found no stack clears the mark) stores that charm's
+    /// dependencies as the baseline if they are not: the round may have ended without a pop
+    /// (removed units dropped) or finished under another leader.
+    fn store_baseline_of_the_last_round<H: UpgradeHooks>(
+        &mut self,
+        hooks: &mut H,
+    ) -> Result<(), SnapshotError> {
+        let Some(round) = self.view.app_round()? else {
+            return Ok(());
+        };
+        let baseline = hooks.dependency_model().to_json();
+        if self.view.upgrade_stack()?.is_empty()
+            && matches!(
+                self.view.own_state()?,
+                Some(UnitState::Completed | UnitState::Idle)
+            )
+            && self.view.unit_value(self.view.unit, ROUND_KEY) == Some(round.to_string().as_str())
+            && self.view.app_value(DEPENDENCIES_KEY) != Some(baseline.as_str())
+        {
+            self.log(
+                LogLevel::Debug,
+                "Persisting new dependencies to upgrade relation data...",
+            );
+            self.set_app(DEPENDENCIES_KEY, baseline);
+        }
+        Ok(())
+    }
+
     /// Clears [`ROLLBACK_REFRESH_PENDING_KEY`] (leader only; see there).
     fn release_rollback_gate(&mut self) {
         if self.view.app_value(ROLLBACK_REFRESH_PENDING_KEY).is_some() {
@@ -738,6 +779,9 @@ impl<'s> Turn<'s> {
         let budget = 2 * self.view.app_units().len() + 4;
         if self.beyond_v0() && self.view.is_leader {
             self.leader_catch_up(hooks)?;
+        }
+        if self.view.is_leader && !self.beyond_v0() {
+            self.store_baseline_of_the_last_round(hooks)?;
         }
         // A leader that ran this round's `upgrade-charm`, or (beyond v0) runs the charm the round
         // targets, lets the rollback go (the old leader's release may have been lost with its
@@ -817,6 +861,11 @@ impl<'s> Turn<'s> {
             );
             stack.pop();
             self.set_app(STACK_KEY, stack.to_json());
+            if stack.is_empty() && !self.beyond_v0() {
+                // The round is over: this leader completed in it, and with the charm it runs
+                // (another charm received while units were left would have paused the upgrade).
+                self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
+            }
             return Ok(true);
         }
         let other_upgrading = states
@@ -902,13 +951,20 @@ impl<'s> Turn<'s> {
             "All units completed upgrade, setting idle upgrade state...",
         );
         self.status(Status::active(""));
+        let upgraded_with_this_charm = self.view.completed_this_round(self.view.unit);
         self.set_own_state(UnitState::Idle);
-        if self.view.is_leader {
+        // A leader that received another charm after it completed (a refresh that found no
+        // stack) does not run what the units upgraded to: it leaves the baseline alone.
+        let baseline = hooks.dependency_model().to_json();
+        if self.view.is_leader
+            && upgraded_with_this_charm.unwrap_or(false)
+            && self.view.app_value(DEPENDENCIES_KEY) != Some(baseline.as_str())
+        {
             self.log(
                 LogLevel::Debug,
                 "Persisting new dependencies to upgrade relation data...",
             );
-            self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
+            self.set_app(DEPENDENCIES_KEY, baseline);
             if self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some() {
                 self.set_app(COMPATIBILITY_SKIPPED_KEY, String::new());
             }

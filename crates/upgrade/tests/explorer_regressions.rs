@@ -9,8 +9,10 @@
 
 use juju_upgrade::messages;
 use juju_upgrade_harness::explore::{
-    exhaustive_from, format_trace, parse_trace, replay_prefix, Config, Faults, World,
+    exhaustive_from, format_trace, parse_trace, replay_prefix, seeded_config, walk, Config, Faults,
+    World,
 };
+use juju_upgrade_harness::rng::SplitMix64;
 use juju_upgrade_harness::scenario::Script;
 
 /// `units` units, one fault of the kinds listed, the seed flow with the failing upgrade given.
@@ -395,4 +397,65 @@ fn a_refresh_that_changes_no_charm_starts_nothing_when_no_upgrade_is_prepared() 
          b1 c1 b1 c1 r42",
     );
     all_continuations_are_safe(&config, world);
+}
+
+/// A bug found by a random walk: the seed's walk (a fresh one, since the fix changes which
+/// steps are possible) and the recorded failing trace both run with no violation.
+fn seed_and_trace_are_safe(config: &Config, seed: u64, trace: &str) {
+    let walked = walk(config, seed);
+    let found: Vec<&String> = walked
+        .violations
+        .iter()
+        .map(|(message, _)| message)
+        .collect();
+    assert!(
+        found.is_empty(),
+        "seed {seed}: {found:?}\n{}",
+        format_trace(&walked.trace)
+    );
+    let chosen = seeded_config(config, &mut SplitMix64::new(seed));
+    let (world, _) = reach(&chosen, trace);
+    assert!(world.cluster.violations.is_empty());
+}
+
+/// Random walks of 5 units with up to 4 faults, seed 399 (v0). Leadership moved to mysql/2
+/// after the upgrade to 43 ended; a second refresh (44) reached it with no stack left (v0 logs
+/// and ignores it), and when it went idle it stored its own charm's dependencies (44's) as the
+/// baseline of an application whose workloads all run 43's. The baseline now comes from the
+/// last pop, and a unit that got a charm it did not upgrade to (the refresh found no stack)
+/// loses its round mark, so finishing does not store its charm's.
+#[test]
+fn a_leader_on_a_charm_it_did_not_upgrade_to_does_not_store_that_charms_baseline() {
+    let mut config = Config::new(5);
+    config.vary = true;
+    config.max_faults = 4;
+    seed_and_trace_are_safe(
+        &config,
+        399,
+        "b1 c1 b2 b3 b4 c4 c3 b4 c2 b2 c4 b3 b1 c2 b4 b2 c2 b2 c4 c2 b4 b0 c3 b3 c4 c0 c1 \
+         b4 b1 c1 b0 b2 c0 b0 c3 c4 x1 b3 c0 c3 b0 c0 b3 b0 c0 c2 b4 c4 c3 b3 b0 c3 c0 b4 \
+         b2 c2 b0 c0 c4 b2 c2 O:prepare O:refresh b4 b3 x3 b2 b0 c0 b0 c0 b0 c0 b0 c0 c4 \
+         b0 c0 c2 b0 b2 b4 c2 c0 b2 c2 c4 b2 c2 b2 b4 c2 c4 b4 c4 b4 c4 b0 c0 b4 b2 c2 b2 \
+         c4 b4 c2 b0 c0 c4 b4 b2 c4 r44 l2 b0 c0 b4 c2 b2 c2 b2 c4 b4 c4 b0 c2 c0 b2 c2 \
+         b2 b4 b0 c0 b0 c4 c0 c2 b4 c4 O:finish",
+    );
+}
+
+/// Random walks of 3 units with up to 6 faults at 10%, seed 4510 (v0). Removals emptied the
+/// stack (no last pop) and the unit that finished did so before it became leader: nobody
+/// stored the baseline. A leader with no stack whose round mark says it upgraded in the last
+/// round with the charm it runs now stores that charm's dependencies.
+#[test]
+fn the_baseline_is_stored_when_removals_end_the_round() {
+    let mut config = Config::new(3);
+    config.vary = true;
+    config.max_faults = 6;
+    config.fault_percent = 10;
+    seed_and_trace_are_safe(
+        &config,
+        4510,
+        "b1 b2 c1 c2 b0 c0 b1 b2 c2 b2 c1 b1 c1 b0 c2 c0 b0 c0 b1 b2 c2 c1 O:prepare \
+         O:refresh b0 b1 c1 b2 c0 c2 b0 c0 b1 b2 c2 b0 c0 b2 c2 b2 k1 c2 b1 b0 c1 c0 b1 \
+         c1 b2 b1 c2 c1 b1 c1 b0 b2 c0 l2 x0 b1 c1 c2 b2 c2 b1 x2 c1 b1 c1 b1 c1 O:finish",
+    );
 }

@@ -728,7 +728,8 @@ fn leader_does_not_pop_a_completion_left_over_from_an_earlier_round() {
 #[test]
 fn leader_pops_then_upgrades_itself_and_finishes_in_one_hook() {
     // v0's recursion: top completed -> pop -> leader on top -> granted -> completed -> pop ->
-    // stack empty -> idle and new dependencies.
+    // stack empty -> idle and new dependencies. Beyond v0, the dependencies are stored with
+    // the last pop (a leader may receive another charm before it goes idle).
     let mut hooks = FakeHooks::new();
     let snapshot = with_round(
         view_with_stack(0, true, &[(0, "ready"), (1, "completed")], "[0, 1]"),
@@ -745,10 +746,31 @@ fn leader_pops_then_upgrades_itself_and_finishes_in_one_hook() {
             set_unit(ROUND_KEY, "1"),
             set_unit(STATE_KEY, "completed"),
             set_app(STACK_KEY, "[]"),
-            set_unit(STATE_KEY, "idle"),
             set_app(DEPENDENCIES_KEY, &hooks.model.to_json()),
+            set_unit(STATE_KEY, "idle"),
         ]
     );
+}
+
+#[test]
+fn a_leader_that_received_another_charm_after_completing_keeps_the_baseline() {
+    // Beyond v0: the refresh found no stack (the upgrade had ended), so this leader runs a
+    // charm it did not upgrade to; its upgrade-charm clears its round mark, and finishing
+    // then leaves the baseline alone.
+    let mut hooks = FakeHooks::new();
+    let effects = run(
+        Event::UpgradeCharm,
+        with_round(view(0, true, &[(0, "completed"), (1, "idle")]), "2", &[0]),
+        &mut hooks,
+    );
+    assert_eq!(writes(&effects), vec![set_unit(ROUND_KEY, "")]);
+    let effects = run(
+        Event::RelationChanged,
+        with_round(view(0, true, &[(0, "completed"), (1, "idle")]), "2", &[]),
+        &mut hooks,
+    );
+    assert_eq!(state_writes(&effects), vec!["idle"]);
+    assert!(app_writes(&effects, DEPENDENCIES_KEY).is_empty());
 }
 
 #[test]

@@ -485,7 +485,7 @@ pub struct Report {
 }
 
 /// How many violations keep their trace in a report.
-const EXAMPLES_KEPT: usize = 5;
+const EXAMPLES_KEPT: usize = 12;
 
 impl Report {
     /// The one closing line with the figures.

@@ -16,6 +16,8 @@
 //!
 //! The `upgrade-bench` binary runs them and prints the figures (see BENCHMARKS.md).
 
+#![deny(missing_docs)]
+
 pub mod capture;
 pub mod cases;
 pub mod cost;

@@ -1,7 +1,7 @@
 //! Whole rollouts in the in-process cluster (`juju-upgrade-harness`, no processes): how many
 //! hooks Juju's fan-out makes an upgrade and a rollback run, and how many peer-relation reads
-//! those hooks make, for the charm as it is, for v0's pattern, and for a design where only
-//! the leader reads every unit.
+//! those hooks make, for the charm as it is, for v0's pattern, and for a design where a
+//! non-leader reads its peers only when it may have to act (see [`ReadPattern::TwoStep`]).
 //!
 //! The cluster delivers hooks as Juju does: every committed change of a unit's bag queues
 //! `upgrade-relation-changed` on every other unit (changes from one unit coalesce while
@@ -24,18 +24,49 @@ pub enum ReadPattern {
     /// does (through `ops`: `get_relation`, `is_leader`, `cluster_state` over every unit,
     /// `upgrade_stack`).
     EveryUnit,
-    /// Only the leader reads every unit; the others read their own bag and the application
-    /// bag, where the leader publishes what they need (see BENCHMARKS.md).
-    LeaderReadsAll,
+    /// A proposed core change: a hook first reads `relation-ids`, `is-leader`, its own bag and
+    /// the application bag (4 calls); the leader then reads every unit, as now, and so does a
+    /// non-leader that may have to act ([`Situation::needs_peers`]); every other non-leader
+    /// hook stops there.
+    TwoStep,
+}
+
+/// What a unit knows after reading its own bag and the application bag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Situation {
+    /// It is the leader.
+    pub is_leader: bool,
+    /// It is on top of the upgrade stack (next to upgrade, or upgrading).
+    pub on_top: bool,
+    /// The stack is empty.
+    pub stack_empty: bool,
+    /// Its own state is `completed`.
+    pub completed: bool,
+    /// The hook is `upgrade-charm`.
+    pub upgrade_charm: bool,
+}
+
+impl Situation {
+    /// Whether the unit needs its peers' bags to decide: the leader always; a non-leader on
+    /// top of the stack (it upgrades once every unit is ready and nobody else upgrades), or
+    /// with an empty stack after completing (it returns to idle once every unit is done) or at
+    /// `upgrade-charm` (a refresh nobody prepared). Any other non-leader only waits its turn:
+    /// with its own bag and the application bag it knows it is not its turn.
+    pub fn needs_peers(self) -> bool {
+        self.is_leader
+            || self.on_top
+            || (self.stack_empty && (self.completed || self.upgrade_charm))
+    }
 }
 
 impl ReadPattern {
     /// Peer-relation reads of one hook on a unit that sees `units` units (itself included).
-    pub fn reads(self, units: u64, is_leader: bool) -> u64 {
-        match (self, is_leader) {
-            (ReadPattern::EveryUnit, _) | (ReadPattern::LeaderReadsAll, true) => units + 4,
+    pub fn reads(self, units: u64, situation: Situation) -> u64 {
+        match self {
+            ReadPattern::EveryUnit => units + 4,
+            ReadPattern::TwoStep if situation.needs_peers() => units + 4,
             // relation-ids, is-leader, its own bag, the application bag.
-            (ReadPattern::LeaderReadsAll, false) => 4,
+            ReadPattern::TwoStep => 4,
         }
     }
 }
@@ -51,18 +82,21 @@ pub struct PhaseCount {
     pub max_hooks_per_unit: u64,
     /// Peer-relation reads with [`ReadPattern::EveryUnit`] (the charm now, and v0).
     pub reads_every_unit: u64,
-    /// Peer-relation reads with [`ReadPattern::LeaderReadsAll`].
-    pub reads_leader_only: u64,
+    /// Peer-relation reads with [`ReadPattern::TwoStep`].
+    pub reads_two_step: u64,
+    /// Hooks that would read every unit with [`ReadPattern::TwoStep`].
+    pub two_step_full_reads: u64,
     /// Wall time of the in-process run.
     pub wall: Duration,
 }
 
 impl PhaseCount {
-    fn count(&mut self, units: u64, is_leader: bool) {
+    fn count(&mut self, units: u64, situation: Situation) {
         self.hooks += 1;
-        self.leader_hooks += u64::from(is_leader);
-        self.reads_every_unit += ReadPattern::EveryUnit.reads(units, is_leader);
-        self.reads_leader_only += ReadPattern::LeaderReadsAll.reads(units, is_leader);
+        self.leader_hooks += u64::from(situation.is_leader);
+        self.reads_every_unit += ReadPattern::EveryUnit.reads(units, situation);
+        self.reads_two_step += ReadPattern::TwoStep.reads(units, situation);
+        self.two_step_full_reads += u64::from(situation.needs_peers());
     }
 }
 
@@ -113,11 +147,12 @@ pub fn rollout(units: u32, report_versions: bool) -> Result<Rollout, BenchError>
     let mut rollback = PhaseCount::default();
     let leader = cluster.leader;
     let members = unit_view(&cluster, leader);
+    let situation = situation(&cluster, leader, false);
     let recovery = cluster.run_pre_upgrade_check(leader);
     if let Some(failure) = recovery.failed {
         return Err(BenchError::Flow(format!("recovery failed: {failure}")));
     }
-    rollback.count(members, true);
+    rollback.count(members, situation);
     cluster.refresh(ORIGINAL_REVISION);
     settle(&mut cluster, &mut rollback)?;
     rollback.wall = start.elapsed();
@@ -145,6 +180,18 @@ fn prepared(units: u32, report_versions: bool) -> Result<Cluster, BenchError> {
     }
 }
 
+/// What `unit` reads first (its own committed bag and the committed application bag).
+fn situation(cluster: &Cluster, unit: u32, upgrade_charm: bool) -> Situation {
+    let stack = cluster.stack();
+    Situation {
+        is_leader: unit == cluster.leader,
+        on_top: stack.last() == Some(&unit),
+        stack_empty: stack.is_empty(),
+        completed: cluster.state(unit) == Some("completed"),
+        upgrade_charm,
+    }
+}
+
 /// Units a hook on `unit` sees: the peers its agent knows, itself included.
 fn unit_view(cluster: &Cluster, unit: u32) -> u64 {
     cluster
@@ -160,12 +207,11 @@ fn settle(cluster: &mut Cluster, count: &mut PhaseCount) -> Result<(), BenchErro
         if count.hooks >= MAX_HOOKS {
             return Err(BenchError::Flow(format!("no end after {MAX_HOOKS} hooks")));
         }
-        let hook: Option<Hook> = cluster.next_hook(unit);
-        if hook.is_none() {
+        let Some(hook) = cluster.next_hook(unit) else {
             break;
-        }
+        };
         let units = unit_view(cluster, unit);
-        count.count(units, unit == cluster.leader);
+        count.count(units, situation(cluster, unit, hook == Hook::UpgradeCharm));
         *per_unit.entry(unit).or_default() += 1;
         cluster.begin(unit);
         cluster.commit(unit);
@@ -200,11 +246,60 @@ fn check(cluster: &Cluster, phase: &str, version: &str) -> Result<(), BenchError
 mod tests {
     use super::*;
 
+    fn waiting() -> Situation {
+        Situation {
+            is_leader: false,
+            on_top: false,
+            stack_empty: false,
+            completed: false,
+            upgrade_charm: false,
+        }
+    }
+
     #[test]
-    fn only_the_leader_reads_every_unit_in_the_proposed_pattern() {
-        assert_eq!(ReadPattern::EveryUnit.reads(3, false), 7);
-        assert_eq!(ReadPattern::EveryUnit.reads(200, true), 204);
-        assert_eq!(ReadPattern::LeaderReadsAll.reads(200, false), 4);
-        assert_eq!(ReadPattern::LeaderReadsAll.reads(200, true), 204);
+    fn in_two_steps_a_non_leader_waiting_its_turn_reads_four_bags_whatever_the_size() {
+        assert_eq!(ReadPattern::EveryUnit.reads(3, waiting()), 7);
+        assert_eq!(ReadPattern::EveryUnit.reads(200, waiting()), 204);
+        assert_eq!(ReadPattern::TwoStep.reads(200, waiting()), 4);
+        let upgrade_charm = Situation {
+            upgrade_charm: true,
+            ..waiting()
+        };
+        assert_eq!(ReadPattern::TwoStep.reads(200, upgrade_charm), 4);
+    }
+
+    #[test]
+    fn in_two_steps_the_leader_the_top_and_a_unit_finishing_read_every_unit() {
+        for situation in [
+            Situation {
+                is_leader: true,
+                ..waiting()
+            },
+            Situation {
+                on_top: true,
+                ..waiting()
+            },
+            Situation {
+                stack_empty: true,
+                completed: true,
+                ..waiting()
+            },
+            Situation {
+                stack_empty: true,
+                upgrade_charm: true,
+                ..waiting()
+            },
+        ] {
+            assert_eq!(
+                ReadPattern::TwoStep.reads(200, situation),
+                204,
+                "{situation:?}"
+            );
+        }
+        let idle_after_the_round = Situation {
+            stack_empty: true,
+            ..waiting()
+        };
+        assert_eq!(ReadPattern::TwoStep.reads(200, idle_after_the_round), 4);
     }
 }

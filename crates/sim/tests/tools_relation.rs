@@ -3,17 +3,12 @@
 //! and remote bags, write merge semantics, dirty flags, and error texts with
 //! their exit codes.
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use juju_sim::context::{Bag, HookContext, RelationView};
-use juju_sim::tools::{run_tool, ToolOutput};
-
-fn bag(pairs: &[(&str, &str)]) -> Bag {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use juju_sim::context::{HookContext, RelationView};
+use support::{assert_fails, assert_prints, bag, run, run_with_stdin, text};
 
 /// `app/0` (leader) in `replicas-relation-changed` for `app/1`. Relation 3 is
 /// the peer relation `replicas`; relation 7 (`db`) and 12 (`db`) go to `pg`.
@@ -67,38 +62,6 @@ fn context() -> HookContext {
         relations: BTreeMap::from([(3, peers), (7, db), (12, db2)]),
         ..HookContext::default()
     }
-}
-
-fn run(ctx: &mut HookContext, tool: &str, args: &[&str]) -> ToolOutput {
-    run_with_stdin(ctx, tool, args, b"")
-}
-
-fn run_with_stdin(ctx: &mut HookContext, tool: &str, args: &[&str], stdin: &[u8]) -> ToolOutput {
-    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    run_tool(tool, &args, stdin, ctx)
-}
-
-fn text(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).expect("utf-8 output")
-}
-
-/// Checks a successful call's stdout (and that stderr is empty).
-#[track_caller]
-fn assert_prints(output: &ToolOutput, stdout: &str) {
-    assert_eq!(
-        (output.code, text(&output.stderr)),
-        (0, ""),
-        "stdout was {:?}",
-        text(&output.stdout)
-    );
-    assert_eq!(text(&output.stdout), stdout);
-}
-
-/// Checks a failed call's exit code and its whole stderr.
-#[track_caller]
-fn assert_fails(output: &ToolOutput, code: i32, stderr: &str) {
-    assert_eq!((output.code, text(&output.stderr)), (code, stderr));
-    assert_eq!(text(&output.stdout), "");
 }
 
 #[test]

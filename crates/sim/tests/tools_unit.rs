@@ -2,18 +2,14 @@
 //! charm state, actions, logging, workload version, goal-state, unit-get,
 //! plus the shared command-line rules (flags, formats, help, unknown tools).
 
+mod support;
+
 use std::collections::BTreeMap;
 
-use juju_sim::context::{ActionContext, Bag, HookContext, Immediate, RelationView, StatusValue};
-use juju_sim::tools::{run_tool, ToolOutput, TOOL_NAMES};
+use juju_sim::context::{ActionContext, HookContext, Immediate, RelationView, StatusValue};
+use juju_sim::tools::TOOL_NAMES;
 use serde_json::json;
-
-fn bag(pairs: &[(&str, &str)]) -> Bag {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
+use support::{assert_fails, assert_prints, bag, run, run_with_stdin, text};
 
 fn status(status: &str, message: &str) -> StatusValue {
     StatusValue {
@@ -83,36 +79,6 @@ fn in_action(mut ctx: HookContext) -> HookContext {
         ..ActionContext::default()
     });
     ctx
-}
-
-fn run(ctx: &mut HookContext, tool: &str, args: &[&str]) -> ToolOutput {
-    run_with_stdin(ctx, tool, args, b"")
-}
-
-fn run_with_stdin(ctx: &mut HookContext, tool: &str, args: &[&str], stdin: &[u8]) -> ToolOutput {
-    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    run_tool(tool, &args, stdin, ctx)
-}
-
-fn text(bytes: &[u8]) -> &str {
-    std::str::from_utf8(bytes).expect("utf-8 output")
-}
-
-#[track_caller]
-fn assert_prints(output: &ToolOutput, stdout: &str) {
-    assert_eq!(
-        (output.code, text(&output.stderr)),
-        (0, ""),
-        "stdout was {:?}",
-        text(&output.stdout)
-    );
-    assert_eq!(text(&output.stdout), stdout);
-}
-
-#[track_caller]
-fn assert_fails(output: &ToolOutput, code: i32, stderr: &str) {
-    assert_eq!((output.code, text(&output.stderr)), (code, stderr));
-    assert_eq!(text(&output.stdout), "");
 }
 
 #[test]

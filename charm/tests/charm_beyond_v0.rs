@@ -17,7 +17,7 @@ use mysql_charm::CharmError;
 use serde_json::{json, Value};
 
 mod support;
-use support::{dispatch, dispatch_in, FakeJuju, World};
+use support::{dispatch, dispatch_in, upgrades_once, FakeJuju, World};
 
 fn versions() -> Versions {
     let file = support::versions_json();
@@ -83,27 +83,6 @@ fn paused_world(me: &str, pause: &str) -> World {
         .config
         .insert("pause-after-unit-refresh".into(), json!(pause));
     world
-}
-
-/// mysql/1's workload upgrading to 8.0.34 once.
-fn upgrades_once() -> MockWorkload {
-    let mut workload = MockWorkload::new();
-    workload
-        .expect_installed_revision()
-        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
-    workload.expect_stop().times(1).returning(|| Ok(()));
-    workload
-        .expect_install()
-        .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
-        .times(1)
-        .returning(|_| Ok(()));
-    workload.expect_check_upgradable().never();
-    workload.expect_start().times(1).returning(|| Ok(()));
-    workload
-        .expect_wait_until_online()
-        .times(1)
-        .returning(|_| Ok(()));
-    workload
 }
 
 #[test]

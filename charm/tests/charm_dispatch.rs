@@ -13,7 +13,7 @@ use mysql_charm::workload::{
 use mysql_charm::CharmError;
 
 mod support;
-use support::{dispatch, FakeJuju, World};
+use support::{dispatch, upgrades_once, FakeJuju, World};
 
 fn versions() -> Versions {
     let file = support::versions_json();
@@ -176,22 +176,7 @@ fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
         .app_bag
         .insert("dependencies".into(), DEPENDENCIES_8_0_33.into());
     let juju = FakeJuju::new(world);
-    let mut workload = MockWorkload::new();
-    workload
-        .expect_installed_revision()
-        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
-    workload.expect_stop().times(1).returning(|| Ok(()));
-    workload
-        .expect_install()
-        .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
-        .times(1)
-        .returning(|_| Ok(()));
-    workload.expect_check_upgradable().never();
-    workload.expect_start().times(1).returning(|| Ok(()));
-    workload
-        .expect_wait_until_online()
-        .times(1)
-        .returning(|_| Ok(()));
+    let mut workload = upgrades_once();
     workload
         .expect_cluster_status()
         .returning(|| Ok(online(&[("mysql/0", MemberRole::Primary)])));

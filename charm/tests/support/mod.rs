@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
+use mysql_charm::workload::{MockWorkload, WorkloadRevision};
 
 pub type Bag = BTreeMap<String, String>;
 
@@ -302,4 +303,25 @@ pub fn dispatch_in(unit: &str, path: &str, charm_dir: &Path) -> Dispatch {
 /// The repository's `versions.json` (8.0.34).
 pub fn versions_json() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../versions.json")
+}
+
+/// A unit's workload upgrading to 8.0.34 (snap revision 69) exactly once.
+pub fn upgrades_once() -> MockWorkload {
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_installed_revision()
+        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
+    workload.expect_stop().times(1).returning(|| Ok(()));
+    workload
+        .expect_install()
+        .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
+        .times(1)
+        .returning(|_| Ok(()));
+    workload.expect_check_upgradable().never();
+    workload.expect_start().times(1).returning(|| Ok(()));
+    workload
+        .expect_wait_until_online()
+        .times(1)
+        .returning(|_| Ok(()));
+    workload
 }

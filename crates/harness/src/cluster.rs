@@ -25,9 +25,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use juju_upgrade::{
-    handle, messages, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event,
-    LogLevel, PeerSnapshot, Status, StatusKind, UpgradeFailed, UpgradeHooks, UpgradeStack,
-    DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
+    handle, handle_own_and_app, messages, Bag, CharmVersions, ClusterNotReady, DependencyModel,
+    Effect, Event, Handled, LogLevel, PeerScope, PeerSnapshot, Status, StatusKind, UpgradeFailed,
+    UpgradeHooks, UpgradeStack, DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
 };
 
 /// A charm revision: its dependency model and the workload version it pins.
@@ -295,6 +295,30 @@ pub struct Cluster {
     failing_calls: BTreeSet<u32>,
     /// Peer data was written outside the protocol ([`Cluster::tamper`]).
     tampered: bool,
+    /// How the hooks and actions run so far read the peer relation.
+    pub peer_reads: PeerReads,
+}
+
+/// How hooks read the peer relation, counted as the charm reads it: every hook reads its own
+/// bag and the application bag; one whose decision needs the others (see
+/// [`juju_upgrade::handle_own_and_app`]) then reads every other unit's bag too.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PeerReads {
+    /// Hooks and actions run through the core.
+    pub hooks: u64,
+    /// Of which read every unit's bag.
+    pub every_unit_hooks: u64,
+    /// Bags read, the application bag included.
+    pub bags: u64,
+}
+
+impl PeerReads {
+    /// Counts one hook on a unit that sees `units` units (itself included).
+    pub fn count(&mut self, units: u64, read_every_unit: bool) {
+        self.hooks += 1;
+        self.every_unit_hooks += u64::from(read_every_unit);
+        self.bags += if read_every_unit { units + 1 } else { 2 };
+    }
 }
 
 /// The stack as unit numbers, or why it cannot be read.
@@ -356,6 +380,7 @@ impl Cluster {
             upgrade_calls: 0,
             failing_calls: BTreeSet::new(),
             tampered: false,
+            peer_reads: PeerReads::default(),
         }
     }
 
@@ -743,6 +768,7 @@ impl Cluster {
             units,
             app_bag: self.app_bag.clone(),
             unit_bags,
+            scope: PeerScope::EveryUnit,
         }
     }
 
@@ -786,7 +812,25 @@ impl Cluster {
             unit,
         };
         let mut effects = Vec::new();
-        handle(&event, snapshot, &mut hooks, &mut effects);
+        // As the charm reads: its own bag and the application bag first, the others' only when
+        // the core asks for them.
+        let partial = PeerSnapshot::own_and_app(
+            snapshot.app.clone(),
+            unit,
+            snapshot.is_leader,
+            snapshot.units.clone(),
+            snapshot.unit_bags.get(&unit).cloned().unwrap_or_default(),
+            snapshot.app_bag.clone(),
+        );
+        let units_seen = snapshot.app_units().len() as u64;
+        let read_every_unit = match handle_own_and_app(&event, partial, &mut hooks, &mut effects) {
+            Handled::Done => false,
+            Handled::NeedsEveryUnit(_) => {
+                handle(&event, snapshot, &mut hooks, &mut effects);
+                true
+            }
+        };
+        self.peer_reads.count(units_seen, read_every_unit);
         for effect in &effects {
             match effect {
                 Effect::UnitStatus(status) => {

@@ -160,6 +160,14 @@ pub enum SnapshotError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The view holds this unit's bag and the application bag only
+    /// ([`crate::PeerScope::OwnAndApp`]) and the decision needs another unit's. Not bad data:
+    /// [`crate::handle_own_and_app`] answers it by asking for every unit's bag.
+    #[error("unit {unit}'s bag was not read")]
+    NotRead {
+        /// The unit whose bag was needed.
+        unit: u32,
+    },
 }
 
 /// Names a bag for a message: `unit 2` or `app`.

@@ -168,12 +168,15 @@ pub use error::{
     UpgradeFailed, VersionIncompatible, VersionParseError,
 };
 pub use hooks::UpgradeHooks;
-pub use machine::{handle, no_relation, Event, COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, SKIPPED_KEY};
+pub use machine::{
+    handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled,
+    COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, SKIPPED_KEY,
+};
 pub use pause::{
     InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY,
 };
 pub use snapshot::{
-    unit_number, Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    unit_number, Bag, PeerScope, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
 };
 pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};

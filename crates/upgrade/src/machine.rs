@@ -29,7 +29,9 @@ use crate::error::SnapshotError;
 use crate::hooks::UpgradeHooks;
 use crate::messages;
 use crate::pause::RESUMED_ROUND_KEY;
-use crate::snapshot::{Bag, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
+use crate::snapshot::{
+    Bag, PeerScope, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+};
 use crate::stack::UpgradeStack;
 use crate::state::UnitState;
 use crate::versions::{
@@ -127,7 +129,8 @@ impl fmt::Display for Event {
 /// Handles one event on one unit, emitting effects to `sink` in the order they are decided.
 ///
 /// Never panics on bad peer data: corrupt data yields a blocked status, an error log and (for
-/// the action) an action failure, and no writes.
+/// the action) an action failure, and no writes. The view must hold every unit's bag (a
+/// [`PeerScope::OwnAndApp`] view is refused as unreadable data; see [`handle_own_and_app`]).
 pub fn handle<H: UpgradeHooks>(
     event: &Event,
     snapshot: PeerSnapshot,
@@ -135,46 +138,65 @@ pub fn handle<H: UpgradeHooks>(
     sink: &mut dyn EffectSink,
 ) {
     let mut turn = Turn::new(snapshot, sink);
-    turn.this_charm = hooks.this_charm();
-    turn.pause_setting = hooks.pause_after_unit_refresh();
-    if *event == Event::PreUpgradeCheck && !turn.view.is_leader {
-        turn.emit(Effect::ActionFail(messages::LEADER_ONLY.to_owned()));
-        return;
-    }
-    let departed = turn.skip_departed_units();
-    let outcome = turn
-        .view
-        .validate()
-        .and_then(|()| {
-            turn.drop_departed_units(&departed);
-            turn.record_own_versions()
-        })
-        .and_then(|()| match *event {
-            Event::RelationCreated => turn.relation_created(hooks),
-            Event::PreUpgradeCheck => turn.pre_upgrade_check(hooks),
-            Event::UpgradeCharm => turn.upgrade_charm(hooks),
-            Event::RelationChanged | Event::RelationDeparted | Event::ConfigChanged => {
-                turn.settle(hooks)
-            }
-            Event::LeaderElected => turn.leader_elected(hooks),
-            Event::ResumeUpgrade => turn.resume_upgrade(hooks),
-            Event::ForceUpgrade {
-                skip_compatibility_check,
-                skip_pre_upgrade_check,
-                skip_health_check,
-            } => turn.force_upgrade(
-                hooks,
-                force::Skips {
-                    compatibility_check: skip_compatibility_check,
-                    pre_upgrade_check: skip_pre_upgrade_check,
-                    health_check: skip_health_check,
-                },
-            ),
-        })
-        .and_then(|()| turn.publish_app_status(hooks));
-    if let Err(err) = outcome {
+    if let Err(err) = turn.run(event, hooks) {
         turn.refuse_invalid_data(event, &err);
     }
+}
+
+/// What [`handle_own_and_app`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "a unit that needs every unit's bag has not handled the event yet"]
+pub enum Handled {
+    /// The event is handled; its effects went to the sink.
+    Done,
+    /// Nothing was done and nothing went to the sink: the decision needs the other units'
+    /// bags. Read them into the view given back ([`PeerSnapshot::with_other_bags`]) and call
+    /// [`handle`].
+    NeedsEveryUnit(PeerSnapshot),
+}
+
+/// Whether `event` on a unit whose own bag and application bag `view` holds is decided from
+/// every unit's bag without trying the partial view first: on the leader (it pops the stack,
+/// sets the application status and ends rounds from every unit's state) and for actions.
+pub fn needs_every_unit(event: &Event, view: &PeerSnapshot) -> bool {
+    view.is_leader || event.is_action()
+}
+
+/// Handles one event from a view that may hold only this unit's bag and the application bag
+/// ([`PeerScope::OwnAndApp`]), so that a unit waiting its turn reads two bags, not one per unit.
+///
+/// The event is decided on the partial view; the effects are held back until the decision is
+/// complete. If any rule needed another unit's bag ([`SnapshotError::NotRead`]), or the data is
+/// unreadable, the held effects are dropped, no workload hook ran (the core requires every
+/// unit's bag before [`UpgradeHooks::upgrade_unit`]), and the view comes back in
+/// [`Handled::NeedsEveryUnit`]. Otherwise the effects are exactly those [`handle`] would emit on
+/// the full view, but for what a unit that is only waiting says about the others: it does not
+/// set "other units upgrading first..." when it sees another unit upgrading (its
+/// `upgrade-charm` set it already), nor log at debug level that the cluster failed or is in
+/// recovery.
+/// A view of every unit is handled at once.
+pub fn handle_own_and_app<H: UpgradeHooks>(
+    event: &Event,
+    snapshot: PeerSnapshot,
+    hooks: &mut H,
+    sink: &mut dyn EffectSink,
+) -> Handled {
+    if snapshot.scope == PeerScope::EveryUnit {
+        handle(event, snapshot, hooks, sink);
+        return Handled::Done;
+    }
+    if needs_every_unit(event, &snapshot) {
+        return Handled::NeedsEveryUnit(snapshot);
+    }
+    let mut held: Vec<Effect> = Vec::new();
+    let outcome = Turn::new(snapshot.clone(), &mut held).run(event, hooks);
+    if outcome.is_err() {
+        return Handled::NeedsEveryUnit(snapshot);
+    }
+    for effect in held {
+        sink.apply(effect);
+    }
+    Handled::Done
 }
 
 /// What to do when the charm has no upgrade peer relation (yet): v0 fails the action with
@@ -228,6 +250,44 @@ impl<'s> Turn<'s> {
             pause_setting: None,
             previous_versions: None,
         }
+    }
+
+    /// Decides `event`; an error is unreadable (or unread) data, and what was emitted before it
+    /// must not count.
+    fn run<H: UpgradeHooks>(&mut self, event: &Event, hooks: &mut H) -> Result<(), SnapshotError> {
+        self.this_charm = hooks.this_charm();
+        self.pause_setting = hooks.pause_after_unit_refresh();
+        if *event == Event::PreUpgradeCheck && !self.view.is_leader {
+            self.emit(Effect::ActionFail(messages::LEADER_ONLY.to_owned()));
+            return Ok(());
+        }
+        let departed = self.skip_departed_units();
+        self.view.validate()?;
+        self.drop_departed_units(&departed);
+        self.record_own_versions()?;
+        match *event {
+            Event::RelationCreated => self.relation_created(hooks),
+            Event::PreUpgradeCheck => self.pre_upgrade_check(hooks),
+            Event::UpgradeCharm => self.upgrade_charm(hooks),
+            Event::RelationChanged | Event::RelationDeparted | Event::ConfigChanged => {
+                self.settle(hooks)
+            }
+            Event::LeaderElected => self.leader_elected(hooks),
+            Event::ResumeUpgrade => self.resume_upgrade(hooks),
+            Event::ForceUpgrade {
+                skip_compatibility_check,
+                skip_pre_upgrade_check,
+                skip_health_check,
+            } => self.force_upgrade(
+                hooks,
+                force::Skips {
+                    compatibility_check: skip_compatibility_check,
+                    pre_upgrade_check: skip_pre_upgrade_check,
+                    health_check: skip_health_check,
+                },
+            ),
+        }?;
+        self.publish_app_status(hooks)
     }
 
     /// Whether the charm reported its versions, which turns on the rules beyond v0.
@@ -810,6 +870,9 @@ impl<'s> Turn<'s> {
 
     /// v0 `on_upgrade_changed`, once. Returns whether it wrote anything.
     fn step<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<bool, SnapshotError> {
+        if self.view.scope == PeerScope::OwnAndApp && self.only_waits()? {
+            return Ok(false);
+        }
         let cluster = self.view.cluster_state()?;
         match cluster {
             Some(UnitState::Failed) => {
@@ -886,10 +949,30 @@ impl<'s> Turn<'s> {
                 self.status(Status::blocked(status));
                 return Ok(false);
             }
-            self.upgrade(hooks);
+            self.upgrade(hooks)?;
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// A non-leader that is not next to upgrade, is not finishing a round and has nothing to
+    /// write for itself: whatever the other units' states, `step` does nothing for it (but
+    /// show "other units upgrading first..." while one is upgrading). Decided from this unit's
+    /// bag and the application bag alone, so a waiting unit need not read the others'.
+    fn only_waits(&self) -> Result<bool, SnapshotError> {
+        if self.view.is_leader {
+            return Ok(false);
+        }
+        let stack = self.view.upgrade_stack()?;
+        if self.beyond_v0()
+            && (self.joins_prepared_upgrade(&stack)? || self.marks_ready_for_this_round()?)
+        {
+            return Ok(false);
+        }
+        Ok(match stack.top() {
+            Some(top) => top != self.view.unit,
+            None => self.view.own_state()? != Some(UnitState::Completed),
+        })
     }
 
     /// Beyond v0, a unit upgrades only with the charm the round targets: one still on the
@@ -932,15 +1015,21 @@ impl<'s> Turn<'s> {
         Ok(true)
     }
 
+    /// A `ready` unit whose mark is from an earlier round and that runs the charm this round
+    /// targets becomes `ready` for this round.
     fn mark_ready_for_this_round(&mut self) -> Result<bool, SnapshotError> {
-        if self.view.own_state()? != Some(UnitState::Ready)
-            || self.view.completed_this_round(self.view.unit)?
-            || self.view.upgrade_target()?.as_ref() != Some(&self.this_charm)
-        {
+        if !self.marks_ready_for_this_round()? {
             return Ok(false);
         }
         self.set_ready();
         Ok(true)
+    }
+
+    /// Whether [`Self::mark_ready_for_this_round`] applies (this unit's bag and the app bag).
+    fn marks_ready_for_this_round(&self) -> Result<bool, SnapshotError> {
+        Ok(self.view.own_state()? == Some(UnitState::Ready)
+            && !self.view.completed_this_round(self.view.unit)?
+            && self.view.upgrade_target()?.as_ref() == Some(&self.this_charm))
     }
 
     /// Every unit completed and the stack is empty: back to idle; the leader stores this
@@ -1012,7 +1101,9 @@ impl<'s> Turn<'s> {
     }
 
     /// This unit's turn (v0's `upgrade_granted` with `set_unit_completed`/`set_unit_failed`).
-    fn upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) {
+    fn upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+        // Nothing touches the workload on a partial view (see `handle_own_and_app`).
+        self.view.require_every_unit()?;
         let name = self.own_name();
         self.log(
             LogLevel::Debug,
@@ -1056,6 +1147,7 @@ impl<'s> Turn<'s> {
                 self.fail_unit(hooks);
             }
         }
+        Ok(())
     }
 
     /// v0 `set_unit_failed` with the charm's rollback instructions.

@@ -44,6 +44,23 @@ pub fn unit_number(name: &str) -> Option<u32> {
     number.parse().ok()
 }
 
+/// How much of the peer relation a [`PeerSnapshot`] holds.
+///
+/// Reading a bag is a hook-tool call, so a unit that reads every bag in every hook makes one
+/// more call per unit in the application, and a whole rollout n^3 calls. Most hooks of a
+/// non-leader only find that it is not its turn, which its own bag and the application bag
+/// (the stack, the round, the target) already say: the charm reads those first and the rest
+/// only when [`crate::handle_own_and_app`] asks for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum PeerScope {
+    /// Every unit's bag, this unit's and the application's.
+    #[default]
+    EveryUnit,
+    /// This unit's bag and the application bag only. The units are known (`relation-list`),
+    /// their bags are not: reading one is [`SnapshotError::NotRead`].
+    OwnAndApp,
+}
+
 /// This unit's view of the peer relation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PeerSnapshot {
@@ -59,6 +76,8 @@ pub struct PeerSnapshot {
     pub app_bag: Bag,
     /// Unit databags by unit number; a unit that never wrote may be absent.
     pub unit_bags: BTreeMap<u32, Bag>,
+    /// Which bags were read: with [`PeerScope::OwnAndApp`], `unit_bags` holds this unit's only.
+    pub scope: PeerScope,
 }
 
 impl PeerSnapshot {
@@ -71,6 +90,58 @@ impl PeerSnapshot {
             units: BTreeSet::from([unit]),
             app_bag: Bag::new(),
             unit_bags: BTreeMap::new(),
+            scope: PeerScope::EveryUnit,
+        }
+    }
+
+    /// A view holding only this unit's bag and the application bag, of an application whose
+    /// units are `units` (see [`PeerScope::OwnAndApp`]).
+    pub fn own_and_app(
+        app: impl Into<String>,
+        unit: u32,
+        is_leader: bool,
+        units: BTreeSet<u32>,
+        own_bag: Bag,
+        app_bag: Bag,
+    ) -> Self {
+        let mut view = PeerSnapshot::new(app, unit, is_leader);
+        view.units.extend(units);
+        view.unit_bags.insert(unit, own_bag);
+        view.app_bag = app_bag;
+        view.scope = PeerScope::OwnAndApp;
+        view
+    }
+
+    /// Adds the other units' bags to a view read with [`PeerScope::OwnAndApp`]: it becomes a
+    /// view of every unit. This unit's bag is kept as read; bags of units outside the
+    /// application are ignored.
+    pub fn with_other_bags(mut self, bags: impl IntoIterator<Item = (u32, Bag)>) -> Self {
+        let members = self.app_units();
+        for (unit, bag) in bags {
+            if unit != self.unit && members.contains(&unit) {
+                self.unit_bags.insert(unit, bag);
+            }
+        }
+        self.scope = PeerScope::EveryUnit;
+        self
+    }
+
+    /// Whether `unit`'s bag was read: always for this unit, for the others only in a view of
+    /// every unit.
+    pub fn has_read(&self, unit: u32) -> bool {
+        unit == self.unit || self.scope == PeerScope::EveryUnit
+    }
+
+    /// An error unless every unit's bag was read: the core calls it before anything that
+    /// acts on the workload, so that nothing is done on a partial view.
+    pub fn require_every_unit(&self) -> Result<(), SnapshotError> {
+        match self
+            .app_units()
+            .into_iter()
+            .find(|&unit| !self.has_read(unit))
+        {
+            Some(unit) => Err(SnapshotError::NotRead { unit }),
+            None => Ok(()),
         }
     }
 
@@ -87,12 +158,22 @@ impl PeerSnapshot {
     }
 
     /// A unit bag value; an empty value counts as absent, as Juju deletes keys set to "".
+    /// A bag that was not read (see [`PeerScope`]) reads as empty here; the typed accessors
+    /// below report it as [`SnapshotError::NotRead`] instead.
     pub fn unit_value(&self, unit: u32, key: &str) -> Option<&str> {
         self.unit_bags
             .get(&unit)
             .and_then(|bag| bag.get(key))
             .map(String::as_str)
             .filter(|value| !value.is_empty())
+    }
+
+    /// [`Self::unit_value`], refusing a bag that was not read.
+    fn read_unit_value(&self, unit: u32, key: &str) -> Result<Option<&str>, SnapshotError> {
+        if !self.has_read(unit) {
+            return Err(SnapshotError::NotRead { unit });
+        }
+        Ok(self.unit_value(unit, key))
     }
 
     /// An app bag value; an empty value counts as absent.
@@ -105,7 +186,7 @@ impl PeerSnapshot {
 
     /// A unit's state; `None` when it has not written one.
     pub fn unit_state(&self, unit: u32) -> Result<Option<UnitState>, SnapshotError> {
-        self.unit_value(unit, STATE_KEY)
+        self.read_unit_value(unit, STATE_KEY)?
             .map(|text| {
                 text.parse().map_err(|_| SnapshotError::UnitState {
                     unit,
@@ -156,7 +237,9 @@ impl PeerSnapshot {
     pub fn completed_this_round(&self, unit: u32) -> Result<bool, SnapshotError> {
         Ok(match self.app_round()? {
             None => true,
-            Some(round) => self.unit_value(unit, ROUND_KEY) == Some(round.to_string().as_str()),
+            Some(round) => {
+                self.read_unit_value(unit, ROUND_KEY)? == Some(round.to_string().as_str())
+            }
         })
     }
 
@@ -169,16 +252,24 @@ impl PeerSnapshot {
 
     /// Checks everything the core reads: every application unit's state, the stack (which may
     /// only name application units), the round and the stored dependencies, and the versions
-    /// and rounds recorded beyond v0.
+    /// and rounds recorded beyond v0. In a view of this unit and the application
+    /// ([`PeerScope::OwnAndApp`]), the bags it holds.
     pub fn validate(&self) -> Result<(), SnapshotError> {
-        self.unit_states()?;
+        let read: Vec<u32> = self
+            .app_units()
+            .into_iter()
+            .filter(|&unit| self.has_read(unit))
+            .collect();
+        for &unit in &read {
+            self.unit_state(unit)?;
+        }
         self.upgrade_stack()?.validate(&self.app_units())?;
         self.app_round()?;
         self.stored_dependencies()?;
         self.original_versions()?;
         self.upgrade_target()?;
         self.is_rollback_round()?;
-        for unit in self.app_units() {
+        for unit in read {
             self.unit_charm_versions(unit)?;
             self.refresh_pending(unit)?;
             self.unit_round(unit, REFRESH_ROUND_KEY)?;
@@ -227,7 +318,7 @@ impl PeerSnapshot {
     /// A round number kept in `unit`'s bag under `key` ([`ROUND_KEY`], [`REFRESH_ROUND_KEY`],
     /// [`RESUMED_ROUND_KEY`]).
     pub fn unit_round(&self, unit: u32, key: &'static str) -> Result<Option<u64>, SnapshotError> {
-        self.unit_value(unit, key)
+        self.read_unit_value(unit, key)?
             .map(|text| {
                 text.parse::<u64>().map_err(|err| SnapshotError::Value {
                     key,
@@ -245,7 +336,7 @@ impl PeerSnapshot {
         key: &'static str,
     ) -> Result<Option<CharmVersions>, SnapshotError> {
         let text = match unit {
-            Some(unit) => self.unit_value(unit, key),
+            Some(unit) => self.read_unit_value(unit, key)?,
             None => self.app_value(key),
         };
         text.map(|text| {

@@ -8,8 +8,8 @@ mod support;
 
 use juju_upgrade::{
     handle, messages, parse_version, unit_number, verify_requirements, Bag, CharmVersions,
-    ClusterNotReady, DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerSnapshot,
-    Requirement, StatusKind, UnitState, UpgradeFailed, UpgradeHooks, UpgradeStack,
+    ClusterNotReady, DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerScope,
+    PeerSnapshot, Requirement, StatusKind, UnitState, UpgradeFailed, UpgradeHooks, UpgradeStack,
     CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY,
     REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY,
     STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
@@ -339,6 +339,7 @@ fn hostile_snapshot() -> impl Strategy<Value = PeerSnapshot> {
                 units,
                 app_bag,
                 unit_bags,
+                scope: PeerScope::EveryUnit,
             },
         )
 }

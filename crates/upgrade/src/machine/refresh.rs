@@ -145,11 +145,7 @@ impl Turn<'_> {
         hooks: &mut H,
         stack: &UpgradeStack,
     ) -> Result<bool, SnapshotError> {
-        let unit = self.view.unit;
-        if stack.is_empty()
-            || self.view.refresh_pending(unit)?.is_none()
-            || !matches!(self.view.own_state()?, None | Some(UnitState::Idle))
-        {
+        if !self.joins_prepared_upgrade(stack)? {
             return Ok(false);
         }
         self.log(
@@ -172,6 +168,17 @@ impl Turn<'_> {
         self.status(Status::waiting(messages::WAITING_FOR_OTHERS));
         self.set_ready();
         Ok(true)
+    }
+
+    /// Whether [`Self::join_prepared_upgrade`] applies: a stack, and this unit idle with a
+    /// refresh pending (this unit's bag and the app bag only).
+    pub(super) fn joins_prepared_upgrade(
+        &self,
+        stack: &UpgradeStack,
+    ) -> Result<bool, SnapshotError> {
+        Ok(!stack.is_empty()
+            && self.view.refresh_pending(self.view.unit)?.is_some()
+            && matches!(self.view.own_state()?, None | Some(UnitState::Idle)))
     }
 
     /// The leader makes the current round move to the charm it runs: a rollback (no

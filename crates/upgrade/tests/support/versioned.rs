@@ -14,9 +14,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use juju_upgrade::{
-    handle, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event, LogLevel,
-    PeerSnapshot, Status, StatusKind, UpgradeFailed, UpgradeHooks, UpgradeStack, STACK_KEY,
-    STATE_KEY,
+    handle, handle_own_and_app, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect,
+    Event, Handled, LogLevel, PeerScope, PeerSnapshot, Status, StatusKind, UpgradeFailed,
+    UpgradeHooks, UpgradeStack, STACK_KEY, STATE_KEY,
 };
 use juju_upgrade_harness::cluster::Revision;
 
@@ -505,6 +505,7 @@ impl Cluster {
             units: self.agents.keys().copied().collect(),
             app_bag: self.app_bag.clone(),
             unit_bags,
+            scope: PeerScope::EveryUnit,
         }
     }
 
@@ -526,7 +527,20 @@ impl Cluster {
             unit,
         };
         let mut effects = Vec::new();
-        handle(&event, snapshot, &mut charm, &mut effects);
+        // As the charm does: its own bag and the application bag first.
+        let partial = PeerSnapshot::own_and_app(
+            snapshot.app.clone(),
+            unit,
+            snapshot.is_leader,
+            snapshot.units.clone(),
+            snapshot.unit_bags.get(&unit).cloned().unwrap_or_default(),
+            snapshot.app_bag.clone(),
+        );
+        if let Handled::NeedsEveryUnit(_) =
+            handle_own_and_app(&event, partial, &mut charm, &mut effects)
+        {
+            handle(&event, snapshot, &mut charm, &mut effects);
+        }
         if charm.upgraded.is_some() {
             agent.failures.pop_front();
         }

@@ -42,10 +42,12 @@ pub fn run(ctx: &HookContext<'_>, name: &str) -> Result<(), CharmError> {
         PRE_UPGRADE_CHECK => {
             let outcome = on_upgrade_event(ctx, Event::PreUpgradeCheck)?;
             // The check may have made the leader the primary: show it at once.
-            if !outcome.action_failed && ctx.tools.is_leader()? {
-                lifecycle::show_health_unless_upgrading_here(ctx)?;
+            match &outcome.own_view {
+                Some(view) if view.is_leader && !outcome.sink.action_failed => {
+                    lifecycle::show_health_unless_upgrading_here(ctx, view)
+                }
+                _ => Ok(()),
             }
-            Ok(())
         }
         RESUME_UPGRADE => on_upgrade_event(ctx, Event::ResumeUpgrade).map(drop),
         FORCE_UPGRADE => {

@@ -17,7 +17,7 @@ use crate::actions;
 use crate::error::CharmError;
 use crate::lifecycle;
 use crate::peer::{self, UPGRADE_ENDPOINT};
-use crate::upgrade::on_upgrade_event;
+use crate::upgrade::{on_upgrade_event, UpgradeOutcome};
 use crate::versions::Versions;
 use crate::workload::{
     EmulatedWorkload, MariaDbWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper,
@@ -72,18 +72,27 @@ pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
             "upgrade-charm" => on_upgrade_event(ctx, Event::UpgradeCharm).map(drop),
             "leader-elected" => {
                 // The new leader takes over what the old one may have left undone.
-                on_upgrade_event(ctx, Event::LeaderElected)?;
-                lifecycle::show_health_if_idle(ctx)
+                let outcome = on_upgrade_event(ctx, Event::LeaderElected)?;
+                show_health_after(ctx, &outcome)
             }
             "config-changed" => {
                 // `pause-after-unit-refresh` may have changed: a paused unit may go now.
-                on_upgrade_event(ctx, Event::ConfigChanged)?;
-                lifecycle::show_health_if_idle(ctx)
+                let outcome = on_upgrade_event(ctx, Event::ConfigChanged)?;
+                show_health_after(ctx, &outcome)
             }
             "update-status" => lifecycle::show_health_if_idle(ctx),
             _ => Ok(()),
         },
     }
+}
+
+/// After an upgrade event of an ordinary hook, shows the unit's health unless an upgrade is
+/// under way, from the bags as the event left them (unless the event showed it already).
+fn show_health_after(ctx: &HookContext<'_>, outcome: &UpgradeOutcome) -> Result<(), CharmError> {
+    if outcome.sink.became_idle {
+        return Ok(());
+    }
+    lifecycle::show_health_if_no_upgrade(ctx, outcome.own_view.as_ref())
 }
 
 /// Runs the charm for the event in this process's environment.

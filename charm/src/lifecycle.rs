@@ -54,15 +54,23 @@ pub fn start(ctx: &HookContext<'_>) -> Result<(), CharmError> {
     show_health_if_idle(ctx)
 }
 
-/// `start`, `leader-elected`, `config-changed`, `update-status`: shows the unit's health
-/// unless an upgrade is under way ([`PeerSnapshot::upgrade_in_progress`]: a stack, this unit
-/// past `idle`, or this unit waiting for `pre-upgrade-check` after a refresh).
+/// `start` and `update-status`: shows the unit's health unless an upgrade is under way
+/// ([`show_health_if_no_upgrade`] on this unit's bag and the application bag, read here).
 pub fn show_health_if_idle(ctx: &HookContext<'_>) -> Result<(), CharmError> {
-    let Some(view) = own_view(ctx)? else {
-        return show_health(ctx);
-    };
+    let view = own_view(ctx)?;
+    show_health_if_no_upgrade(ctx, view.as_ref())
+}
+
+/// Shows the unit's health unless `view` (this unit's bag and the application bag; `None`
+/// without the relation) says an upgrade is under way ([`PeerSnapshot::upgrade_in_progress`]:
+/// a stack, this unit past `idle`, or this unit waiting for `pre-upgrade-check` after a
+/// refresh). `leader-elected` and `config-changed` pass the view their upgrade event left.
+pub fn show_health_if_no_upgrade(
+    ctx: &HookContext<'_>,
+    view: Option<&PeerSnapshot>,
+) -> Result<(), CharmError> {
     // Unreadable data is the core's to report: do not paint over it.
-    if view.upgrade_in_progress().unwrap_or(true) {
+    if view.is_some_and(|view| view.upgrade_in_progress().unwrap_or(true)) {
         log::debug!("upgrade in progress; leaving this unit's status alone");
         return Ok(());
     }
@@ -70,16 +78,18 @@ pub fn show_health_if_idle(ctx: &HookContext<'_>) -> Result<(), CharmError> {
 }
 
 /// After `pre-upgrade-check` on the leader: shows its health (the check may have made it the
-/// primary) unless this unit itself takes part in an upgrade. The stack the check just wrote
-/// does not count: until the refresh, the units show their health.
-pub fn show_health_unless_upgrading_here(ctx: &HookContext<'_>) -> Result<(), CharmError> {
-    if let Some(view) = own_view(ctx)? {
-        let idle = matches!(view.own_state(), Ok(None | Some(UnitState::Idle)));
-        let refresh_pending = !matches!(view.refresh_pending(view.unit), Ok(None));
-        if !idle || refresh_pending {
-            log::debug!("this unit takes part in an upgrade; leaving its status alone");
-            return Ok(());
-        }
+/// primary) unless this unit itself takes part in an upgrade, as `view` (this unit's bag and
+/// the application bag after the action) says. The stack the check just wrote does not
+/// count: until the refresh, the units show their health.
+pub fn show_health_unless_upgrading_here(
+    ctx: &HookContext<'_>,
+    view: &PeerSnapshot,
+) -> Result<(), CharmError> {
+    let idle = matches!(view.own_state(), Ok(None | Some(UnitState::Idle)));
+    let refresh_pending = !matches!(view.refresh_pending(view.unit), Ok(None));
+    if !idle || refresh_pending {
+        log::debug!("this unit takes part in an upgrade; leaving its status alone");
+        return Ok(());
     }
     show_health(ctx)
 }

@@ -1,7 +1,7 @@
 //! The `upgrade` peer relation through hook tools: reading it into the core's
 //! [`PeerSnapshot`], and performing the core's [`Effect`]s as they are decided.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use juju_ops::{HookTools, RelationId, Status as OpsStatus, ToolError};
 use juju_upgrade::{
@@ -28,28 +28,58 @@ pub fn upgrade_relation(tools: &dyn HookTools) -> Result<Option<RelationId>, Too
     Ok(tools.relation_ids(UPGRADE_ENDPOINT)?.into_iter().next())
 }
 
-/// Reads every bag of the peer relation as this unit sees it now.
-///
-/// The units are this one plus those `relation-list` reports (the ones this unit's agent has
-/// seen join); each unit bag and the application bag are read whole.
-pub fn snapshot(
+/// Reads what every upgrade hook needs first: whether this unit leads, the units
+/// `relation-list` reports (the ones this unit's agent has seen join), this unit's bag and the
+/// application bag. Four calls whatever the number of units; the core asks for the others'
+/// bags only when a rule needs them ([`read_other_units`]).
+pub fn own_and_app(
     tools: &dyn HookTools,
     relation: &RelationId,
     app: &str,
     unit: u32,
 ) -> Result<PeerSnapshot, PeerError> {
     let is_leader = tools.is_leader()?;
-    let mut view = PeerSnapshot::new(app, unit, is_leader);
+    let mut units = BTreeSet::new();
     for name in tools.relation_list(relation)? {
         let number = unit_number(&name).ok_or_else(|| PeerError::UnitName(name.clone()))?;
-        view.units.insert(number);
+        units.insert(number);
     }
+    let own = PeerSnapshot::new(app, unit, is_leader).unit_name(unit);
+    let own_bag = tools.relation_get_unit(relation, &own)?;
+    let app_bag = tools.relation_get_app(relation, app)?;
+    Ok(PeerSnapshot::own_and_app(
+        app, unit, is_leader, units, own_bag, app_bag,
+    ))
+}
+
+/// Completes a view from [`own_and_app`] with every other unit's bag, one `relation-get` each.
+pub fn read_other_units(
+    tools: &dyn HookTools,
+    relation: &RelationId,
+    view: PeerSnapshot,
+) -> Result<PeerSnapshot, PeerError> {
+    let mut others = Vec::new();
     for number in view.app_units() {
-        let bag = tools.relation_get_unit(relation, &view.unit_name(number))?;
-        view.unit_bags.insert(number, bag);
+        if number != view.unit {
+            others.push((
+                number,
+                tools.relation_get_unit(relation, &view.unit_name(number))?,
+            ));
+        }
     }
-    view.app_bag = tools.relation_get_app(relation, app)?;
-    Ok(view)
+    Ok(view.with_other_bags(others))
+}
+
+/// Reads every bag of the peer relation as this unit sees it now ([`own_and_app`], then
+/// [`read_other_units`]).
+pub fn snapshot(
+    tools: &dyn HookTools,
+    relation: &RelationId,
+    app: &str,
+    unit: u32,
+) -> Result<PeerSnapshot, PeerError> {
+    let view = own_and_app(tools, relation, app, unit)?;
+    read_other_units(tools, relation, view)
 }
 
 /// Whether this unit takes no part in an upgrade right now: its state is `idle` or it has
@@ -138,6 +168,8 @@ impl<'t> ToolSink<'t> {
         Ok(SinkOutcome {
             became_idle: self.became_idle,
             action_failed: self.action_failed,
+            unit_writes: self.unit_writes,
+            app_writes: self.app_writes,
         })
     }
 
@@ -185,13 +217,30 @@ impl<'t> ToolSink<'t> {
 }
 
 /// What the effects of one turn told about this unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkOutcome {
     /// The last state this unit wrote was `idle`: it left (or joined) the upgrade protocol
     /// and its ordinary status may be shown again.
     pub became_idle: bool,
     /// The core failed the running action (`action-fail`).
     pub action_failed: bool,
+    /// This unit's bag writes sent (a key set to "" is deleted).
+    pub unit_writes: BTreeMap<String, String>,
+    /// The application bag writes sent.
+    pub app_writes: BTreeMap<String, String>,
+}
+
+impl SinkOutcome {
+    /// `bag` with these writes applied, as Juju applies them (an empty value deletes).
+    pub fn apply(writes: &BTreeMap<String, String>, bag: &mut BTreeMap<String, String>) {
+        for (key, value) in writes {
+            if value.is_empty() {
+                bag.remove(key);
+            } else {
+                bag.insert(key.clone(), value.clone());
+            }
+        }
+    }
 }
 
 impl EffectSink for ToolSink<'_> {
@@ -263,6 +312,40 @@ mod tests {
         assert_eq!(view.unit_value(0, "who"), Some("mysql/0"));
         assert_eq!(view.upgrade_stack().map(|s| s.top()), Ok(Some(10)));
         assert!(is_idle(&view));
+    }
+
+    #[test]
+    fn own_and_app_reads_this_units_bag_and_the_app_bag_only() {
+        let mut tools = MockHookTools::new();
+        tools.expect_is_leader().times(1).returning(|| Ok(false));
+        tools
+            .expect_relation_list()
+            .times(1)
+            .returning(|_| Ok((0..200).map(|n| format!("mysql/{n}")).collect()));
+        tools
+            .expect_relation_get_unit()
+            .withf(|_, unit| unit == "mysql/7")
+            .times(1)
+            .returning(|_, _| Ok(bag(&[("state", "ready")])));
+        tools
+            .expect_relation_get_app()
+            .times(1)
+            .returning(|_, _| Ok(bag(&[("upgrade-stack", "[0, 7, 9]")])));
+        let view = own_and_app(&tools, &relation(), "mysql", 7).expect("view");
+        assert_eq!(view.scope, juju_upgrade::PeerScope::OwnAndApp);
+        assert_eq!(view.app_units().len(), 200);
+        assert_eq!(view.unit_value(7, "state"), Some("ready"));
+
+        let mut tools = MockHookTools::new();
+        tools
+            .expect_relation_get_unit()
+            .withf(|_, unit| unit != "mysql/7")
+            .times(199)
+            .returning(|_, unit| Ok(bag(&[("who", unit)])));
+        let view = read_other_units(&tools, &relation(), view).expect("every unit");
+        assert_eq!(view.scope, juju_upgrade::PeerScope::EveryUnit);
+        assert_eq!(view.unit_value(199, "who"), Some("mysql/199"));
+        assert_eq!(view.unit_value(7, "state"), Some("ready"), "own bag kept");
     }
 
     #[test]

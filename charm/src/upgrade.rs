@@ -18,8 +18,8 @@
 
 use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
-    handle, messages, no_relation, CharmVersions, ClusterNotReady, DependencyModel, Event,
-    PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
+    handle, handle_own_and_app, messages, no_relation, CharmVersions, ClusterNotReady,
+    DependencyModel, Event, Handled, PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
 };
 
 use crate::dispatch::HookContext;
@@ -35,7 +35,9 @@ pub struct MySqlUpgrade<'a> {
     workload: &'a dyn Workload,
     versions: &'a Versions,
     unit_name: String,
-    planned_units: usize,
+    /// Juju's goal state for the application: `None` until read, which is done only when the
+    /// core needs every unit (only then may it call the checks and the upgrade that use it).
+    planned_units: Option<usize>,
     rejoin: RetryPolicy,
     this_charm: CharmVersions,
     pause_setting: Option<String>,
@@ -54,7 +56,7 @@ impl<'a> MySqlUpgrade<'a> {
             workload,
             versions,
             unit_name: unit_name.into(),
-            planned_units,
+            planned_units: Some(planned_units),
             rejoin: RetryPolicy::REJOIN_AFTER_UPGRADE,
             this_charm: CharmVersions::default(),
             pause_setting: None,
@@ -80,11 +82,37 @@ impl<'a> MySqlUpgrade<'a> {
         self
     }
 
+    /// The steps before Juju's goal state was read: enough for the core to decide on this
+    /// unit's bag and the application bag, which never upgrades or checks the cluster
+    /// ([`juju_upgrade::handle_own_and_app`]); [`Self::with_planned_units`] completes them.
+    pub fn before_goal_state(
+        workload: &'a dyn Workload,
+        versions: &'a Versions,
+        unit_name: impl Into<String>,
+    ) -> Self {
+        let mut steps = Self::new(workload, versions, unit_name, 0);
+        steps.planned_units = None;
+        steps
+    }
+
+    /// Sets the number of units Juju's goal state plans.
+    pub fn with_planned_units(mut self, planned_units: usize) -> Self {
+        self.planned_units = Some(planned_units);
+        self
+    }
+
+    /// The planned units, or why a step that needs them cannot run.
+    fn planned_units(&self) -> Result<usize, String> {
+        self.planned_units.ok_or_else(|| {
+            "the application's planned units (goal-state) were not read before this step".to_owned()
+        })
+    }
+
     /// Charmed MySQL runs the upgrade checker on the first unit to upgrade only: while
     /// every planned unit is still in the stack, and never for a single unit.
-    fn is_first_upgrading_unit(&self, view: &PeerSnapshot) -> bool {
+    fn is_first_upgrading_unit(&self, view: &PeerSnapshot, planned_units: usize) -> bool {
         let stacked = view.upgrade_stack().map(|stack| stack.len()).unwrap_or(0);
-        self.planned_units > 1 && stacked >= self.planned_units
+        planned_units > 1 && stacked >= planned_units
     }
 
     /// The unit at the bottom of the stack: the leader, which upgrades last and therefore
@@ -96,7 +124,11 @@ impl<'a> MySqlUpgrade<'a> {
 
     /// mysqld did not start after the refresh: a refused downgrade is repaired from the
     /// other members when there are some; anything else fails the unit.
-    fn recover_from_failed_start(&self, err: WorkloadError) -> Result<(), UpgradeFailed> {
+    fn recover_from_failed_start(
+        &self,
+        err: WorkloadError,
+        planned_units: usize,
+    ) -> Result<(), UpgradeFailed> {
         if !matches!(err, WorkloadError::StartFailed { .. }) {
             return Err(failed(
                 "Failed to start MySQL server after snap refresh",
@@ -119,7 +151,7 @@ impl<'a> MySqlUpgrade<'a> {
                 ));
             }
         }
-        if self.planned_units <= 1 {
+        if planned_units <= 1 {
             return Err(UpgradeFailed {
                 cause: "Downgrade is incompatible. Restore from backup is required.".to_owned(),
             });
@@ -162,12 +194,16 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
                 "Ensure that mysqld is running for this unit",
             )
         })?;
+        let planned_units = self.planned_units().map_err(|cause| {
+            log::error!("{cause}");
+            not_ready(&cause, "Run the action again")
+        })?;
         let online = status.online_units();
-        if online.len() < self.planned_units {
+        if online.len() < planned_units {
             log::error!(
                 "{} of {} planned units are ONLINE ({})",
                 online.len(),
-                self.planned_units,
+                planned_units,
                 online.join(", ")
             );
             return Err(not_ready(
@@ -199,6 +235,9 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         view: &PeerSnapshot,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), UpgradeFailed> {
+        let planned_units = self
+            .planned_units()
+            .map_err(|cause| UpgradeFailed { cause })?;
         let target = self.versions.workload_revision();
         let installed = match self.workload.installed_revision() {
             Ok(Some(revision)) => format!("{} (revision {})", revision.version, revision.revision),
@@ -220,7 +259,7 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         self.workload
             .install(&target)
             .map_err(|err| failed("Failed to install workload snap", &err))?;
-        if self.is_first_upgrading_unit(view) {
+        if self.is_first_upgrading_unit(view, planned_units) {
             if let Some(leader) = Self::last_to_upgrade(view) {
                 progress("check if upgrade is possible");
                 self.workload
@@ -231,7 +270,7 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         }
         progress("starting services...");
         if let Err(err) = self.workload.start() {
-            self.recover_from_failed_start(err)?;
+            self.recover_from_failed_start(err, planned_units)?;
         }
         progress("recovering unit after upgrade");
         self.workload
@@ -292,28 +331,60 @@ pub fn pause_setting(tools: &dyn HookTools) -> Result<Option<String>, ToolError>
     })
 }
 
+/// What one upgrade event did on this unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeOutcome {
+    /// What the core's effects told about this unit.
+    pub sink: SinkOutcome,
+    /// This unit's bag and the application bag as the event left them, in a view of this
+    /// unit alone (so [`PeerSnapshot::upgrade_in_progress`] reads no other unit); `None`
+    /// without the `upgrade` relation. Enough for the status decisions after the event,
+    /// without reading the bags again.
+    pub own_view: Option<PeerSnapshot>,
+}
+
 /// Runs the upgrade core for one event on this unit and says what the effects told about it.
+///
+/// Reads in two steps: this unit's bag and the application bag first, and the core decides
+/// from those alone when it can (a unit waiting its turn: a fixed number of tool calls
+/// whatever the number of units); only when it needs the others' bags does this read them,
+/// and Juju's goal state, and let the core decide on every unit's bag.
 ///
 /// Without the `upgrade` relation the core answers with v0's messages (the action fails
 /// with "Could not find upgrade relation."). When this unit returns to `idle` (its upgrade
 /// round is over, or it just joined), its ordinary status is shown again, as Charmed MySQL
 /// runs its update-status then.
-pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<SinkOutcome, CharmError> {
+pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<UpgradeOutcome, CharmError> {
     let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
         let mut sink = ToolSink::without_relation(ctx.tools);
         no_relation(&event, &mut sink);
-        return Ok(sink.into_result()?);
+        return Ok(UpgradeOutcome {
+            sink: sink.into_result()?,
+            own_view: None,
+        });
     };
-    let view = peer::snapshot(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
-    let planned_units = ctx.tools.planned_units()?.len();
-    let mut hooks = MySqlUpgrade::new(ctx.workload, ctx.versions, ctx.unit_name(), planned_units)
+    let view = peer::own_and_app(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
+    let mut own_view = PeerSnapshot::new(ctx.app(), view.unit, view.is_leader);
+    own_view.unit_bags = view.unit_bags.clone();
+    own_view.app_bag = view.app_bag.clone();
+    let mut hooks = MySqlUpgrade::before_goal_state(ctx.workload, ctx.versions, ctx.unit_name())
         .with_this_charm(this_charm(ctx))
         .with_pause_setting(pause_setting(ctx.tools)?);
-    let mut sink = ToolSink::new(ctx.tools, relation);
-    handle(&event, view, &mut hooks, &mut sink);
+    let mut sink = ToolSink::new(ctx.tools, relation.clone());
+    if let Handled::NeedsEveryUnit(view) = handle_own_and_app(&event, view, &mut hooks, &mut sink) {
+        let view = peer::read_other_units(ctx.tools, &relation, view)?;
+        let mut hooks = hooks.with_planned_units(ctx.tools.planned_units()?.len());
+        handle(&event, view, &mut hooks, &mut sink);
+    }
     let outcome = sink.into_result()?;
+    let own_bag = own_view.unit_bags.entry(own_view.unit).or_default();
+    SinkOutcome::apply(&outcome.unit_writes, own_bag);
+    SinkOutcome::apply(&outcome.app_writes, &mut own_view.app_bag);
     if outcome.became_idle {
         lifecycle::show_health(ctx)?;
     }
-    Ok(outcome)
+    Ok(UpgradeOutcome {
+        sink: outcome,
+        own_view: Some(own_view),
+    })
 }

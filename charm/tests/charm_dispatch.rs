@@ -499,3 +499,96 @@ fn when_a_unit_departs_mid_upgrade_the_leader_drops_it_from_the_stack() {
         .unwrap_or_default();
     assert_eq!(stack, "[0, 1]", "mysql/2 left the stack");
 }
+
+/// Twelve units mid-upgrade (round 1: unit 11 completed and left the stack, unit 10
+/// upgrading, every other unit `ready` in round 1), seen from `me`.
+fn twelve_units_mid_upgrade(me: u32) -> World {
+    let others: Vec<String> = (0..12)
+        .filter(|&unit| unit != me)
+        .map(|unit| format!("mysql/{unit}"))
+        .collect();
+    let others: Vec<&str> = others.iter().map(String::as_str).collect();
+    let mut world = World::new(&format!("mysql/{me}"), &others, me == 0);
+    let stack: Vec<u32> = (0..11).collect();
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), format!("{stack:?}"));
+    world.app_bag.insert("upgrade-round".into(), "1".into());
+    world
+        .app_bag
+        .insert("dependencies".into(), DEPENDENCIES_8_0_33.into());
+    for unit in 0..12 {
+        let name = format!("mysql/{unit}");
+        let state = match unit {
+            11 => "completed",
+            10 => "upgrading",
+            _ => "ready",
+        };
+        world.set_state(&name, state);
+        world
+            .unit_bags
+            .entry(name)
+            .or_default()
+            .insert("upgrade-round".into(), "1".into());
+    }
+    world
+}
+
+#[test]
+fn a_unit_waiting_its_turn_reads_its_own_bag_only_however_many_units() {
+    let juju = FakeJuju::new(twelve_units_mid_upgrade(3));
+    let workload = MockWorkload::new();
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/3", "hooks/upgrade-relation-changed"),
+    )
+    .expect("waited");
+    let world = juju.world();
+    assert_eq!(world.unit_bags_read, ["mysql/3"]);
+    assert_eq!(
+        world.goal_state_reads, 0,
+        "goal-state is for the unit that acts"
+    );
+    assert_eq!(world.state_of("mysql/3"), Some("ready"));
+}
+
+#[test]
+fn the_leader_and_the_unit_on_top_read_every_unit_once() {
+    for me in [0, 10] {
+        let mut world = twelve_units_mid_upgrade(me);
+        world.set_state("mysql/10", "ready");
+        let juju = FakeJuju::new(world);
+        let mut workload = MockWorkload::new();
+        if me == 10 {
+            workload = upgrades_once();
+            workload.expect_cluster_status().returning(|| {
+                Ok(online(&[
+                    ("mysql/0", MemberRole::Primary),
+                    ("mysql/10", MemberRole::Secondary),
+                ]))
+            });
+        }
+        run(
+            &juju,
+            &workload,
+            &dispatch(&format!("mysql/{me}"), "hooks/upgrade-relation-changed"),
+        )
+        .expect("handled");
+        let world = juju.world();
+        let mut read = world.unit_bags_read.clone();
+        read.sort();
+        read.dedup();
+        assert_eq!(read.len(), 12, "unit {me} read {:?}", world.unit_bags_read);
+        assert_eq!(
+            world.unit_bags_read.len(),
+            12,
+            "each bag once: {:?}",
+            world.unit_bags_read
+        );
+        if me == 10 {
+            assert_eq!(world.goal_state_reads, 1);
+            assert_eq!(world.state_of("mysql/10"), Some("completed"));
+        }
+    }
+}

@@ -40,6 +40,10 @@ pub struct World {
     pub action_failure: Option<String>,
     pub workload_versions: Vec<String>,
     pub logs: Vec<(log::Level, String)>,
+    /// The unit bags read (relation-get of a unit), in order.
+    pub unit_bags_read: Vec<String>,
+    /// How many times goal-state was read.
+    pub goal_state_reads: usize,
 }
 
 impl World {
@@ -146,7 +150,9 @@ impl FakeJuju {
         {
             let w = w.clone();
             tools.expect_relation_get_unit().returning(move |_, unit| {
-                Ok(lock(&w).unit_bags.get(unit).cloned().unwrap_or_default())
+                let mut world = lock(&w);
+                world.unit_bags_read.push(unit.to_owned());
+                Ok(world.unit_bags.get(unit).cloned().unwrap_or_default())
             });
         }
         {
@@ -189,9 +195,11 @@ impl FakeJuju {
         }
         {
             let w = w.clone();
-            tools
-                .expect_planned_units()
-                .returning(move || Ok(lock(&w).planned.clone()));
+            tools.expect_planned_units().returning(move || {
+                let mut world = lock(&w);
+                world.goal_state_reads += 1;
+                Ok(world.planned.clone())
+            });
         }
         {
             let w = w.clone();

@@ -630,9 +630,9 @@ fn rollout_section(cli: &Cli) -> Result<()> {
         "hooks",
         "on leader",
         "max per unit",
-        "reads: charm now = v0 pattern",
-        "reads: in two steps",
-        "hooks reading all, in two steps",
+        "reads: every unit (v0)",
+        "reads: two steps (measured)",
+        "hooks reading all (measured)",
         "wall (in-process)",
     ]);
     let mut results: Vec<Rollout> = Vec::new();
@@ -664,8 +664,9 @@ fn rollout_section(cli: &Cli) -> Result<()> {
         "phase",
         "between",
         "hooks",
-        "reads (now)",
-        "reads (two steps)",
+        "reads (every unit, v0)",
+        "reads (two steps, measured)",
+        "hooks reading all",
         "wall",
     ]);
     for (name, phase) in [
@@ -685,6 +686,7 @@ fn rollout_section(cli: &Cli) -> Result<()> {
                 exp(pa.hooks as f64, pb.hooks as f64),
                 exp(pa.reads_every_unit as f64, pb.reads_every_unit as f64),
                 exp(pa.reads_two_step as f64, pb.reads_two_step as f64),
+                exp(pa.two_step_full_reads as f64, pb.two_step_full_reads as f64),
                 exp(pa.wall.as_secs_f64(), pb.wall.as_secs_f64()),
             ]);
         }
@@ -697,15 +699,18 @@ fn rollout_section(cli: &Cli) -> Result<()> {
          first; no processes. Upgrade: `juju refresh` after `pre-upgrade-check` until every unit \
          is idle on the new revision. Rollback (the seed's): the first unit to upgrade fails; \
          `pre-upgrade-check` (recovery) and `juju refresh` back until every unit is idle on the \
-         old revision. Reads: peer-relation tool calls per hook, `relation-ids`, `is-leader`, \
-         `relation-list`, one `relation-get` per unit seen and one for the application bag \
-         (k + 4 for k units), as `peer::snapshot` does in every upgrade hook and as v0 does \
-         (every hook reads every unit's state). In two steps (a proposed core change, \
-         BENCHMARKS.md): the same hooks if each first read its own bag and the application bag \
-         (4 calls) and went on to read every unit only on the leader, on the unit on top of \
-         the stack, or with an empty stack after completing or at `upgrade-charm`; the next \
-         column counts those hooks. Juju also runs `config-changed` after each \
-         `upgrade-charm` (n more hooks, 2 reads each), not counted here.\n\n{table}\nGrowth order (exponent k of n^k between two sizes):\n\n{growth}"
+         old revision. Reads: peer-relation tool calls. The core decides in two steps \
+         (`juju_upgrade::handle_own_and_app`): every hook reads its own bag and the \
+         application bag (`relation-ids`, `is-leader`, `relation-list`, two `relation-get`: 5 \
+         calls), and reads the other units' bags too, one `relation-get` each (k + 4 calls \
+         on k units), only on the leader, in an action, or when a rule the unit reaches needs \
+         another unit's bag (in these rollouts: the unit on top of the stack, and a unit \
+         finishing the round). The harness runs every hook so and counts which hooks read \
+         every unit; the two-step columns are that measurement. The every-unit column is v0's \
+         pattern (every hook reads every unit's state, k + 4 calls) over the same hooks. Juju \
+         also runs `config-changed` after each `upgrade-charm` (n more hooks, which the charm \
+         hands to the core too); the harness does not deliver them and they are not counted \
+         here.\n\n{table}\nGrowth order (exponent k of n^k between two sizes):\n\n{growth}"
     ));
     Ok(())
 }

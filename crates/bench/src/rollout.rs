@@ -1,74 +1,65 @@
 //! Whole rollouts in the in-process cluster (`juju-upgrade-harness`, no processes): how many
 //! hooks Juju's fan-out makes an upgrade and a rollback run, and how many peer-relation reads
-//! those hooks make, for the charm as it is, for v0's pattern, and for a design where a
-//! non-leader reads its peers only when it may have to act (see [`ReadPattern::TwoStep`]).
+//! those hooks make, measured in two steps as the core now decides, against v0's pattern of
+//! reading every unit in every hook.
 //!
 //! The cluster delivers hooks as Juju does: every committed change of a unit's bag queues
 //! `upgrade-relation-changed` on every other unit (changes from one unit coalesce while
 //! queued), a change of the application bag on every unit but the leader. Hooks run one at a
 //! time, the lowest-numbered unit with work first (`Cluster::settle`'s order).
+//!
+//! The cluster runs each hook in two steps (`juju_upgrade::handle_own_and_app` on the unit's
+//! own bag and the application bag, then `handle` on every bag only when the core asks for
+//! them) and counts it in `Cluster::peer_reads`; the difference of that count around one hook
+//! says whether that hook read every unit.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use juju_upgrade_harness::cluster::{Cluster, Hook};
+use juju_upgrade_harness::cluster::{Cluster, Hook, PeerReads};
 use juju_upgrade_harness::fixtures::{seed_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
 
 use crate::error::BenchError;
 
-/// How a hook reads the peer relation.
+/// Peer-relation tool calls every upgrade hook makes before it knows whether it needs the
+/// other units: `relation-ids`, `is-leader`, `relation-list`, and `relation-get` of its own
+/// bag and of the application bag.
+pub const OWN_AND_APP_READS: u64 = 5;
+
+/// Peer-relation tool calls of a hook that reads every unit's bag, on a unit that sees
+/// `units` units (itself included): the first five, then one `relation-get` per other unit
+/// (k + 4 on k units). v0's `DataUpgrade` makes as many in every hook (through `ops`:
+/// `get_relation`, `is_leader`, `cluster_state` over every unit, `upgrade_stack`).
+pub fn every_unit_reads(units: u64) -> u64 {
+    OWN_AND_APP_READS + units.saturating_sub(1)
+}
+
+/// What ran on a unit: a hook, or the `pre-upgrade-check` action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadPattern {
-    /// Every hook reads every unit's bag: `relation-ids`, `is-leader`, `relation-list`, one
-    /// `relation-get` per unit it sees and one for the application bag. This is what the
-    /// charm's `peer::snapshot` does for every upgrade hook, and what v0's `DataUpgrade`
-    /// does (through `ops`: `get_relation`, `is_leader`, `cluster_state` over every unit,
-    /// `upgrade_stack`).
-    EveryUnit,
-    /// A proposed core change: a hook first reads `relation-ids`, `is-leader`, its own bag and
-    /// the application bag (4 calls); the leader then reads every unit, as now, and so does a
-    /// non-leader that may have to act ([`Situation::needs_peers`]); every other non-leader
-    /// hook stops there.
-    TwoStep,
+pub enum Ran {
+    /// A hook the agent delivered.
+    Hook(Hook),
+    /// `juju run <unit> pre-upgrade-check`.
+    PreUpgradeCheck,
 }
 
-/// What a unit knows after reading its own bag and the application bag.
+/// The peer-relation reads of one hook (or action), measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Situation {
-    /// It is the leader.
-    pub is_leader: bool,
-    /// It is on top of the upgrade stack (next to upgrade, or upgrading).
-    pub on_top: bool,
-    /// The stack is empty.
-    pub stack_empty: bool,
-    /// Its own state is `completed`.
-    pub completed: bool,
-    /// The hook is `upgrade-charm`.
-    pub upgrade_charm: bool,
-}
-
-impl Situation {
-    /// Whether the unit needs its peers' bags to decide: the leader always; a non-leader on
-    /// top of the stack (it upgrades once every unit is ready and nobody else upgrades), or
-    /// with an empty stack after completing (it returns to idle once every unit is done) or at
-    /// `upgrade-charm` (a refresh nobody prepared). Any other non-leader only waits its turn:
-    /// with its own bag and the application bag it knows it is not its turn.
-    pub fn needs_peers(self) -> bool {
-        self.is_leader
-            || self.on_top
-            || (self.stack_empty && (self.completed || self.upgrade_charm))
-    }
-}
-
-impl ReadPattern {
-    /// Peer-relation reads of one hook on a unit that sees `units` units (itself included).
-    pub fn reads(self, units: u64, situation: Situation) -> u64 {
-        match self {
-            ReadPattern::EveryUnit => units + 4,
-            ReadPattern::TwoStep if situation.needs_peers() => units + 4,
-            // relation-ids, is-leader, its own bag, the application bag.
-            ReadPattern::TwoStep => 4,
-        }
-    }
+pub struct HookReads {
+    /// The unit it ran on.
+    pub unit: u32,
+    /// What ran.
+    pub ran: Ran,
+    /// It ran on the leader.
+    pub on_leader: bool,
+    /// Units it saw (itself included).
+    pub units_seen: u64,
+    /// The core needed every unit's bag after reading its own and the application's.
+    pub read_every_unit: bool,
+    /// Tool calls it made reading in two steps, as the core decided.
+    pub reads_two_step: u64,
+    /// Tool calls it would have made reading every unit (v0's pattern).
+    pub reads_every_unit: u64,
 }
 
 /// What one phase (the upgrade, or the rollback) ran.
@@ -80,23 +71,30 @@ pub struct PhaseCount {
     pub leader_hooks: u64,
     /// The most hooks one unit ran.
     pub max_hooks_per_unit: u64,
-    /// Peer-relation reads with [`ReadPattern::EveryUnit`] (the charm now, and v0).
+    /// Peer-relation tool calls had every hook read every unit (v0's pattern), over the
+    /// same hooks.
     pub reads_every_unit: u64,
-    /// Peer-relation reads with [`ReadPattern::TwoStep`].
+    /// Peer-relation tool calls reading in two steps, measured: [`OWN_AND_APP_READS`] per
+    /// hook, and the other units' bags in the hooks that needed them.
     pub reads_two_step: u64,
-    /// Hooks that would read every unit with [`ReadPattern::TwoStep`].
+    /// Hooks that read every unit's bag in two steps, measured.
     pub two_step_full_reads: u64,
+    /// The most tool calls a hook that did not read every unit made (0 if there was none).
+    pub max_partial_hook_reads: u64,
     /// Wall time of the in-process run.
     pub wall: Duration,
 }
 
 impl PhaseCount {
-    fn count(&mut self, units: u64, situation: Situation) {
+    fn add(&mut self, reads: &HookReads) {
         self.hooks += 1;
-        self.leader_hooks += u64::from(situation.is_leader);
-        self.reads_every_unit += ReadPattern::EveryUnit.reads(units, situation);
-        self.reads_two_step += ReadPattern::TwoStep.reads(units, situation);
-        self.two_step_full_reads += u64::from(situation.needs_peers());
+        self.leader_hooks += u64::from(reads.on_leader);
+        self.reads_every_unit += reads.reads_every_unit;
+        self.reads_two_step += reads.reads_two_step;
+        self.two_step_full_reads += u64::from(reads.read_every_unit);
+        if !reads.read_every_unit {
+            self.max_partial_hook_reads = self.max_partial_hook_reads.max(reads.reads_two_step);
+        }
     }
 }
 
@@ -146,13 +144,8 @@ pub fn rollout(units: u32, report_versions: bool) -> Result<Rollout, BenchError>
     let start = Instant::now();
     let mut rollback = PhaseCount::default();
     let leader = cluster.leader;
-    let members = unit_view(&cluster, leader);
-    let situation = situation(&cluster, leader, false);
-    let recovery = cluster.run_pre_upgrade_check(leader);
-    if let Some(failure) = recovery.failed {
-        return Err(BenchError::Flow(format!("recovery failed: {failure}")));
-    }
-    rollback.count(members, situation);
+    let recovery = pre_upgrade_check(&mut cluster, leader, "recovery")?;
+    rollback.add(&recovery);
     cluster.refresh(ORIGINAL_REVISION);
     settle(&mut cluster, &mut rollback)?;
     rollback.wall = start.elapsed();
@@ -164,6 +157,81 @@ pub fn rollout(units: u32, report_versions: bool) -> Result<Rollout, BenchError>
     })
 }
 
+/// Starts and commits `unit`'s next hook, measuring its reads; `None` when the unit has no
+/// hook to run (or is running one).
+pub fn run_next_hook(cluster: &mut Cluster, unit: u32) -> Result<Option<HookReads>, BenchError> {
+    let Some(hook) = cluster.next_hook(unit) else {
+        return Ok(None);
+    };
+    let before = cluster.peer_reads;
+    if !cluster.begin(unit) {
+        return Ok(None);
+    }
+    // Measured before the commit: the units the hook saw are the agent's view while it ran.
+    let reads = measured(cluster, unit, Ran::Hook(hook), before)?;
+    cluster.commit(unit);
+    Ok(Some(reads))
+}
+
+/// Runs `pre-upgrade-check` on `unit` (`what` names it in errors), measuring its reads.
+fn pre_upgrade_check(
+    cluster: &mut Cluster,
+    unit: u32,
+    what: &str,
+) -> Result<HookReads, BenchError> {
+    if cluster.is_busy(unit) || !cluster.units.contains_key(&unit) {
+        return Err(BenchError::Flow(format!(
+            "{what}: unit {unit} is busy or gone"
+        )));
+    }
+    let before = cluster.peer_reads;
+    let outcome = cluster.run_pre_upgrade_check(unit);
+    if let Some(failure) = outcome.failed {
+        return Err(BenchError::Flow(format!("{what} failed: {failure}")));
+    }
+    measured(cluster, unit, Ran::PreUpgradeCheck, before)
+}
+
+/// The reads of the one hook run on `unit` since the cluster's count was `before`; checks
+/// that the cluster counted exactly that hook, with the bags such a hook reads.
+fn measured(
+    cluster: &Cluster,
+    unit: u32,
+    ran: Ran,
+    before: PeerReads,
+) -> Result<HookReads, BenchError> {
+    let after = cluster.peer_reads;
+    let hooks = after.hooks.saturating_sub(before.hooks);
+    let every_unit_hooks = after
+        .every_unit_hooks
+        .saturating_sub(before.every_unit_hooks);
+    let bags = after.bags.saturating_sub(before.bags);
+    let units_seen = unit_view(cluster, unit);
+    let read_every_unit = every_unit_hooks == 1;
+    // Own bag and app bag; or every unit's and the app bag.
+    let expected_bags = if read_every_unit { units_seen + 1 } else { 2 };
+    if hooks != 1 || every_unit_hooks > 1 || bags != expected_bags {
+        return Err(BenchError::Flow(format!(
+            "{ran:?} on unit {unit} (seeing {units_seen} units) was counted as {hooks} hooks, \
+             {every_unit_hooks} reading every unit, {bags} bags"
+        )));
+    }
+    let reads_every_unit = every_unit_reads(units_seen);
+    Ok(HookReads {
+        unit,
+        ran,
+        on_leader: unit == cluster.leader,
+        units_seen,
+        read_every_unit,
+        reads_two_step: if read_every_unit {
+            reads_every_unit
+        } else {
+            OWN_AND_APP_READS
+        },
+        reads_every_unit,
+    })
+}
+
 /// Deployed, settled and prepared (`pre-upgrade-check` on the leader).
 fn prepared(units: u32, report_versions: bool) -> Result<Cluster, BenchError> {
     let revisions = seed_revisions();
@@ -171,50 +239,34 @@ fn prepared(units: u32, report_versions: bool) -> Result<Cluster, BenchError> {
     cluster.keep_logs = false;
     cluster.report_versions = report_versions;
     settle(&mut cluster, &mut PhaseCount::default())?;
-    let outcome = cluster.run_pre_upgrade_check(cluster.leader);
-    match outcome.failed {
-        Some(failure) => Err(BenchError::Flow(format!(
-            "pre-upgrade-check failed: {failure}"
-        ))),
-        None => Ok(cluster),
-    }
-}
-
-/// What `unit` reads first (its own committed bag and the committed application bag).
-fn situation(cluster: &Cluster, unit: u32, upgrade_charm: bool) -> Situation {
-    let stack = cluster.stack();
-    Situation {
-        is_leader: unit == cluster.leader,
-        on_top: stack.last() == Some(&unit),
-        stack_empty: stack.is_empty(),
-        completed: cluster.state(unit) == Some("completed"),
-        upgrade_charm,
-    }
+    let leader = cluster.leader;
+    pre_upgrade_check(&mut cluster, leader, "pre-upgrade-check")?;
+    Ok(cluster)
 }
 
 /// Units a hook on `unit` sees: the peers its agent knows, itself included.
 fn unit_view(cluster: &Cluster, unit: u32) -> u64 {
-    cluster
-        .units
-        .get(&unit)
-        .map_or(1, |sim| sim.members.len().max(1) as u64)
+    cluster.units.get(&unit).map_or(1, |sim| {
+        let mut seen = sim.members.len() as u64;
+        if !sim.members.contains(&unit) {
+            seen += 1;
+        }
+        seen
+    })
 }
 
 /// Runs hooks, lowest unit first, until none is left, counting each.
 fn settle(cluster: &mut Cluster, count: &mut PhaseCount) -> Result<(), BenchError> {
-    let mut per_unit: std::collections::BTreeMap<u32, u64> = Default::default();
+    let mut per_unit: BTreeMap<u32, u64> = BTreeMap::new();
     while let Some(&unit) = cluster.ready_units().first() {
         if count.hooks >= MAX_HOOKS {
             return Err(BenchError::Flow(format!("no end after {MAX_HOOKS} hooks")));
         }
-        let Some(hook) = cluster.next_hook(unit) else {
+        let Some(reads) = run_next_hook(cluster, unit)? else {
             break;
         };
-        let units = unit_view(cluster, unit);
-        count.count(units, situation(cluster, unit, hook == Hook::UpgradeCharm));
+        count.add(&reads);
         *per_unit.entry(unit).or_default() += 1;
-        cluster.begin(unit);
-        cluster.commit(unit);
     }
     count.max_hooks_per_unit = count
         .max_hooks_per_unit
@@ -246,60 +298,35 @@ fn check(cluster: &Cluster, phase: &str, version: &str) -> Result<(), BenchError
 mod tests {
     use super::*;
 
-    fn waiting() -> Situation {
-        Situation {
-            is_leader: false,
-            on_top: false,
-            stack_empty: false,
-            completed: false,
-            upgrade_charm: false,
-        }
+    #[test]
+    fn reading_every_unit_costs_one_relation_get_per_other_unit_on_top_of_the_first_five() {
+        assert_eq!(every_unit_reads(1), OWN_AND_APP_READS);
+        assert_eq!(every_unit_reads(3), 7);
+        assert_eq!(every_unit_reads(200), 204);
     }
 
     #[test]
-    fn in_two_steps_a_non_leader_waiting_its_turn_reads_four_bags_whatever_the_size() {
-        assert_eq!(ReadPattern::EveryUnit.reads(3, waiting()), 7);
-        assert_eq!(ReadPattern::EveryUnit.reads(200, waiting()), 204);
-        assert_eq!(ReadPattern::TwoStep.reads(200, waiting()), 4);
-        let upgrade_charm = Situation {
-            upgrade_charm: true,
-            ..waiting()
-        };
-        assert_eq!(ReadPattern::TwoStep.reads(200, upgrade_charm), 4);
-    }
-
-    #[test]
-    fn in_two_steps_the_leader_the_top_and_a_unit_finishing_read_every_unit() {
-        for situation in [
-            Situation {
-                is_leader: true,
-                ..waiting()
-            },
-            Situation {
-                on_top: true,
-                ..waiting()
-            },
-            Situation {
-                stack_empty: true,
-                completed: true,
-                ..waiting()
-            },
-            Situation {
-                stack_empty: true,
-                upgrade_charm: true,
-                ..waiting()
-            },
-        ] {
-            assert_eq!(
-                ReadPattern::TwoStep.reads(200, situation),
-                204,
-                "{situation:?}"
-            );
-        }
-        let idle_after_the_round = Situation {
-            stack_empty: true,
-            ..waiting()
-        };
-        assert_eq!(ReadPattern::TwoStep.reads(200, idle_after_the_round), 4);
+    fn a_hook_the_cluster_did_not_count_is_an_error_not_a_zero() {
+        let mut cluster = Cluster::deploy(3, 0, &seed_revisions(), ORIGINAL_REVISION);
+        let before = cluster.peer_reads;
+        let nothing_ran = measured(&cluster, 1, Ran::PreUpgradeCheck, before);
+        assert!(
+            matches!(nothing_ran, Err(BenchError::Flow(_))),
+            "{nothing_ran:?}"
+        );
+        // The first hook of unit 1 (`upgrade-relation-created`), counted once.
+        let reads = run_next_hook(&mut cluster, 1);
+        let reads = reads.ok().flatten();
+        assert!(
+            matches!(
+                reads,
+                Some(HookReads {
+                    unit: 1,
+                    units_seen: 3,
+                    ..
+                })
+            ),
+            "{reads:?}"
+        );
     }
 }

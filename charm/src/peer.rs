@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use juju_ops::{HookTools, RelationId, Status as OpsStatus, ToolError};
+use juju_ops::{Event as JujuEvent, HookTools, RelationId, Status as OpsStatus, ToolError};
 use juju_upgrade::{
     unit_number, Effect, EffectSink, LogLevel, PeerSnapshot, Status, StatusKind, UnitState,
     STATE_KEY,
@@ -26,6 +26,22 @@ pub enum PeerError {
 /// The `upgrade` relation, or `None` while Juju has not created it.
 pub fn upgrade_relation(tools: &dyn HookTools) -> Result<Option<RelationId>, ToolError> {
     Ok(tools.relation_ids(UPGRADE_ENDPOINT)?.into_iter().next())
+}
+
+/// The `upgrade` relation for `event`: a hook of that relation names it already
+/// (`JUJU_RELATION_ID`), which saves the `relation-ids` call; otherwise as
+/// [`upgrade_relation`].
+pub fn upgrade_relation_of(
+    event: &JujuEvent,
+    tools: &dyn HookTools,
+) -> Result<Option<RelationId>, ToolError> {
+    match event {
+        JujuEvent::Hook {
+            relation: Some(relation),
+            ..
+        } if relation.name() == UPGRADE_ENDPOINT => Ok(Some(relation.id.clone())),
+        _ => upgrade_relation(tools),
+    }
 }
 
 /// Reads what every upgrade hook needs first: whether this unit leads, the units

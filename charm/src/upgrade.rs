@@ -355,7 +355,7 @@ pub struct UpgradeOutcome {
 /// round is over, or it just joined), its ordinary status is shown again, as Charmed MySQL
 /// runs its update-status then.
 pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<UpgradeOutcome, CharmError> {
-    let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
+    let Some(relation) = peer::upgrade_relation_of(&ctx.dispatch.event, ctx.tools)? else {
         let mut sink = ToolSink::without_relation(ctx.tools);
         no_relation(&event, &mut sink);
         return Ok(UpgradeOutcome {

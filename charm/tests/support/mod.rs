@@ -44,6 +44,8 @@ pub struct World {
     pub unit_bags_read: Vec<String>,
     /// How many times goal-state was read.
     pub goal_state_reads: usize,
+    /// How many times relation-ids ran.
+    pub relation_ids_calls: usize,
 }
 
 impl World {
@@ -133,7 +135,8 @@ impl FakeJuju {
         {
             let w = w.clone();
             tools.expect_relation_ids().returning(move |endpoint| {
-                let world = lock(&w);
+                let mut world = lock(&w);
+                world.relation_ids_calls += 1;
                 Ok(if endpoint == "upgrade" && world.has_relation {
                     vec![RelationId::new("upgrade", 3)]
                 } else {

@@ -63,6 +63,23 @@ impl Capture {
     pub fn state_after(&self) -> Option<&str> {
         own_state(&self.after)
     }
+
+    /// Whether this unit was on top of the upgrade stack (next to upgrade) when the run
+    /// started.
+    pub fn on_top_of_stack(&self) -> bool {
+        let ctx = &self.before;
+        let Some((app, number)) = ctx.unit.rsplit_once('/') else {
+            return false;
+        };
+        ctx.relations
+            .values()
+            .find(|view| view.endpoint == UPGRADE_ENDPOINT)
+            .and_then(|view| view.apps.get(app))
+            .and_then(|bag| bag.get("upgrade-stack"))
+            .and_then(|stack| serde_json::from_str::<Vec<u64>>(stack).ok())
+            .and_then(|stack| stack.last().map(|top| top.to_string() == number))
+            .unwrap_or(false)
+    }
 }
 
 /// The unit's own `state` in the upgrade relation of a hook context.

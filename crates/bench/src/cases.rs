@@ -6,7 +6,8 @@ use crate::capture::Capture;
 /// A hook (or action) on a leader or a non-leader unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HookCase {
-    /// `upgrade-charm`: the first one on a unit of this kind after `juju refresh`.
+    /// `upgrade-charm`: the first one on a unit of this kind after `juju refresh`; on a
+    /// non-leader, one that is not on top of the stack (it waits its turn).
     UpgradeCharm {
         /// On the leader.
         leader: bool,
@@ -64,7 +65,12 @@ impl HookCase {
             return false;
         }
         match self {
-            HookCase::UpgradeCharm { .. } => !run.is_action,
+            // Off the top of the stack, so both charms' captures are a unit waiting its turn
+            // (the unit on top goes on to upgrade in the same hook).
+            HookCase::UpgradeCharm { leader: false } => {
+                !run.is_action && !capture.on_top_of_stack()
+            }
+            HookCase::UpgradeCharm { leader: true } => !run.is_action,
             HookCase::RelationChanged { .. } => {
                 !run.is_action
                     && capture.state_before() == Some("ready")

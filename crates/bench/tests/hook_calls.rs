@@ -29,17 +29,36 @@ fn tool(tools: &BTreeMap<String, u64>, name: &str) -> u64 {
 /// (shared by the tests of this file).
 fn counted() -> &'static BTreeMap<(HookCase, usize), Counted> {
     static COUNTED: OnceLock<BTreeMap<(HookCase, usize), Counted>> = OnceLock::new();
-    COUNTED.get_or_init(count)
+    COUNTED.get_or_init(|| count(CharmKind::Rust))
 }
 
-fn count() -> BTreeMap<(HookCase, usize), Counted> {
+/// The same for the Python ops floor.
+fn counted_python() -> &'static BTreeMap<(HookCase, usize), Counted> {
+    static COUNTED: OnceLock<BTreeMap<(HookCase, usize), Counted>> = OnceLock::new();
+    COUNTED.get_or_init(|| count(CharmKind::Python))
+}
+
+/// The venv with PyPI `ops` that `scripts/test` makes (`OPS_VENV`), else the repository's.
+fn ops_venv() -> PathBuf {
+    let venv = std::env::var_os("OPS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    assert!(
+        venv.join("bin/python").exists(),
+        "no Python venv with ops at {}: run `bash scripts/python-venv` or set OPS_VENV",
+        venv.display()
+    );
+    venv
+}
+
+fn count(kind: CharmKind) -> BTreeMap<(HookCase, usize), Counted> {
     let work = tempfile::tempdir().expect("work dir");
     let charm = PathBuf::from(env!("CARGO_BIN_EXE_bench-mysql-charm"));
     let hook_tools = PathBuf::from(env!("CARGO_BIN_EXE_bench-hook-tools"));
     let launcher = PathBuf::from(env!("CARGO_BIN_EXE_bench-launch"));
-    let charms = Charms::pack(&charm, work.path(), None).expect("packed charms");
-    let (model, _) =
-        upgraded_model(CharmKind::Rust, 3, &charms, &hook_tools).expect("a 3-unit upgrade");
+    let venv = (kind == CharmKind::Python).then(ops_venv);
+    let charms = Charms::pack(&charm, work.path(), venv).expect("packed charms");
+    let (model, _) = upgraded_model(kind, 3, &charms, &hook_tools).expect("a 3-unit upgrade");
     let captures = model.captures();
     let mut counted = BTreeMap::new();
     for case in HookCase::ALL {
@@ -136,5 +155,25 @@ fn the_leader_reads_one_more_bag_per_added_unit_and_nothing_else_grows() {
             large.tools
         );
         assert_eq!(large.calls - small.calls, 7, "{}", case.label());
+    }
+}
+
+/// The Python floor is a fair floor only if it reads the peer relation as the Rust charm
+/// does: on every hook, the same bags (`relation-get` calls), on 3 and on 10 units.
+#[test]
+fn the_python_floor_reads_the_same_bags_as_the_rust_charm() {
+    let (rust, python) = (counted(), counted_python());
+    for case in HookCase::ALL {
+        for units in [3, 10] {
+            let (r, p) = (&rust[&(case, units)], &python[&(case, units)]);
+            assert_eq!(
+                tool(&p.tools, "relation-get"),
+                tool(&r.tools, "relation-get"),
+                "{} on {units} units: Rust {:?}, Python {:?}",
+                case.label(),
+                r.tools,
+                p.tools
+            );
+        }
     }
 }

@@ -11,6 +11,21 @@
 //! tools. Work on the workload (health checks, package upgrades) is the charm's, through the
 //! [`UpgradeHooks`] trait.
 //!
+//! # Reading the peer relation in two steps
+//!
+//! Every bag read is a hook-tool call, and Juju runs `upgrade-relation-changed` on every unit
+//! for every change of a unit's bag, so reading every bag in every hook costs n^3 calls over a
+//! rollout (v0 does). Most of those hooks run on a unit that only waits its turn, which its
+//! own bag and the application bag (stack, round, target) already show. So a charm reads
+//! those two first ([`PeerSnapshot::own_and_app`]) and calls [`handle_own_and_app`]; it gets
+//! [`Handled::NeedsEveryUnit`] back (nothing done, nothing emitted) only on the leader, for
+//! actions, and when a rule the unit reaches needs another unit's bag (it is on top of the
+//! stack, or finishing a round); then it reads the others
+//! ([`PeerSnapshot::with_other_bags`]) and calls [`handle`]. A typed accessor never guesses an
+//! unread bag ([`SnapshotError::NotRead`]), and nothing touches the workload on a partial
+//! view ([`PeerSnapshot::require_every_unit`]). A waiting unit then makes the same calls
+//! whatever the number of units; a rollout's reads grow as n^2, as its hooks do.
+//!
 //! # The protocol
 //!
 //! - Unit bag `state` ([`UnitState`]): `idle`, `ready`, `upgrading`, `completed`, `failed`,

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The floor of the Python approach to in-place upgrades (a benchmark charm).
 
-Every upgrade hook reads what the v0 upgrade library of data-platform-libs reads:
-every unit's `state` and the application's `upgrade-stack` in the `upgrade` peer
-relation; it writes this unit's `state` (the leader also the stack), following
+An upgrade hook reads the `upgrade` peer relation as the Rust charm does, in two
+steps: this unit's bag and the application's (`upgrade-stack`) first; every
+unit's `state`, as the v0 upgrade library of data-platform-libs reads it, only
+on the leader, on the unit on top of the stack, and on a unit finishing the
+round (stack empty, this unit completed). A unit that only waits its turn stops
+there. It writes this unit's `state` (the leader also the stack), following
 v0's rules. There is no workload, no pydantic and no library code on top of
 `ops`, so what a hook of this charm costs is the least a Python `ops` charm
-with v0's data flow can cost.
+making the Rust charm's reads and writes can cost.
 
 One thing differs from v0 on purpose: after writing its own state a unit looks
 again (within the same hook, from the data `ops` already read), so the flow does
@@ -64,6 +67,17 @@ class FloorCharm(ops.CharmBase):
             return min(states.values(), key=ORDER.index) if states else None
         except ValueError:
             return None
+
+    def _only_waits(self, relation: ops.Relation) -> bool:
+        """Whether this unit's bag and the application bag show it only waits its turn:
+        not the leader, not on top of the stack, not finishing the round."""
+        if self.unit.is_leader():
+            return False
+        own = relation.data[self.unit].get("state", "")
+        stack = self._stack(relation)
+        if stack:
+            return stack[-1] != unit_number(self.unit.name)
+        return own != "completed"
 
     def _stack(self, relation: ops.Relation) -> list:
         return json.loads(relation.data[self.app].get("upgrade-stack") or "[]")
@@ -126,7 +140,7 @@ class FloorCharm(ops.CharmBase):
                 logger.info("upgrading from %s", stored.get("snap", {}).get("version"))
         self.unit.status = ops.WaitingStatus("other units upgrading first...")
         self._set_state(relation, "ready")
-        if self.app.planned_units() == 1:
+        if not self._only_waits(relation) and self.app.planned_units() == 1:
             logger.info("single unit: upgrading at once")
         self._evaluate(relation)
 
@@ -145,6 +159,8 @@ class FloorCharm(ops.CharmBase):
 
     def _step(self, relation: ops.Relation) -> bool:
         """One pass of v0's rules; True when it wrote something."""
+        if self._only_waits(relation):
+            return False
         states = self._states(relation)
         cluster = self._cluster_state(states)
         if cluster in ("failed", "recovery"):

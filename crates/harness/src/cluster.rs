@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use juju_upgrade::{
     handle, handle_own_and_app, messages, Bag, CharmVersions, ClusterNotReady, DependencyModel,
-    Effect, Event, Handled, LogLevel, PeerScope, PeerSnapshot, Status, StatusKind, UpgradeFailed,
+    Effect, Event, Handled, LogLevel, PeerSnapshot, Status, StatusKind, UpgradeFailed,
     UpgradeHooks, UpgradeStack, DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
 };
 
@@ -750,33 +750,25 @@ impl Cluster {
             .push("did not settle within 10000 steps".into());
     }
 
-    fn snapshot(&self, unit: u32) -> PeerSnapshot {
+    /// What `unit` reads first, as the charm does: its own bag and the application bag
+    /// (committed), and the units its agent has seen join.
+    fn own_and_app(&self, unit: u32) -> PeerSnapshot {
         let sim = &self.units[&unit];
-        let mut unit_bags: BTreeMap<u32, Bag> = sim
-            .cache
-            .iter()
-            .filter(|(other, _)| sim.members.contains(other))
-            .map(|(&other, bag)| (other, bag.clone()))
-            .collect();
-        unit_bags.insert(unit, self.unit_bags.get(&unit).cloned().unwrap_or_default());
-        let mut units = sim.members.clone();
-        units.insert(unit);
-        PeerSnapshot {
-            app: self.app.clone(),
+        PeerSnapshot::own_and_app(
+            self.app.clone(),
             unit,
-            is_leader: unit == self.leader,
-            units,
-            app_bag: self.app_bag.clone(),
-            unit_bags,
-            scope: PeerScope::EveryUnit,
-        }
+            unit == self.leader,
+            sim.members.clone(),
+            self.unit_bags.get(&unit).cloned().unwrap_or_default(),
+            self.app_bag.clone(),
+        )
     }
 
     /// Runs the core for `event` on `unit` (`what` names the hook or action in violations),
     /// applying immediate effects (statuses, logs, the workload) and checking the upgrade
     /// rules; returns the writes to commit and every effect.
     fn run_core(&mut self, unit: u32, event: Event, what: &str) -> CoreRun {
-        let snapshot = self.snapshot(unit);
+        let partial = self.own_and_app(unit);
         let committed_top = self.stack().last().copied();
         let as_leader = unit == self.leader;
         let fail_by_schedule = self.failing_calls.contains(&self.upgrade_calls);
@@ -812,21 +804,19 @@ impl Cluster {
             unit,
         };
         let mut effects = Vec::new();
-        // As the charm reads: its own bag and the application bag first, the others' only when
-        // the core asks for them.
-        let partial = PeerSnapshot::own_and_app(
-            snapshot.app.clone(),
-            unit,
-            snapshot.is_leader,
-            snapshot.units.clone(),
-            snapshot.unit_bags.get(&unit).cloned().unwrap_or_default(),
-            snapshot.app_bag.clone(),
-        );
-        let units_seen = snapshot.app_units().len() as u64;
+        // As the charm reads: its own bag and the application bag first, the others' (the
+        // agent's copies of the units it has seen join) only when the core asks for them.
+        let units_seen = partial.app_units().len() as u64;
         let read_every_unit = match handle_own_and_app(&event, partial, &mut hooks, &mut effects) {
             Handled::Done => false,
-            Handled::NeedsEveryUnit(_) => {
-                handle(&event, snapshot, &mut hooks, &mut effects);
+            Handled::NeedsEveryUnit(partial) => {
+                let others = sim.cache.iter().map(|(&other, bag)| (other, bag.clone()));
+                handle(
+                    &event,
+                    partial.with_other_bags(others),
+                    &mut hooks,
+                    &mut effects,
+                );
                 true
             }
         };

@@ -808,14 +808,34 @@ impl<'s> Turn<'s> {
             return Ok(());
         };
         let baseline = hooks.dependency_model().to_json();
-        if self.view.upgrade_stack()?.is_empty()
+        let ended_here = self.view.upgrade_stack()?.is_empty()
             && matches!(
                 self.view.own_state()?,
                 Some(UnitState::Completed | UnitState::Idle)
             )
-            && self.view.unit_value(self.view.unit, ROUND_KEY) == Some(round.to_string().as_str())
-            && self.view.app_value(DEPENDENCIES_KEY) != Some(baseline.as_str())
-        {
+            && self.view.unit_value(self.view.unit, ROUND_KEY) == Some(round.to_string().as_str());
+        if !ended_here {
+            return Ok(());
+        }
+        if self.beyond_v0() {
+            // Beyond v0 only a leader that already left the round (it finished as a
+            // non-leader, and the leader that would have recorded the round's outcome left)
+            // records it here; a `completed` leader does at its own `finish`, once every unit
+            // runs the round's target. The round must have moved to the charm it runs.
+            // A refresh after it finished (pending, as no stack covered it) is not what the
+            // round reached.
+            if self.view.own_state()? != Some(UnitState::Idle)
+                || self.view.refresh_pending(self.view.unit)?.is_some()
+                || self
+                    .view
+                    .upgrade_target()?
+                    .is_some_and(|target| target != self.this_charm)
+            {
+                return Ok(());
+            }
+            self.record_reached_versions();
+        }
+        if self.view.app_value(DEPENDENCIES_KEY) != Some(baseline.as_str()) {
             self.log(
                 LogLevel::Debug,
                 "Persisting new dependencies to upgrade relation data...",
@@ -840,7 +860,7 @@ impl<'s> Turn<'s> {
         if self.beyond_v0() && self.view.is_leader {
             self.leader_catch_up(hooks)?;
         }
-        if self.view.is_leader && !self.beyond_v0() {
+        if self.view.is_leader {
             self.store_baseline_of_the_last_round(hooks)?;
         }
         // A leader that ran this round's `upgrade-charm`, or (beyond v0) runs the charm the round
@@ -892,6 +912,9 @@ impl<'s> Turn<'s> {
                 return Ok(true);
             }
             if self.mark_ready_for_this_round()? {
+                return Ok(true);
+            }
+            if self.mark_completed_for_this_round()? {
                 return Ok(true);
             }
         }
@@ -965,7 +988,9 @@ impl<'s> Turn<'s> {
         }
         let stack = self.view.upgrade_stack()?;
         if self.beyond_v0()
-            && (self.joins_prepared_upgrade(&stack)? || self.marks_ready_for_this_round()?)
+            && (self.joins_prepared_upgrade(&stack)?
+                || self.marks_ready_for_this_round()?
+                || self.marks_completed_for_this_round()?)
         {
             return Ok(false);
         }
@@ -1025,6 +1050,45 @@ impl<'s> Turn<'s> {
         Ok(true)
     }
 
+    /// A unit `completed` in an earlier round with the charm this round targets (a new round
+    /// started after it upgraded: a second refresh it had already reached, or a leader taking
+    /// the round over) has nothing left to do in this one: it marks its completion for this
+    /// round, so the leader pops it instead of the upgrade waiting on it forever. A unit that
+    /// completed with another charm got `upgrade-charm` since, which made it `ready` again. Not
+    /// in a rollback round: there every unit a recovery put back goes again, as in v0.
+    fn mark_completed_for_this_round(&mut self) -> Result<bool, SnapshotError> {
+        if !self.marks_completed_for_this_round()? {
+            return Ok(false);
+        }
+        let Some(round) = self.view.app_round()? else {
+            return Ok(false);
+        };
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{} already upgraded to {}; counting it as done in this round",
+                self.own_name(),
+                self.this_charm.describe()
+            ),
+        );
+        self.emit(Effect::SetUnit {
+            key: ROUND_KEY.to_owned(),
+            value: round.to_string(),
+        });
+        Ok(true)
+    }
+
+    /// Whether [`Self::mark_completed_for_this_round`] applies (this unit's bag and the app
+    /// bag).
+    fn marks_completed_for_this_round(&self) -> Result<bool, SnapshotError> {
+        Ok(self.view.own_state()? == Some(UnitState::Completed)
+            && self.view.app_round()?.is_some()
+            && !self.view.is_rollback_round()?
+            && !self.view.completed_this_round(self.view.unit)?
+            && self.view.upgrade_target()?.as_ref() == Some(&self.this_charm)
+            && self.view.unit_charm_versions(self.view.unit)?.as_ref() == Some(&self.this_charm))
+    }
+
     /// Whether [`Self::mark_ready_for_this_round`] applies (this unit's bag and the app bag).
     fn marks_ready_for_this_round(&self) -> Result<bool, SnapshotError> {
         Ok(self.view.own_state()? == Some(UnitState::Ready)
@@ -1076,9 +1140,14 @@ impl<'s> Turn<'s> {
                 value: String::new(),
             });
         }
-        if !self.view.is_leader {
-            return;
+        if self.view.is_leader {
+            self.record_reached_versions();
         }
+    }
+
+    /// The leader records the versions the round reached as those a later rollback returns
+    /// to, and clears the round's target.
+    fn record_reached_versions(&mut self) {
         let reached = self
             .view
             .upgrade_target()

@@ -459,3 +459,60 @@ fn the_baseline_is_stored_when_removals_end_the_round() {
          c1 b2 b1 c2 c1 b1 c1 b0 b2 c0 l2 x0 b1 c1 c2 b2 c2 b1 x2 c1 b1 c1 b1 c1 O:finish",
     );
 }
+
+/// Random walks of 3 units with up to 6 faults at 10%, beyond v0.
+fn beyond_v0_walks() -> Config {
+    let mut config = Config::new(3);
+    config.vary = true;
+    config.max_faults = 6;
+    config.fault_percent = 10;
+    config.beyond_v0 = true;
+    config
+}
+
+/// Seed 248 (beyond v0). The upgrade to 43 ended on the leader while mysql/0 was still
+/// `completed`; a second refresh (44) reached mysql/0, which went `ready` with no stack, and
+/// the leader was removed before its own `upgrade-charm`. mysql/0, now leader, waited forever:
+/// taking a round over was only for a round with a stack. Now a leader refreshed during the
+/// round takes it over with an empty stack too, unless the round ended on the charm it runs.
+#[test]
+fn a_leader_refreshed_as_the_round_ended_takes_the_next_round_over() {
+    seed_and_trace_are_safe(
+        &beyond_v0_walks(),
+        248,
+        "b2 b0 b1 x1 c0 c2 b0 b2 c0 c2 b0 b2 c2 c0 b0 c0 O:prepare O:refresh b2 c2 b0 c0 b2 b0 \
+         c0 c2 b0 c0 b2 c2 r44 b0 c0 x2 b0 c0 b0 c0 b0 c0 O:finish",
+    );
+}
+
+/// Seed 4604 (beyond v0). mysql/0 upgraded to 44 before any leader adopted it; the leader then
+/// started a new round for 44 with mysql/0 back in the stack, `completed` from the round
+/// before, and nothing moved it: the leader pops only this round's completions. Now a unit
+/// `completed` with the charm the round targets counts itself done in the new round (not in
+/// a rollback round, where every unit put back goes again).
+#[test]
+fn a_unit_already_on_the_target_counts_as_done_in_a_new_round() {
+    seed_and_trace_are_safe(
+        &beyond_v0_walks(),
+        4604,
+        "b1 b2 c2 b0 c1 b2 b1 c0 b0 c0 c2 c1 b2 c2 b0 c0 b0 b2 b1 l2 c1 c0 c2 b2 c2 O:prepare \
+         b0 O:refresh b2 l0 b1 c1 b1 c2 c1 b2 x1 c0 b0 c0 c2 b2 l2 c2 r44 b0 c0 b0 c0 b0 c0 b2 \
+         c2 b0 b2 c2 b2 c2 c0 b0 e0 b0 c0 b0 c0 O:finish",
+    );
+}
+
+/// Seed 4510 (beyond v0). The failed unit was removed; the units left finished on 43 as
+/// non-leaders, and the leaders that could have recorded the round's outcome left: the
+/// baseline stayed 42's and a rollback would have returned to 42. Now an idle leader whose
+/// round mark says it upgraded in the last round, with no refresh pending, records the
+/// versions reached and their dependencies.
+#[test]
+fn an_idle_leader_records_the_outcome_of_a_round_ended_by_removals() {
+    seed_and_trace_are_safe(
+        &beyond_v0_walks(),
+        4510,
+        "b1 b2 c1 c2 b0 c0 b1 b2 c2 b2 c1 b1 c1 b0 c2 c0 b0 c0 b1 b2 c2 c1 O:prepare O:refresh \
+         b0 b1 c1 b2 c0 c2 b0 c0 b1 b2 c2 b0 c0 b2 c2 b2 k1 c2 b1 b0 c1 c0 b1 c1 b2 b1 c2 c1 b1 \
+         c1 b0 b2 c0 l2 x0 b1 c1 c2 b2 c2 b1 x2 c1 b1 c1 b1 c1 O:finish",
+    );
+}

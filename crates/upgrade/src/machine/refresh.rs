@@ -325,9 +325,17 @@ impl Turn<'_> {
         &mut self,
         hooks: &mut H,
     ) -> Result<(), SnapshotError> {
+        if self.view.upgrade_target()?.as_ref() == Some(&self.this_charm) {
+            return Ok(());
+        }
         if self.view.upgrade_stack()?.is_empty()
-            || self.view.upgrade_target()?.as_ref() == Some(&self.this_charm)
+            && self.view.original_versions()?.as_ref() == Some(&self.this_charm)
         {
+            // The last round ended on this charm (the leader that finished it recorded it as
+            // what a rollback returns to): there is nothing to take over. With another charm,
+            // this unit was refreshed again as the round ended and the old leader left before
+            // its own `upgrade-charm`: nobody else would start the round that takes every unit
+            // to it.
             return Ok(());
         }
         let round = self.view.app_round()?;

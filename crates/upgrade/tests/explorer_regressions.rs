@@ -516,3 +516,18 @@ fn an_idle_leader_records_the_outcome_of_a_round_ended_by_removals() {
          c1 b0 b2 c0 l2 x0 b1 c1 c2 b2 c2 b1 x2 c1 b1 c1 b1 c1 O:finish",
     );
 }
+
+/// Seed 8864 (beyond v0). A leader on 43 took a round targeting 44 over (it had not run its
+/// `upgrade-charm` for 44 yet) and left; the next leader, on 44, had received its charm in the
+/// round before that takeover, so it did not take the round back, and the round stayed on a
+/// charm nobody ran. A charm received earlier in the same upgrade now counts too, except in a
+/// rollback round and for the original charm.
+#[test]
+fn a_leader_takes_back_a_round_an_old_leader_moved_to_an_older_charm() {
+    seed_and_trace_are_safe(
+        &beyond_v0_walks(),
+        8864,
+        "b0 b2 b1 e0 c2 c1 b0 b1 b2 c0 c1 b1 c1 b0 c0 c2 b0 c0 x0 b1 b2 c2 c1 l2 b2 c2 b2 c2 \
+         O:prepare O:refresh b1 r44 b2 c2 c1 b2 c2 l1 b1 c1 x1 b2 c2 b2 c2 b2 c2 O:finish",
+    );
+}

@@ -338,8 +338,21 @@ impl Turn<'_> {
             // to it.
             return Ok(());
         }
-        let round = self.view.app_round()?;
-        if round.is_none() || self.view.unit_round(self.view.unit, REFRESH_ROUND_KEY)? != round {
+        let Some(round) = self.view.app_round()? else {
+            return Ok(());
+        };
+        let refreshed_in = self.view.unit_round(self.view.unit, REFRESH_ROUND_KEY)?;
+        let refreshed_this_round = refreshed_in == Some(round);
+        // A charm received in an earlier round of this upgrade still counts, but not in a
+        // rollback round: there a unit refreshed before the recovery runs the charm being
+        // rolled back, and taking the round over with it would undo the rollback. Elsewhere,
+        // a leader that received a charm the round no longer targets while the round restarted
+        // (an old leader took it over with an older charm, then left before its own
+        // `upgrade-charm`) would otherwise leave the round on a charm nobody runs.
+        let refreshed_earlier_in_this_upgrade = refreshed_in.is_some_and(|at| at < round)
+            && !self.view.is_rollback_round()?
+            && self.view.original_versions()?.as_ref() != Some(&self.this_charm);
+        if !refreshed_this_round && !refreshed_earlier_in_this_upgrade {
             return Ok(());
         }
         if matches!(

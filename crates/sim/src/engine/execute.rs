@@ -788,9 +788,7 @@ impl Engine {
             self.tools_ready.insert(unit.to_string());
         }
         let context_file = unit_dir.join("context.json");
-        let text = serde_json::to_string_pretty(&ctx)
-            .map_err(|e| EngineError::Invalid(format!("cannot encode hook context: {e}")))?;
-        crate::model::write_atomically(&context_file, text.as_bytes())?;
+        crate::model::write_json_atomically(&context_file, &ctx)?;
         let trap = match kill_after {
             Some(after) => {
                 let trap_dir = unit_dir.join("kill-trap");

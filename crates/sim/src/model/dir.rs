@@ -3,7 +3,7 @@
 //! directories live, and how they are read and written safely.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -171,13 +171,7 @@ impl ModelDir {
 
     /// Writes `model.json` atomically (temporary file, then rename).
     pub fn save(&self, model: &Model) -> Result<(), ModelError> {
-        let path = self.model_file();
-        let mut text = serde_json::to_string_pretty(model).map_err(|e| ModelError::Corrupt {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        text.push('\n');
-        write_atomically(&path, text.as_bytes())
+        write_json_atomically(&self.model_file(), model)
     }
 
     /// Appends debug-log entries.
@@ -202,17 +196,85 @@ impl ModelDir {
 }
 
 /// Replaces `path` with `bytes` so that readers see the old or the new file, never half.
+///
+/// Atomic for readers, not durable: the file is not flushed to disk (no `fsync`). A reader
+/// (another process) sees the new file as soon as the rename is done, whatever happens to
+/// this process; only a crash of the whole machine could lose it. The engine replaces
+/// `model.json` (and writes a hook context) for every operation; a flush each time is a
+/// disk round trip per operation.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
+    replace_with(path, |file| file.write_all(bytes))
+}
+
+/// Replaces `path` with `value` as pretty JSON and a final newline, atomically as
+/// [`write_atomically`] does, streaming the text into the file rather than building it in
+/// memory first.
+pub fn write_json_atomically<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+) -> Result<(), ModelError> {
+    let mut encode_error = None;
+    let written = replace_with(path, |file| {
+        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, file);
+        if let Err(e) = serde_json::to_writer_pretty(&mut writer, value) {
+            if e.is_io() {
+                return Err(std::io::Error::other(e));
+            }
+            let message = e.to_string();
+            encode_error = Some(message.clone());
+            return Err(std::io::Error::other(message));
+        }
+        writer.write_all(b"\n")?;
+        writer.flush()
+    });
+    match (written, encode_error) {
+        (Err(_), Some(message)) => Err(ModelError::Corrupt {
+            path: path.to_path_buf(),
+            message,
+        }),
+        (result, _) => result,
+    }
+}
+
+/// The write buffer of [`write_json_atomically`]: large enough that a model of a few
+/// hundred kilobytes goes out in a few system calls.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Writes a temporary file next to `path` with `write`, then renames it over `path`. The
+/// temporary file is removed when writing fails.
+fn replace_with(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<(), ModelError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut file = File::create(&temp).map_err(io_err(&temp))?;
-    file.write_all(bytes).map_err(io_err(&temp))?;
-    file.sync_all().map_err(io_err(&temp))?;
+    let mut file = match File::create(&temp) {
+        Ok(file) => file,
+        // The directory may not exist yet (a new model); create it once, then retry.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            File::create(&temp).map_err(io_err(&temp))?
+        }
+        Err(e) => {
+            return Err(ModelError::Io {
+                path: temp,
+                source: e,
+            })
+        }
+    };
+    if let Err(e) = write(&mut file) {
+        drop(file);
+        let _ = fs::remove_file(&temp);
+        return Err(ModelError::Io {
+            path: temp,
+            source: e,
+        });
+    }
+    drop(file);
     fs::rename(&temp, path).map_err(io_err(path))
 }
 

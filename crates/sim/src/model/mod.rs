@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use crate::context::{Bag, StatusValue};
-pub use dir::{default_model_dir, write_atomically, ModelDir, ModelError, ModelLock};
+pub use dir::{
+    default_model_dir, write_atomically, write_json_atomically, ModelDir, ModelError, ModelLock,
+};
 pub use records::{clock_text, Level, LogEntry, OpKind, OpRecord, Outcome};
 
 /// The current `model.json` format number.

@@ -2,7 +2,7 @@
 //! effects always; batched writes (relation bags, charm state) only after
 //! exit 0, in one all-or-nothing commit.
 
-use crate::context::{HookContext, Immediate, StatusValue};
+use crate::context::{HookContext, Immediate, RelationView, StatusValue};
 use crate::model::{Level, LogEntry, Model, TaskLogLine, VersionedBag};
 
 use super::hook_context::network_bag;
@@ -101,24 +101,13 @@ pub fn commit_batched(model: &mut Model, unit_name: &str, ctx: &HookContext) -> 
         .map(|u| u.address.clone())
         .unwrap_or_default();
     for (id, view) in &ctx.relations {
-        let Some(relation) = model.relations.get_mut(id) else {
-            continue;
-        };
         if view.unit_dirty {
-            let data = view.units.get(unit_name).cloned().unwrap_or_default();
-            let bag = relation
-                .units
-                .entry(unit_name.to_string())
-                .or_insert_with(|| VersionedBag {
-                    version: 1,
-                    data: network_bag(&address),
-                });
-            if bag.data != data {
-                bag.data = data;
-                bag.version += 1;
-            }
+            commit_unit_bag(model, *id, unit_name, &address, view);
         }
         if view.app_dirty {
+            let Some(relation) = model.relations.get_mut(id) else {
+                continue;
+            };
             let data = view.apps.get(&app_name).cloned().unwrap_or_default();
             let bag = relation.apps.entry(app_name.clone()).or_default();
             if bag.data != data {
@@ -140,4 +129,42 @@ pub fn commit_batched(model: &mut Model, unit_name: &str, ctx: &HookContext) -> 
         unit.state = ctx.state.clone();
     }
     Ok(())
+}
+
+/// Commits the unit's own bag in one relation from what the hook left in `view`; the
+/// version moves only when the data changed.
+fn commit_unit_bag(
+    model: &mut Model,
+    relation_id: u64,
+    unit_name: &str,
+    address: &str,
+    view: &RelationView,
+) {
+    let data = view.units.get(unit_name).cloned().unwrap_or_default();
+    let Some(relation) = model.relations.get(&relation_id) else {
+        return;
+    };
+    if relation
+        .units
+        .get(unit_name)
+        .is_some_and(|bag| bag.data == data)
+    {
+        return;
+    }
+    // Agents that see this bag through the committed copy keep seeing the old one.
+    model.keep_cached_copies(relation_id, unit_name);
+    let Some(relation) = model.relations.get_mut(&relation_id) else {
+        return;
+    };
+    let bag = relation
+        .units
+        .entry(unit_name.to_string())
+        .or_insert_with(|| VersionedBag {
+            version: 1,
+            data: network_bag(address),
+        });
+    if bag.data != data {
+        bag.data = data;
+        bag.version += 1;
+    }
 }

@@ -178,6 +178,10 @@ impl Engine {
 
     fn forget_unit(&mut self, unit: &str) -> Result<(), EngineError> {
         self.model.units.remove(unit);
+        let ids: Vec<u64> = self.model.relations.keys().copied().collect();
+        for id in ids {
+            self.model.keep_cached_copies(id, unit);
+        }
         for relation in self.model.relations.values_mut() {
             relation.units.remove(unit);
         }
@@ -437,11 +441,14 @@ impl Engine {
                 .get(&id)
                 .and_then(|r| r.units.get(remote))
             {
-                u.relations
-                    .entry(id)
-                    .or_default()
-                    .cache
-                    .insert(remote.clone(), bag.data.clone());
+                let seen = u.relations.entry(id).or_default();
+                // A member's agent sees the committed bag without a copy of its own
+                // (`UnitRelation::cache`); a unit joining keeps one until it is a member.
+                if seen.members.contains_key(remote) {
+                    seen.cache.remove(remote);
+                } else {
+                    seen.cache.insert(remote.clone(), bag.data.clone());
+                }
             }
         }
     }

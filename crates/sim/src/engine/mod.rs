@@ -532,6 +532,10 @@ impl Engine {
         }
         u.life = Life::Dying;
         let app = u.app.clone();
+        let ids: Vec<u64> = self.model.relations.keys().copied().collect();
+        for id in ids {
+            self.model.keep_cached_copies(id, unit);
+        }
         for relation in self.model.relations.values_mut() {
             relation.units.remove(unit);
         }

@@ -404,6 +404,144 @@ fn remote_unit_bags_are_cached_until_a_hook_for_that_unit_runs() {
     );
 }
 
+/// Every cached copy of a remote unit bag the units' agents hold, by (unit, remote).
+fn cached_copies(engine: &Engine) -> BTreeMap<(String, String), Bag> {
+    let mut copies = BTreeMap::new();
+    for unit in engine.model().units.values() {
+        for seen in unit.relations.values() {
+            for (remote, bag) in &seen.cache {
+                copies.insert((unit.name.clone(), remote.clone()), bag.clone());
+            }
+        }
+    }
+    copies
+}
+
+#[test]
+fn cached_bags_are_kept_only_while_they_differ_and_survive_reopening() {
+    // app/0's action writes `v`; app/1 reports what it sees of app/0's bag.
+    let script = |seen: Shared<(String, Option<String>)>| -> Script {
+        Box::new(move |request, ctx| {
+            let path = dispatch_path(request).to_string();
+            if ctx.unit == "app/0" && path == "actions/go" {
+                let view = ctx.relations.values_mut().next().unwrap();
+                view.units
+                    .get_mut("app/0")
+                    .unwrap()
+                    .insert("v".into(), "1".into());
+                view.unit_dirty = true;
+            }
+            if ctx.unit == "app/1" {
+                let v = ctx
+                    .relations
+                    .values()
+                    .next()
+                    .and_then(|r| r.units.get("app/0"))
+                    .and_then(|b| b.get("v"))
+                    .cloned();
+                seen.borrow_mut().push((path, v));
+            }
+            0
+        })
+    };
+    let seen: Shared<(String, Option<String>)> = Rc::default();
+    let mut f = fixture(EngineOptions::default(), script(seen.clone()));
+    f.engine.deploy(&f.charm, "app", 3, None).unwrap();
+    f.engine.settle().unwrap();
+    assert_eq!(
+        cached_copies(&f.engine),
+        BTreeMap::new(),
+        "settled: no copies"
+    );
+
+    f.engine.run_action("app/0", "go", Map::new()).unwrap();
+    f.engine.step_unit("app/0").unwrap();
+    // The other agents keep app/0's bag as it was before the write.
+    let before = f.engine.unit_bag("app/2", "replicas").unwrap();
+    let copies = cached_copies(&f.engine);
+    assert_eq!(copies.keys().collect::<Vec<_>>().len(), 2);
+    for unit in ["app/1", "app/2"] {
+        let copy = &copies[&(unit.to_string(), "app/0".to_string())];
+        assert_eq!(copy.get("v"), None);
+        assert_eq!(copy.get("private-address"), Some(&"10.1.0.2".to_string()));
+    }
+    assert_eq!(before.get("v"), None, "app/2's own bag is untouched");
+
+    // The copies are part of the saved model.
+    let dir = f.engine.dir().to_path_buf();
+    drop(f.engine);
+    let mut engine = Engine::open(
+        &dir,
+        EngineOptions {
+            tool_binary: Some(PathBuf::from("/bin/sh")),
+            ..EngineOptions::default()
+        },
+    )
+    .unwrap()
+    .with_runner(Box::new(ScriptedRunner {
+        script: script(seen.clone()),
+    }));
+    assert_eq!(cached_copies(&engine), copies);
+    engine.run_action("app/1", "go", Map::new()).unwrap();
+    seen.borrow_mut().clear();
+    engine.step_unit("app/1").unwrap();
+    engine.step_unit("app/1").unwrap();
+    assert_eq!(
+        *seen.borrow(),
+        [
+            ("actions/go".to_string(), None),
+            (
+                "hooks/replicas-relation-changed".to_string(),
+                Some("1".to_string())
+            )
+        ]
+    );
+    engine.settle().unwrap();
+    assert_eq!(
+        cached_copies(&engine),
+        BTreeMap::new(),
+        "settled: no copies"
+    );
+}
+
+#[test]
+fn a_departed_hook_still_sees_the_last_bag_of_the_removed_unit() {
+    // app/0's action writes `v`; app/1 reports what it sees of app/0's bag in -departed.
+    let seen: Shared<Option<String>> = Rc::default();
+    let record = seen.clone();
+    let script: Script = Box::new(move |request, ctx| {
+        let path = dispatch_path(request).to_string();
+        if ctx.unit == "app/0" && path == "actions/go" {
+            let view = ctx.relations.values_mut().next().unwrap();
+            view.units
+                .get_mut("app/0")
+                .unwrap()
+                .insert("v".into(), "1".into());
+            view.unit_dirty = true;
+        }
+        if ctx.unit == "app/1" && path == "hooks/replicas-relation-departed" {
+            let v = ctx
+                .relations
+                .values()
+                .next()
+                .and_then(|r| r.units.get("app/0"))
+                .and_then(|b| b.get("v"))
+                .cloned();
+            record.borrow_mut().push(v);
+        }
+        0
+    });
+    let mut f = fixture(EngineOptions::default(), script);
+    f.engine.deploy(&f.charm, "app", 2, None).unwrap();
+    f.engine.run_action("app/0", "go", Map::new()).unwrap();
+    f.engine.settle().unwrap();
+    assert_eq!(cached_copies(&f.engine), BTreeMap::new());
+    f.engine.remove_unit("app/0").unwrap();
+    f.engine.settle().unwrap();
+    assert_eq!(*seen.borrow(), [Some("1".to_string())]);
+    assert_eq!(cached_copies(&f.engine), BTreeMap::new());
+}
+
 #[test]
 fn config_reaches_hooks_typed_with_defaults() {
     let seen: Shared<BTreeMap<String, Option<Value>>> = Rc::default();

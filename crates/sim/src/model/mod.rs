@@ -93,6 +93,32 @@ impl Model {
         })
     }
 
+    /// To call just before the committed bag of `unit` in relation `relation_id`
+    /// changes or is removed: every other unit's agent that has `unit` as a member
+    /// and no cached copy of its bag (so it sees the committed one) gets a cached
+    /// copy of the bag as it is now, and keeps seeing that until a joined/changed
+    /// hook for `unit` is dispatched to it.
+    pub fn keep_cached_copies(&mut self, relation_id: u64, unit: &str) {
+        let Some(bag) = self
+            .relations
+            .get(&relation_id)
+            .and_then(|relation| relation.units.get(unit))
+        else {
+            return;
+        };
+        for other in self.units.values_mut() {
+            if other.name == unit {
+                continue;
+            }
+            let Some(seen) = other.relations.get_mut(&relation_id) else {
+                continue;
+            };
+            if seen.members.contains_key(unit) && !seen.cache.contains_key(unit) {
+                seen.cache.insert(unit.to_string(), bag.data.clone());
+            }
+        }
+    }
+
     /// The relations `app` takes part in.
     pub fn relations_of<'a>(&'a self, app: &'a str) -> impl Iterator<Item = &'a Relation> + 'a {
         self.relations
@@ -225,8 +251,13 @@ pub struct UnitRelation {
     pub members: BTreeMap<String, Option<u64>>,
     /// Remote application → app-bag version last seen.
     pub apps: BTreeMap<String, u64>,
-    /// The agent's cached copy of each member's bag, refreshed when a
-    /// joined/changed hook for that member is dispatched.
+    /// The agent's cached copy of a member's bag, taken when a joined/changed
+    /// hook for that member is dispatched, kept only while it differs from the
+    /// committed bag: a member with no entry here sees the committed bag, and
+    /// the engine copies a committed bag into the caches that rely on it just
+    /// before it changes or goes ([`Model::keep_cached_copies`]). So a settled
+    /// model holds no copies, and `model.json` grows with the units, not with
+    /// their square.
     pub cache: BTreeMap<String, Bag>,
 }
 

@@ -10,76 +10,13 @@ mod support;
 use std::collections::BTreeSet;
 
 use juju_upgrade::{
-    handle, handle_own_and_app, messages, Bag, CharmVersions, ClusterNotReady, DependencyModel,
-    Effect, Event, Handled, LogLevel, PeerScope, PeerSnapshot, SnapshotError, Status, StatusKind,
-    UpgradeFailed, UpgradeHooks, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY,
-    REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
-    UPGRADE_TARGET_KEY,
+    handle, handle_own_and_app, messages, Bag, CharmVersions, Effect, Event, Handled, LogLevel,
+    PeerScope, PeerSnapshot, SnapshotError, Status, StatusKind, CHARM_VERSIONS_KEY,
+    ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY,
+    ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
 };
 use proptest::prelude::*;
-
-/// Hooks recording every call that reaches the workload.
-#[derive(Debug, Clone)]
-struct RecordingHooks {
-    model: DependencyModel,
-    versions: CharmVersions,
-    pause: Option<String>,
-    upgrade_fails: bool,
-    /// `pre_upgrade_check`, `build_upgrade_stack` and `upgrade_unit` calls, in order.
-    calls: Vec<&'static str>,
-}
-
-impl RecordingHooks {
-    fn new(versions: CharmVersions, pause: Option<String>, upgrade_fails: bool) -> Self {
-        RecordingHooks {
-            model: support::model(support::REV_43_DEPS),
-            versions,
-            pause,
-            upgrade_fails,
-            calls: Vec::new(),
-        }
-    }
-}
-
-impl UpgradeHooks for RecordingHooks {
-    fn dependency_model(&self) -> &DependencyModel {
-        &self.model
-    }
-
-    fn this_charm(&self) -> CharmVersions {
-        self.versions.clone()
-    }
-
-    fn pause_after_unit_refresh(&self) -> Option<String> {
-        self.pause.clone()
-    }
-
-    fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
-        self.calls.push("pre_upgrade_check");
-        Ok(())
-    }
-
-    fn build_upgrade_stack(&mut self, view: &PeerSnapshot) -> Result<Vec<u32>, ClusterNotReady> {
-        self.calls.push("build_upgrade_stack");
-        Ok(view.app_units().into_iter().collect())
-    }
-
-    fn upgrade_unit(
-        &mut self,
-        _: &PeerSnapshot,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<(), UpgradeFailed> {
-        self.calls.push("upgrade_unit");
-        progress("upgrading snap...");
-        if self.upgrade_fails {
-            Err(UpgradeFailed {
-                cause: "scripted".into(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-}
+use support::{any_event, RecordingHooks};
 
 /// The view `full` would be with only its own bag and the application bag read.
 fn partial_of(full: &PeerSnapshot) -> PeerSnapshot {
@@ -162,24 +99,6 @@ fn check_both_ways(
             Ok(true)
         }
     }
-}
-
-fn any_event() -> impl Strategy<Value = Event> {
-    prop_oneof![
-        Just(Event::RelationCreated),
-        Just(Event::PreUpgradeCheck),
-        Just(Event::UpgradeCharm),
-        Just(Event::RelationChanged),
-        Just(Event::LeaderElected),
-        Just(Event::RelationDeparted),
-        Just(Event::ConfigChanged),
-        Just(Event::ResumeUpgrade),
-        any::<(bool, bool, bool)>().prop_map(|(a, b, c)| Event::ForceUpgrade {
-            skip_compatibility_check: a,
-            skip_pre_upgrade_check: b,
-            skip_health_check: c,
-        }),
-    ]
 }
 
 fn versions(charm: &str, workload: &str) -> CharmVersions {
@@ -427,6 +346,13 @@ fn v0_hooks() -> RecordingHooks {
     RecordingHooks::new(CharmVersions::default(), None, false)
 }
 
+/// `event` on the unit of `full`, decided on its own bag and the application bag alone.
+fn decide_on_two_bags(event: Event, full: &PeerSnapshot) -> (Handled, Vec<Effect>) {
+    let mut effects = Vec::new();
+    let handled = handle_own_and_app(&event, partial_of(full), &mut v0_hooks(), &mut effects);
+    (handled, effects)
+}
+
 #[test]
 fn a_non_leader_waiting_its_turn_decides_from_two_bags() {
     let mut effects = Vec::new();
@@ -444,13 +370,7 @@ fn a_non_leader_waiting_its_turn_decides_from_two_bags() {
 fn upgrade_charm_on_a_unit_below_the_top_is_decided_from_two_bags() {
     let mut full = mid_upgrade(2);
     set(&mut full, 2, STATE_KEY, "idle");
-    let mut effects = Vec::new();
-    let handled = handle_own_and_app(
-        &Event::UpgradeCharm,
-        partial_of(&full),
-        &mut v0_hooks(),
-        &mut effects,
-    );
+    let (handled, effects) = decide_on_two_bags(Event::UpgradeCharm, &full);
     assert_eq!(handled, Handled::Done);
     assert!(effects.contains(&Effect::UnitStatus(Status::waiting(
         messages::WAITING_FOR_OTHERS
@@ -603,13 +523,7 @@ fn other_bags_complete_the_view_but_never_replace_this_units_or_add_strangers() 
 fn a_corrupt_bag_of_another_unit_blocks_the_leader_not_a_unit_waiting_without_reading_it() {
     let mut full = mid_upgrade(2);
     set(&mut full, 3, STATE_KEY, "upgrayding");
-    let mut effects = Vec::new();
-    let handled = handle_own_and_app(
-        &Event::RelationChanged,
-        partial_of(&full),
-        &mut v0_hooks(),
-        &mut effects,
-    );
+    let (handled, mut effects) = decide_on_two_bags(Event::RelationChanged, &full);
     assert_eq!(handled, Handled::Done);
     assert_eq!(effects, Vec::<Effect>::new(), "unit 2 keeps waiting");
 

@@ -8,14 +8,13 @@ mod support;
 
 use juju_upgrade::{
     handle, messages, parse_version, unit_number, verify_requirements, Bag, CharmVersions,
-    ClusterNotReady, DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerScope,
-    PeerSnapshot, Requirement, StatusKind, UnitState, UpgradeFailed, UpgradeHooks, UpgradeStack,
-    CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY,
-    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY,
-    STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+    DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerScope, PeerSnapshot, Requirement,
+    StatusKind, UnitState, UpgradeStack, CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY,
+    DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY,
+    RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
 };
 use proptest::prelude::*;
-use support::FakeHooks;
+use support::{any_event, FakeHooks, RecordingHooks};
 
 /// Arbitrary text, including text built from random bytes.
 fn any_text() -> impl Strategy<Value = String> {
@@ -192,51 +191,6 @@ proptest! {
 
 // ---------- every key the core reads, every event, every action parameter ----------
 
-/// Hooks for hostile snapshots: what the charm reports of itself and its pause setting are
-/// arbitrary too (a config value is operator input).
-#[derive(Debug)]
-struct HostileHooks {
-    model: DependencyModel,
-    versions: CharmVersions,
-    pause: Option<String>,
-    upgrade_fails: bool,
-    upgrades: usize,
-}
-
-impl UpgradeHooks for HostileHooks {
-    fn dependency_model(&self) -> &DependencyModel {
-        &self.model
-    }
-
-    fn this_charm(&self) -> CharmVersions {
-        self.versions.clone()
-    }
-
-    fn pause_after_unit_refresh(&self) -> Option<String> {
-        self.pause.clone()
-    }
-
-    fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
-        Ok(())
-    }
-
-    fn upgrade_unit(
-        &mut self,
-        _: &PeerSnapshot,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<(), UpgradeFailed> {
-        self.upgrades += 1;
-        progress("upgrading snap...");
-        if self.upgrade_fails {
-            Err(UpgradeFailed {
-                cause: "scripted".into(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-}
-
 /// A value for `key`: mostly well-formed for that key (so the core gets past validation and
 /// into its rules), sometimes arbitrary text.
 fn value_for(key: &'static str) -> BoxedStrategy<String> {
@@ -299,26 +253,6 @@ fn bag(keys: &'static [&'static str]) -> impl Strategy<Value = Bag> {
         .prop_map(|(entries, extra)| entries.into_iter().flatten().chain(extra).collect())
 }
 
-/// Any event, the actions with any parameters.
-fn any_event() -> impl Strategy<Value = Event> {
-    prop_oneof![
-        Just(Event::RelationCreated),
-        Just(Event::PreUpgradeCheck),
-        Just(Event::UpgradeCharm),
-        Just(Event::RelationChanged),
-        Just(Event::LeaderElected),
-        Just(Event::RelationDeparted),
-        Just(Event::ResumeUpgrade),
-        any::<(bool, bool, bool)>().prop_map(|(compatibility, pre_check, health)| {
-            Event::ForceUpgrade {
-                skip_compatibility_check: compatibility,
-                skip_pre_upgrade_check: pre_check,
-                skip_health_check: health,
-            }
-        }),
-    ]
-}
-
 /// A snapshot of up to five units with arbitrary numbers (this unit among them or not), with
 /// bags for some of them and for units that are not in the application.
 fn hostile_snapshot() -> impl Strategy<Value = PeerSnapshot> {
@@ -345,7 +279,7 @@ fn hostile_snapshot() -> impl Strategy<Value = PeerSnapshot> {
 }
 
 /// The hooks' side: reported versions or not, any pause setting, failing upgrades or not.
-fn hostile_hooks() -> impl Strategy<Value = HostileHooks> {
+fn hostile_hooks() -> impl Strategy<Value = RecordingHooks> {
     (
         prop_oneof![
             Just(CharmVersions::default()),
@@ -358,12 +292,8 @@ fn hostile_hooks() -> impl Strategy<Value = HostileHooks> {
         ],
         any::<bool>(),
     )
-        .prop_map(|(versions, pause, upgrade_fails)| HostileHooks {
-            model: support::model(support::REV_43_DEPS),
-            versions,
-            pause,
-            upgrade_fails,
-            upgrades: 0,
+        .prop_map(|(versions, pause, upgrade_fails)| {
+            RecordingHooks::new(versions, pause, upgrade_fails)
         })
 }
 
@@ -402,7 +332,7 @@ proptest! {
             || effects.iter().any(|e| matches!(e, Effect::ActionResult { .. }));
         if !valid {
             prop_assert!(!wrote, "wrote despite invalid data: {:?}", effects);
-            prop_assert_eq!(hooks.upgrades, 0, "touched the workload on invalid data");
+            prop_assert_eq!(hooks.upgrades(), 0, "touched the workload on invalid data");
             if !refused_before_reading {
                 prop_assert!(invalid_status, "no status names the problem: {:?}", effects);
                 if event.is_action() {

@@ -6,8 +6,8 @@
 pub use juju_upgrade_harness::fixtures::{model, REV_42_DEPS, REV_43_DEPS, REV_90_DEPS};
 
 use juju_upgrade::{
-    ClusterNotReady, DependencyModel, Effect, LogLevel, PeerSnapshot, Status, UpgradeFailed,
-    UpgradeHooks, STACK_KEY, STATE_KEY,
+    CharmVersions, ClusterNotReady, DependencyModel, Effect, LogLevel, PeerSnapshot, Status,
+    UpgradeFailed, UpgradeHooks, STACK_KEY, STATE_KEY,
 };
 
 /// Hooks whose answers a test scripts, recording what the core asked.
@@ -155,4 +155,106 @@ pub fn logs(effects: &[Effect], wanted: LogLevel) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// Hooks for generated cases: what the charm reports of itself (versions, pause setting) is
+/// given, the upgrade succeeds or fails as told, and every call that reaches the workload is
+/// recorded (`pre_upgrade_check`, `upgrade_unit`), in order.
+#[derive(Debug, Clone)]
+pub struct RecordingHooks {
+    pub model: DependencyModel,
+    pub versions: CharmVersions,
+    pub pause: Option<String>,
+    pub upgrade_fails: bool,
+    pub calls: Vec<&'static str>,
+}
+
+impl RecordingHooks {
+    pub fn new(versions: CharmVersions, pause: Option<String>, upgrade_fails: bool) -> Self {
+        RecordingHooks {
+            model: model(REV_43_DEPS),
+            versions,
+            pause,
+            upgrade_fails,
+            calls: Vec::new(),
+        }
+    }
+
+    /// How many times the workload was upgraded.
+    pub fn upgrades(&self) -> usize {
+        self.calls
+            .iter()
+            .filter(|&&call| call == "upgrade_unit")
+            .count()
+    }
+}
+
+impl UpgradeHooks for RecordingHooks {
+    fn dependency_model(&self) -> &DependencyModel {
+        &self.model
+    }
+
+    fn this_charm(&self) -> CharmVersions {
+        self.versions.clone()
+    }
+
+    fn pause_after_unit_refresh(&self) -> Option<String> {
+        self.pause.clone()
+    }
+
+    fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
+        self.calls.push("pre_upgrade_check");
+        Ok(())
+    }
+
+    fn build_upgrade_stack(&mut self, view: &PeerSnapshot) -> Result<Vec<u32>, ClusterNotReady> {
+        self.calls.push("build_upgrade_stack");
+        // The trait's default order: this unit at the bottom, the others above it.
+        let mut stack = vec![view.unit];
+        stack.extend(
+            view.app_units()
+                .into_iter()
+                .filter(|&unit| unit != view.unit),
+        );
+        Ok(stack)
+    }
+
+    fn upgrade_unit(
+        &mut self,
+        _: &PeerSnapshot,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), UpgradeFailed> {
+        self.calls.push("upgrade_unit");
+        progress("upgrading snap...");
+        if self.upgrade_fails {
+            Err(UpgradeFailed {
+                cause: "scripted".into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Any event, the actions with any parameters.
+pub fn any_event() -> impl proptest::strategy::Strategy<Value = juju_upgrade::Event> {
+    use juju_upgrade::Event;
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(Event::RelationCreated),
+        Just(Event::PreUpgradeCheck),
+        Just(Event::UpgradeCharm),
+        Just(Event::RelationChanged),
+        Just(Event::LeaderElected),
+        Just(Event::RelationDeparted),
+        Just(Event::ConfigChanged),
+        Just(Event::ResumeUpgrade),
+        any::<(bool, bool, bool)>().prop_map(|(compatibility, pre_check, health)| {
+            Event::ForceUpgrade {
+                skip_compatibility_check: compatibility,
+                skip_pre_upgrade_check: pre_check,
+                skip_health_check: health,
+            }
+        }),
+    ]
 }

@@ -205,8 +205,16 @@ impl Operator {
                     self.phase = Phase::Recovered;
                 } else if outcome.failed.is_none() && !recovered {
                     // Beyond v0: the rollback refresh already reached the failed units, so
-                    // the action says so and changes nothing; the rollback goes on.
-                    if cluster.stack() != stack_before {
+                    // the action says so and changes nothing; the rollback goes on. The leader
+                    // still drops units that left the application from the stack, as it does
+                    // in any event it handles.
+                    let without_removed: Vec<u32> = stack_before
+                        .iter()
+                        .copied()
+                        .filter(|unit| !cluster.removed.contains(unit))
+                        .collect();
+                    let stack_after = cluster.stack();
+                    if stack_after != stack_before && stack_after != without_removed {
                         problems.push(format!(
                             "pre-upgrade-check answered {:?} and changed the stack without a new round",
                             outcome.results

@@ -197,5 +197,5 @@ pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};
 pub use versions::{
     rollback_command, CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY,
-    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
+    REFRESHED_AFTER_COMPLETING_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
 };

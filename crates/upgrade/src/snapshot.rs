@@ -12,8 +12,8 @@ use crate::pause::{RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY};
 use crate::stack::UpgradeStack;
 use crate::state::{cluster_state, UnitState};
 use crate::versions::{
-    CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY,
-    REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
+    CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESHED_AFTER_COMPLETING_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
 };
 
 /// A relation databag: string keys to string values.
@@ -273,6 +273,7 @@ impl PeerSnapshot {
             self.unit_charm_versions(unit)?;
             self.refresh_pending(unit)?;
             self.unit_round(unit, REFRESH_ROUND_KEY)?;
+            self.unit_round(unit, REFRESHED_AFTER_COMPLETING_KEY)?;
             self.unit_round(unit, RESUMED_ROUND_KEY)?;
         }
         Ok(())

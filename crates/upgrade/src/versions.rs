@@ -22,6 +22,11 @@ pub const CHARM_VERSIONS_KEY: &str = "charm-versions";
 /// (`upgrade-charm`). A leader elected mid-upgrade uses it to tell "I was refreshed during this
 /// round" from "I am behind".
 pub const REFRESH_ROUND_KEY: &str = "refresh-round";
+/// Unit bag key: the round in which this unit had completed when it received another charm
+/// (`upgrade-charm`) and went `ready` again. The leader may already have popped it, in a hook
+/// that has not committed, and gone on to upgrade the next unit; a leader restarting the round
+/// therefore lets that next unit go first, not this one.
+pub const REFRESHED_AFTER_COMPLETING_KEY: &str = "refreshed-after-completing";
 /// Unit bag key: set while this unit runs a refreshed charm that no upgrade stack covers yet
 /// (`juju refresh` without, or before the end of, `pre-upgrade-check`); holds the
 /// [`CharmVersions`] the unit ran before. Cleared when the unit joins the upgrade.

@@ -531,3 +531,20 @@ fn a_leader_takes_back_a_round_an_old_leader_moved_to_an_older_charm() {
          O:prepare O:refresh b1 r44 b2 c2 c1 b2 c2 l1 b1 c1 x1 b2 c2 b2 c2 b2 c2 O:finish",
     );
 }
+
+/// Seed 31436 (beyond v0), a safety bug: the leader popped the completed top (mysql/0) and
+/// went on to upgrade itself in the same hook; before that hook committed, a second refresh
+/// made mysql/0 `ready` again on top of the committed stack, and leadership moved to it. It
+/// took the round over for the newer charm, kept itself first and upgraded while the old
+/// leader's workload was still changing. Now a unit refreshed after completing records it
+/// (`refreshed-after-completing`), and a leader restarting the round lets the next unit go
+/// first and puts the completed one right under it.
+#[test]
+fn a_round_restarted_by_a_new_leader_never_lets_a_completed_top_go_before_the_next_unit() {
+    seed_and_trace_are_safe(
+        &beyond_v0_walks(),
+        31436,
+        "b2 c2 x2 b0 b1 c1 b1 c0 c1 b0 b1 c1 c0 b0 e0 b0 c0 b0 c0 O:prepare O:refresh b1 b0 c1 \
+         c0 b1 b0 c1 c0 b0 c0 b1 r44 b0 c0 l0 b0",
+    );
+}

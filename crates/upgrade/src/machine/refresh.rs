@@ -27,8 +27,8 @@ use crate::snapshot::STACK_KEY;
 use crate::stack::UpgradeStack;
 use crate::state::UnitState;
 use crate::versions::{
-    CharmVersions, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY,
-    UPGRADE_TARGET_KEY,
+    CharmVersions, ORIGINAL_VERSIONS_KEY, REFRESHED_AFTER_COMPLETING_KEY, REFRESH_PENDING_KEY,
+    REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
 };
 
 use super::{Turn, COMPATIBILITY_SKIPPED_KEY};
@@ -39,6 +39,15 @@ impl Turn<'_> {
         &mut self,
         hooks: &mut H,
     ) -> Result<(), SnapshotError> {
+        let completed_in = match self.view.app_round()? {
+            Some(round)
+                if self.view.own_state()? == Some(UnitState::Completed)
+                    && self.view.completed_this_round(self.view.unit)? =>
+            {
+                Some(round)
+            }
+            _ => None,
+        };
         if self.view.is_leader && self.view.original_versions()?.is_none() {
             // First refresh seen by this core: what ran before is what a rollback returns to.
             if let Some(before) = self
@@ -71,6 +80,12 @@ impl Turn<'_> {
         let rolling_back = self.view.original_versions()?.as_ref() == Some(&self.this_charm);
         if rolling_back && !self.view.is_leader {
             self.log(LogLevel::Info, messages::rollback_joined(&self.this_charm));
+        }
+        if let Some(round) = completed_in {
+            self.emit(Effect::SetUnit {
+                key: REFRESHED_AFTER_COMPLETING_KEY.to_owned(),
+                value: round.to_string(),
+            });
         }
         // As v0: waiting until granted, also on top (the others may not be ready yet, or the
         // round failed), so no status from before the refresh stays up.
@@ -245,8 +260,28 @@ impl Turn<'_> {
         &mut self,
         hooks: &mut H,
     ) -> Result<(), SnapshotError> {
-        self.start_round()?;
         let mut stack = self.view.upgrade_stack()?;
+        // A top that had completed in the round ending here may already be popped by the old
+        // leader, in a hook not yet committed that went on to upgrade the next unit: the next
+        // unit stays first, and the completed one goes again right after it.
+        let completed_top = match (stack.top(), self.view.app_round()?) {
+            (Some(top), Some(round)) if stack.len() > 1 => {
+                let completed = self.view.unit_state(top)? == Some(UnitState::Completed)
+                    && self.view.completed_this_round(top)?;
+                let refreshed_after =
+                    self.view.unit_round(top, REFRESHED_AFTER_COMPLETING_KEY)? == Some(round);
+                (completed || refreshed_after).then_some(top)
+            }
+            _ => None,
+        };
+        self.start_round()?;
+        let moved = match completed_top {
+            Some(top) => {
+                stack.pop();
+                stack.insert_under_top(top).is_ok()
+            }
+            None => false,
+        };
         if stack.is_empty() {
             let app_units = self.view.app_units();
             let built = hooks
@@ -269,6 +304,8 @@ impl Turn<'_> {
                 LogLevel::Debug,
                 format!("Inserted {inserted:?} in to upgrade-stack - {stack}"),
             );
+        }
+        if !inserted.is_empty() || moved {
             self.set_app(STACK_KEY, stack.to_json());
         }
         Ok(())

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use juju_upgrade::{
     handle, handle_own_and_app, messages, Bag, CharmVersions, Effect, Event, Handled, LogLevel,
-    PeerScope, PeerSnapshot, SnapshotError, Status, StatusKind, CHARM_VERSIONS_KEY,
+    PeerScope, PeerSnapshot, SnapshotError, Status, StatusKind, UnitState, CHARM_VERSIONS_KEY,
     ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY,
     ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
 };
@@ -124,15 +124,8 @@ fn round() -> impl Strategy<Value = String> {
 fn unit_bag() -> impl Strategy<Value = Bag> {
     (
         maybe(
-            prop::sample::select(vec![
-                "idle",
-                "ready",
-                "upgrading",
-                "completed",
-                "failed",
-                "recovery",
-            ])
-            .prop_map(str::to_owned),
+            prop::sample::select(UnitState::ALL_WORST_FIRST.to_vec())
+                .prop_map(|state| state.as_str().to_owned()),
         ),
         maybe(round()),
         maybe(some_versions()),

@@ -207,18 +207,6 @@ impl UpgradeHooks for RecordingHooks {
         Ok(())
     }
 
-    fn build_upgrade_stack(&mut self, view: &PeerSnapshot) -> Result<Vec<u32>, ClusterNotReady> {
-        self.calls.push("build_upgrade_stack");
-        // The trait's default order: this unit at the bottom, the others above it.
-        let mut stack = vec![view.unit];
-        stack.extend(
-            view.app_units()
-                .into_iter()
-                .filter(|&unit| unit != view.unit),
-        );
-        Ok(stack)
-    }
-
     fn upgrade_unit(
         &mut self,
         _: &PeerSnapshot,

@@ -90,8 +90,12 @@
 //!   ([`rollback_command`]) while an upgrade is under way; active when nothing is.
 //! - **Leader changes and retried hooks.** Every decision reads the bags only, so the same
 //!   inputs give the same effects, and a leader elected mid-round takes it over: if it received
-//!   its charm during this round ([`REFRESH_ROUND_KEY`]) and the round does not target it yet,
-//!   it does what the old leader would have done at `upgrade-charm`.
+//!   its charm during this upgrade ([`REFRESH_ROUND_KEY`]: this round, or an earlier one unless
+//!   the round is a rollback or its charm is the original) and the round does not target it
+//!   yet, it does what the old leader would have done at `upgrade-charm`, also once the stack
+//!   has emptied. A leader restarting a round lets the next unit go first when the top had
+//!   completed ([`REFRESHED_AFTER_COMPLETING_KEY`]): the old leader may have popped it and
+//!   started the next unit in a hook that has not committed.
 //!
 //! # Example: a charm embedding the core
 //!

@@ -94,11 +94,12 @@ struct ClientLog {
     reads: Vec<Read>,
 }
 
-/// One monitor round: when, and which servers answered.
+/// One monitor round: which servers answered, and when each was asked (start and end of
+/// its `SELECT 1`: a round asks the servers one after the other).
 #[derive(Debug, Clone)]
 struct Sample {
-    at: Instant,
     answered: Vec<bool>,
+    asked: Vec<(Instant, Instant)>,
 }
 
 /// Writes one row per round to the recorded primary and reads from every unit, until
@@ -159,12 +160,14 @@ fn spawn_monitor(model_dir: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Sa
             if stop.load(Ordering::SeqCst) || Instant::now() >= deadline {
                 break;
             }
-            let at = Instant::now();
-            let answered = units
-                .iter()
-                .map(|(_, client)| client.execute("SELECT 1").is_ok())
-                .collect();
-            samples.push(Sample { at, answered });
+            let mut answered = Vec::with_capacity(units.len());
+            let mut asked = Vec::with_capacity(units.len());
+            for (_, client) in &units {
+                let started = Instant::now();
+                answered.push(client.execute("SELECT 1").is_ok());
+                asked.push((started, Instant::now()));
+            }
+            samples.push(Sample { answered, asked });
             std::thread::sleep(MONITOR_PAUSE);
         }
         samples
@@ -172,10 +175,14 @@ fn spawn_monitor(model_dir: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Sa
 }
 
 /// Whether a failed read hit a server that was down: the monitor did not see that
-/// server answer both just before the read and just after it with no miss in between.
+/// server answer both just before the read (asked and answered before it started) and just
+/// after it (asked after it ended) with no miss in between.
 fn read_hit_a_down_server(read: &Read, samples: &[Sample]) -> bool {
-    let before = samples.iter().rposition(|s| s.at <= read.started);
-    let after = samples.iter().position(|s| s.at >= read.ended);
+    let unit = read.unit;
+    let before = samples
+        .iter()
+        .rposition(|s| s.asked[unit].1 <= read.started);
+    let after = samples.iter().position(|s| s.asked[unit].0 >= read.ended);
     match (before, after) {
         (Some(before), Some(after)) => samples[before..=after]
             .iter()

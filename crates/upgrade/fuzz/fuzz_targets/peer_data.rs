@@ -1,10 +1,11 @@
-//! `handle` on arbitrary peer data, for every event: never a panic, and when the data does not
+//! `handle` (and `handle_own_and_app` on the unit's own bag and the application bag) on
+//! arbitrary peer data, for every event: never a panic, and when the data does not
 //! validate, no bag write and no workload touched.
 #![no_main]
 
 use juju_upgrade::{
-    handle, ClusterNotReady, DependencyModel, Effect, Event, PeerSnapshot, UpgradeFailed,
-    UpgradeHooks, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    handle, handle_own_and_app, ClusterNotReady, DependencyModel, Effect, Event, Handled,
+    PeerSnapshot, UpgradeFailed, UpgradeHooks, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -69,6 +70,25 @@ fuzz_target!(|data: &[u8]| {
         model: DependencyModel::default(),
         upgrades: 0,
     };
+    // The same event decided from this unit's bag and the application bag alone: either
+    // nothing at all (every unit's bag needed), or nothing that touches the workload.
+    let partial = PeerSnapshot::own_and_app(
+        view.app.clone(),
+        view.unit,
+        view.is_leader,
+        view.units.clone(),
+        view.unit_bags.get(&view.unit).cloned().unwrap_or_default(),
+        view.app_bag.clone(),
+    );
+    let mut partial_effects = Vec::new();
+    match handle_own_and_app(&event, partial, &mut hooks, &mut partial_effects) {
+        Handled::NeedsEveryUnit(_) => assert!(partial_effects.is_empty(), "{partial_effects:?}"),
+        Handled::Done => assert!(!view.is_leader && !event.is_action()),
+    }
+    assert_eq!(
+        hooks.upgrades, 0,
+        "the workload was touched on a partial view"
+    );
     let mut effects = Vec::new();
     handle(&event, view, &mut hooks, &mut effects);
     if !valid_without_stack {

@@ -417,6 +417,26 @@ fn cached_copies(engine: &Engine) -> BTreeMap<(String, String), Bag> {
     copies
 }
 
+/// The action `go` on app/0: its bag gets `v = 1` in the first relation.
+fn app0_writes_v(ctx: &mut HookContext) {
+    let view = ctx.relations.values_mut().next().unwrap();
+    view.units
+        .get_mut("app/0")
+        .unwrap()
+        .insert("v".into(), "1".into());
+    view.unit_dirty = true;
+}
+
+/// What this hook sees of app/0's `v` in the first relation.
+fn v_seen_of_app0(ctx: &HookContext) -> Option<String> {
+    ctx.relations
+        .values()
+        .next()
+        .and_then(|r| r.units.get("app/0"))
+        .and_then(|b| b.get("v"))
+        .cloned()
+}
+
 #[test]
 fn cached_bags_are_kept_only_while_they_differ_and_survive_reopening() {
     // app/0's action writes `v`; app/1 reports what it sees of app/0's bag.
@@ -424,21 +444,10 @@ fn cached_bags_are_kept_only_while_they_differ_and_survive_reopening() {
         Box::new(move |request, ctx| {
             let path = dispatch_path(request).to_string();
             if ctx.unit == "app/0" && path == "actions/go" {
-                let view = ctx.relations.values_mut().next().unwrap();
-                view.units
-                    .get_mut("app/0")
-                    .unwrap()
-                    .insert("v".into(), "1".into());
-                view.unit_dirty = true;
+                app0_writes_v(ctx);
             }
             if ctx.unit == "app/1" {
-                let v = ctx
-                    .relations
-                    .values()
-                    .next()
-                    .and_then(|r| r.units.get("app/0"))
-                    .and_then(|b| b.get("v"))
-                    .cloned();
+                let v = v_seen_of_app0(ctx);
                 seen.borrow_mut().push((path, v));
             }
             0
@@ -512,21 +521,10 @@ fn a_departed_hook_still_sees_the_last_bag_of_the_removed_unit() {
     let script: Script = Box::new(move |request, ctx| {
         let path = dispatch_path(request).to_string();
         if ctx.unit == "app/0" && path == "actions/go" {
-            let view = ctx.relations.values_mut().next().unwrap();
-            view.units
-                .get_mut("app/0")
-                .unwrap()
-                .insert("v".into(), "1".into());
-            view.unit_dirty = true;
+            app0_writes_v(ctx);
         }
         if ctx.unit == "app/1" && path == "hooks/replicas-relation-departed" {
-            let v = ctx
-                .relations
-                .values()
-                .next()
-                .and_then(|r| r.units.get("app/0"))
-                .and_then(|b| b.get("v"))
-                .cloned();
+            let v = v_seen_of_app0(ctx);
             record.borrow_mut().push(v);
         }
         0

@@ -3,45 +3,18 @@
 //! `resume-upgrade` and `force-upgrade` actions, and statuses ordinary hooks must not hide.
 
 use std::fs;
-use std::path::Path;
 
 use juju_ops::StatusName;
 use juju_upgrade::CharmVersions;
-use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::dispatch::HookContext;
 use mysql_charm::upgrade::this_charm;
-use mysql_charm::versions::Versions;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadRevision,
 };
-use mysql_charm::CharmError;
 use serde_json::{json, Value};
 
 mod support;
-use support::{dispatch, dispatch_in, upgrades_once, FakeJuju, World};
-
-fn versions() -> Versions {
-    let file = support::versions_json();
-    match Versions::load(file.parent().unwrap_or(Path::new("."))) {
-        Ok(versions) => versions,
-        Err(err) => panic!("versions.json: {err}"),
-    }
-}
-
-fn run(
-    juju: &FakeJuju,
-    workload: &MockWorkload,
-    dispatch: &juju_ops::Dispatch,
-) -> Result<(), CharmError> {
-    let tools = juju.tools();
-    let versions = versions();
-    let ctx = HookContext {
-        dispatch,
-        tools: &tools,
-        workload,
-        versions: &versions,
-    };
-    route(&ctx)
-}
+use support::{dispatch, dispatch_in, run, upgrades_once, versions, FakeJuju, World};
 
 /// A charm directory into which Juju wrote the charm URL of revision 43.
 fn charm_dir_at_43() -> tempfile::TempDir {

@@ -1,11 +1,8 @@
 //! The charm's routing end to end in one process: a hook or action environment, hook
 //! tools faked over one unit's world, and a mock MySQL workload.
 
-use std::path::Path;
-
-use juju_ops::{Dispatch, MockHookTools, StatusName, ToolError};
+use juju_ops::{MockHookTools, StatusName, ToolError};
 use mysql_charm::dispatch::{route, HookContext};
-use mysql_charm::versions::Versions;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
     WorkloadRevision,
@@ -13,30 +10,10 @@ use mysql_charm::workload::{
 use mysql_charm::CharmError;
 
 mod support;
-use support::{dispatch, upgrades_once, FakeJuju, World};
-
-fn versions() -> Versions {
-    let file = support::versions_json();
-    match Versions::load(file.parent().unwrap_or(Path::new("."))) {
-        Ok(versions) => versions,
-        Err(err) => panic!("versions.json: {err}"),
-    }
-}
+use support::{dispatch, run, upgrades_once, versions, FakeJuju, World};
 
 /// The baseline a previous revision (8.0.33) stored in the app bag.
 const DEPENDENCIES_8_0_33: &str = r#"{"charm":{"dependencies":{},"name":"mysql","upgrade_supported":">0","version":"1"},"snap":{"dependencies":{},"name":"charmed-mysql","upgrade_supported":"~8.0.31","version":"8.0.33"}}"#;
-
-fn run(juju: &FakeJuju, workload: &MockWorkload, dispatch: &Dispatch) -> Result<(), CharmError> {
-    let tools = juju.tools();
-    let versions = versions();
-    let ctx = HookContext {
-        dispatch,
-        tools: &tools,
-        workload,
-        versions: &versions,
-    };
-    route(&ctx)
-}
 
 fn online(units: &[(&str, MemberRole)]) -> ClusterStatus {
     ClusterStatus::from_members(units.iter().map(|(unit, role)| ClusterMember {

@@ -1,27 +1,18 @@
 //! `MySqlUpgrade`, the charm's `UpgradeHooks`, over a mock workload: Charmed MySQL's
 //! pre-upgrade check and the steps of the unit granted its upgrade, with their statuses.
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use juju_upgrade::{PeerSnapshot, UpgradeHooks};
 use mockall::Sequence;
 use mysql_charm::upgrade::MySqlUpgrade;
-use mysql_charm::versions::Versions;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
     WorkloadRevision,
 };
 
 mod support;
-
-fn versions() -> Versions {
-    let dir = support::versions_json();
-    match Versions::load(dir.parent().unwrap_or(Path::new("."))) {
-        Ok(versions) => versions,
-        Err(err) => panic!("versions.json: {err}"),
-    }
-}
+use support::versions;
 
 fn member(unit: &str, state: MemberState, role: Option<MemberRole>) -> ClusterMember {
     ClusterMember {

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
+use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::versions::Versions;
 use mysql_charm::workload::{MockWorkload, WorkloadRevision};
+use mysql_charm::CharmError;
 
 pub type Bag = BTreeMap<String, String>;
 
@@ -314,6 +317,32 @@ pub fn dispatch_in(unit: &str, path: &str, charm_dir: &Path) -> Dispatch {
 /// The repository's `versions.json` (8.0.34).
 pub fn versions_json() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../versions.json")
+}
+
+/// The repository's pinned versions, loaded.
+pub fn versions() -> Versions {
+    let file = versions_json();
+    match Versions::load(file.parent().unwrap_or(Path::new("."))) {
+        Ok(versions) => versions,
+        Err(err) => panic!("versions.json: {err}"),
+    }
+}
+
+/// Routes `dispatch` through the charm with `juju`'s hook tools and `workload`.
+pub fn run(
+    juju: &FakeJuju,
+    workload: &MockWorkload,
+    dispatch: &Dispatch,
+) -> Result<(), CharmError> {
+    let tools = juju.tools();
+    let versions = versions();
+    let ctx = HookContext {
+        dispatch,
+        tools: &tools,
+        workload,
+        versions: &versions,
+    };
+    route(&ctx)
 }
 
 /// A unit's workload upgrading to 8.0.34 (snap revision 69) exactly once.

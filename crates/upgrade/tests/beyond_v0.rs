@@ -21,6 +21,11 @@ use versioned::Cluster;
 
 const ROLLBACK_TO_42: &str = "juju refresh mysql --revision=42";
 
+/// The application status while the upgrade waits for `resume-upgrade` on `unit`.
+fn paused_before(unit: &str) -> Option<Status> {
+    Some(Status::blocked(messages::paused_app(unit, ROLLBACK_TO_42)))
+}
+
 /// Three units at revision 42 with mysql/0 leading.
 fn deployed(pause: Option<&str>) -> Cluster {
     Cluster::deploy(3, 0, &seed_revisions(), 42, pause)
@@ -392,13 +397,7 @@ fn pause_all_needs_resume_upgrade_before_every_unit_but_the_first() {
     assert_eq!(cluster.run_action(1, Event::ResumeUpgrade).failed, None);
     cluster.settle();
     assert_eq!(cluster.upgrade_order(), [2, 1]);
-    assert_eq!(
-        cluster.app_status,
-        Some(Status::blocked(messages::paused_app(
-            "mysql/0",
-            ROLLBACK_TO_42
-        )))
-    );
+    assert_eq!(cluster.app_status, paused_before("mysql/0"));
     assert_eq!(cluster.run_action(0, Event::ResumeUpgrade).failed, None);
     cluster.settle();
     assert_healthy(&cluster, 43);
@@ -473,23 +472,11 @@ fn a_rollback_pauses_after_each_unit_with_all() {
         [2, 2],
         "the failed unit rolled back"
     );
-    assert_eq!(
-        cluster.app_status,
-        Some(Status::blocked(messages::paused_app(
-            "mysql/1",
-            ROLLBACK_TO_42
-        )))
-    );
+    assert_eq!(cluster.app_status, paused_before("mysql/1"));
     assert_eq!(cluster.run_action(1, Event::ResumeUpgrade).failed, None);
     cluster.settle();
     assert_eq!(cluster.upgrade_order(), [2, 2, 1]);
-    assert_eq!(
-        cluster.app_status,
-        Some(Status::blocked(messages::paused_app(
-            "mysql/0",
-            ROLLBACK_TO_42
-        )))
-    );
+    assert_eq!(cluster.app_status, paused_before("mysql/0"));
     assert_eq!(cluster.run_action(0, Event::ResumeUpgrade).failed, None);
     cluster.settle();
     assert_healthy(&cluster, 42);
@@ -567,10 +554,7 @@ fn a_new_upgrade_after_a_rollback_pauses_again_with_first() {
     upgrade_to_43(&mut cluster, &[]);
     assert_eq!(
         cluster.app_status,
-        Some(Status::blocked(messages::paused_app(
-            "mysql/1",
-            ROLLBACK_TO_42
-        ))),
+        paused_before("mysql/1"),
         "the rollback's mark does not carry over to the next round"
     );
     assert_eq!(cluster.run_action(1, Event::ResumeUpgrade).failed, None);

@@ -369,13 +369,7 @@ fn force_upgrade_skip_health_check_accepts_a_failed_unit_and_the_upgrade_goes_on
 fn force_upgrade_skip_compatibility_check_lets_an_incompatible_refresh_go_on() {
     let mut sim = deployed(10, Some("none"));
     sim.pre_upgrade_check();
-    let incompatible = sim.charm(
-        "incompatible",
-        VersionOverrides {
-            upgrade_supported: Some(">=8.0.34".into()),
-            ..VersionOverrides::default()
-        },
-    );
+    let incompatible = sim.incompatible_charm();
     sim.refresh(Source::Path(incompatible));
     let leader = sim.leader();
     assert_eq!(sim.upgrade_state(&leader).as_deref(), Some("failed"));
@@ -699,25 +693,10 @@ fn a_hook_error_and_a_killed_agent_mid_rollback_are_retried_with_the_same_outcom
     sim.engine
         .refresh(APP, Source::Revision(OLD_REVISION))
         .expect("refresh back");
-    let units = sim.unit_names();
-    for round in 0..150_usize {
-        if round % 2 == 0 {
-            for (i, unit) in units.iter().enumerate() {
-                let calls = u32::try_from(6 + (5 * round + 7 * i) % 30).unwrap_or(6);
-                sim.engine
-                    .kill_agent_mid_hook(unit, calls)
-                    .expect("arm kill");
-            }
-        }
-        if round % 10 == 3 {
-            sim.engine
-                .fail_next_hook(&units[round % units.len()])
-                .expect("arm failure");
-        }
-        if !sim.step() {
-            break;
-        }
-    }
+    sim.step_under_faults(
+        |round, i| u32::try_from(6 + (5 * round + 7 * i) % 30).unwrap_or(6),
+        3,
+    );
     sim.settle();
     let history = sim.engine.history().expect("history");
     assert!(

@@ -157,6 +157,18 @@ impl Sim {
         self.charm("new", VersionOverrides::default())
     }
 
+    /// A revision that only upgrades from 8.0.34 or later, so not from the running 8.0.33:
+    /// the leader's compatibility check refuses it.
+    pub fn incompatible_charm(&self) -> PathBuf {
+        self.charm(
+            "incompatible",
+            VersionOverrides {
+                upgrade_supported: Some(">=8.0.34".into()),
+                ..VersionOverrides::default()
+            },
+        )
+    }
+
     /// Deploys `units` units of revision 182 and settles; every unit ends active.
     pub fn deploy_old(&mut self, units: usize) {
         let charm = self.old_charm();
@@ -322,6 +334,36 @@ impl Sim {
         self.check_invariants(&step.operation);
         self.trace_statuses();
         true
+    }
+
+    /// Runs up to 150 rounds of one operation each, until nothing is left, while agents die and
+    /// hooks fail: every other round each unit's agent is armed to be killed after
+    /// `kill_after(round, unit index)` hook-tool calls (writes dropped, the hook runs again),
+    /// and in every round `round % 10 == fail_round` the next hook of one unit fails (writes
+    /// dropped, retried after a backoff).
+    pub fn step_under_faults(
+        &mut self,
+        kill_after: impl Fn(usize, usize) -> u32,
+        fail_round: usize,
+    ) {
+        let units = self.unit_names();
+        for round in 0..150_usize {
+            if round % 2 == 0 {
+                for (i, unit) in units.iter().enumerate() {
+                    self.engine
+                        .kill_agent_mid_hook(unit, kill_after(round, i))
+                        .expect("arm kill");
+                }
+            }
+            if round % 10 == fail_round {
+                self.engine
+                    .fail_next_hook(&units[round % units.len()])
+                    .expect("arm failure");
+            }
+            if !self.step() {
+                break;
+            }
+        }
     }
 
     /// Runs the next operation of `unit` only (an exact interleaving), with the checks of

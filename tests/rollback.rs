@@ -9,7 +9,6 @@ use e2e::{
 };
 use juju_sim::engine::Source;
 use juju_sim::model::TaskStatus;
-use mysql_charm::versions::VersionOverrides;
 use mysql_charm::workload::{FaultKind, FaultRule};
 
 fn active_on(sim: &Sim, version: &str) {
@@ -33,26 +32,13 @@ fn active_on(sim: &Sim, version: &str) {
     }
 }
 
-/// The non-leader units, highest number first: the upgrade order before the leader.
-fn upgrade_order(sim: &Sim) -> Vec<String> {
-    let leader = sim.leader();
-    let mut order: Vec<String> = sim
-        .unit_names()
-        .into_iter()
-        .rev()
-        .filter(|u| *u != leader)
-        .collect();
-    order.push(leader);
-    order
-}
-
 /// Deploys revision 182, prepares, and refreshes to a revision whose MySQL fails to start
 /// on the first unit to upgrade. Returns the model and that unit.
 fn failed_upgrade(seed: u64) -> (Sim, String) {
     let mut sim = Sim::new(seed, binaries!());
     sim.deploy_old(3);
     sim.pre_upgrade_check();
-    let first = upgrade_order(&sim)[0].clone();
+    let first = sim.planned_order()[0].clone();
     sim.arm([FaultRule::new(FaultKind::StartFails).for_version(NEW_VERSION)]);
     let new = sim.new_charm();
     assert_eq!(sim.refresh(Source::Path(new)), 183);
@@ -111,7 +97,7 @@ fn check_rolled_back(sim: &Sim, failed: &str) {
     let windows = sim.windows();
     let order = sim.assert_one_at_a_time(&windows);
     let mut expected = vec![failed.to_owned()];
-    expected.extend(upgrade_order(sim));
+    expected.extend(sim.planned_order());
     assert_eq!(order, expected, "{windows:?}");
     assert!(windows[1..]
         .iter()
@@ -184,7 +170,7 @@ fn a_unit_failing_again_during_the_rollback_pauses_it_with_a_clear_status() {
     let mut sim = Sim::new(3, binaries!());
     sim.deploy_old(3);
     sim.pre_upgrade_check();
-    let order = upgrade_order(&sim);
+    let order = sim.planned_order();
     let (first, second, leader) = (order[0].clone(), order[1].clone(), order[2].clone());
     // The first unit upgrades; the upgrade pauses (pause-after-unit-refresh=first); the
     // operator resumes it and the second unit fails to start 8.0.34.
@@ -284,14 +270,7 @@ fn an_incompatible_revision_fails_before_any_server_is_touched_and_rolls_back() 
     let mut sim = Sim::new(2, binaries!());
     sim.deploy_old(3);
     sim.pre_upgrade_check();
-    // This revision only upgrades from 8.0.34 or later, so not from the running 8.0.33.
-    let incompatible = sim.charm(
-        "incompatible",
-        VersionOverrides {
-            upgrade_supported: Some(">=8.0.34".into()),
-            ..VersionOverrides::default()
-        },
-    );
+    let incompatible = sim.incompatible_charm();
     sim.refresh(Source::Path(incompatible));
     let leader = sim.leader();
     assert_eq!(
@@ -325,7 +304,7 @@ fn an_incompatible_revision_fails_before_any_server_is_touched_and_rolls_back() 
     sim.refresh(Source::Revision(OLD_REVISION));
     active_on(&sim, OLD_VERSION);
     let opened = sim.assert_one_at_a_time(&sim.windows());
-    assert_eq!(opened, upgrade_order(&sim));
+    assert_eq!(opened, sim.planned_order());
 }
 
 #[test]
@@ -361,5 +340,5 @@ fn a_downgrade_mysqld_refuses_is_repaired_from_the_other_members() {
     let windows = sim.windows();
     let opened = sim.assert_one_at_a_time(&windows);
     assert_eq!(opened.len(), 6);
-    assert_eq!(&opened[3..], upgrade_order(&sim).as_slice());
+    assert_eq!(&opened[3..], sim.planned_order().as_slice());
 }

@@ -181,28 +181,13 @@ fn the_upgrade_survives_hooks_that_fail_or_are_killed_midway() {
     sim.pre_upgrade_check();
     let new = sim.new_charm();
     sim.engine.refresh(APP, Source::Path(new)).expect("refresh");
-    let units = sim.unit_names();
     // For a while, every few operations: kill each unit's agent after a varying number of
     // hook-tool calls (writes dropped, the hook runs again), or fail a unit's next hook
     // (writes dropped, Juju retries it after a backoff).
-    for round in 0..150_usize {
-        if round % 2 == 0 {
-            for (i, unit) in units.iter().enumerate() {
-                let calls = u32::try_from(8 + (7 * round + 5 * i) % 30).unwrap_or(8);
-                sim.engine
-                    .kill_agent_mid_hook(unit, calls)
-                    .expect("arm kill");
-            }
-        }
-        if round % 10 == 5 {
-            sim.engine
-                .fail_next_hook(&units[round % units.len()])
-                .expect("arm failure");
-        }
-        if !sim.step() {
-            break;
-        }
-    }
+    sim.step_under_faults(
+        |round, i| u32::try_from(8 + (7 * round + 5 * i) % 30).unwrap_or(8),
+        5,
+    );
     sim.settle();
     let history = sim.engine.history().expect("history");
     let killed = history

@@ -36,3 +36,18 @@ pub fn run_as_hook_tool() -> Option<i32> {
     let rest = args.map(|a| a.to_string_lossy().to_string()).collect();
     Some(tools::tool_main(&name, rest))
 }
+
+/// `main` of a binary that is only a hook-tool binary (named `binary` in messages): runs the
+/// tool it was started as and exits with its code, or exits 2 with an error when it was not
+/// started through a tool's link.
+pub fn hook_tool_binary_main(binary: &str) -> ! {
+    match run_as_hook_tool() {
+        Some(code) => std::process::exit(code),
+        None => {
+            eprintln!(
+                "ERROR {binary} runs as a hook tool: start it through a link named after one"
+            );
+            std::process::exit(2);
+        }
+    }
+}

@@ -24,13 +24,5 @@ fn main() {
             eprintln!("WARNING cannot append to the tool log: {err}");
         }
     }
-    match juju_sim::run_as_hook_tool() {
-        Some(code) => std::process::exit(code),
-        None => {
-            eprintln!(
-                "ERROR bench-hook-tools runs as a hook tool: start it through a link named after one"
-            );
-            std::process::exit(2);
-        }
-    }
+    juju_sim::hook_tool_binary_main("bench-hook-tools")
 }

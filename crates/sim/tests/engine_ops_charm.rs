@@ -14,19 +14,10 @@ use juju_sim::engine::{Engine, EngineOptions, Source};
 use juju_sim::model::{OpKind, Outcome, TaskStatus};
 use serde_json::{json, Map};
 
-const APP: &str = "greeter";
+mod support;
+use support::ops_venv;
 
-fn ops_venv() -> PathBuf {
-    let venv = std::env::var_os("OPS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    assert!(
-        venv.join("bin/python").exists(),
-        "no Python venv with ops at {}: run `bash scripts/python-venv` or set OPS_VENV",
-        venv.display()
-    );
-    venv
-}
+const APP: &str = "greeter";
 
 fn charm() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/charms/ops-charm")

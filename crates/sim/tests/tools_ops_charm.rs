@@ -15,6 +15,9 @@ use juju_sim::context::{ActionContext, Bag, HookContext, Immediate, RelationView
 use juju_sim::tools::TOOL_NAMES;
 use serde_json::json;
 
+mod support;
+use support::ops_venv;
+
 const UNIT: &str = "ops-sim-test/0";
 const APP: &str = "ops-sim-test";
 
@@ -23,18 +26,6 @@ fn bag(pairs: &[(&str, &str)]) -> Bag {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-fn ops_venv() -> PathBuf {
-    let venv = std::env::var_os("OPS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
-    assert!(
-        venv.join("bin/python").exists(),
-        "no Python venv with ops at {}: run `bash scripts/python-venv` or set OPS_VENV",
-        venv.display()
-    );
-    venv
 }
 
 /// A unit directory: a copy of the charm, a tools dir and a context file.

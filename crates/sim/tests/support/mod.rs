@@ -1,7 +1,9 @@
-//! Helpers shared by the `run_tool` tests: build bags, run a tool against a
-//! context, and check its output and exit code.
+//! Helpers shared by the tests: build bags, run a tool against a context and check its
+//! output and exit code, and find the Python venv with `ops`.
 
 #![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
 
 use juju_sim::context::{Bag, HookContext};
 use juju_sim::tools::{run_tool, ToolOutput};
@@ -48,4 +50,17 @@ pub fn assert_prints(output: &ToolOutput, stdout: &str) {
 pub fn assert_fails(output: &ToolOutput, code: i32, stderr: &str) {
     assert_eq!((output.code, text(&output.stderr)), (code, stderr));
     assert_eq!(text(&output.stdout), "");
+}
+
+/// The venv with PyPI `ops` that `scripts/test` makes (`OPS_VENV`), else the repository's.
+pub fn ops_venv() -> PathBuf {
+    let venv = std::env::var_os("OPS_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    assert!(
+        venv.join("bin/python").exists(),
+        "no Python venv with ops at {}: run `bash scripts/python-venv` or set OPS_VENV",
+        venv.display()
+    );
+    venv
 }

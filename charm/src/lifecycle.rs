@@ -107,10 +107,10 @@ fn own_view(ctx: &HookContext<'_>) -> Result<Option<PeerSnapshot>, CharmError> {
     let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
         return Ok(None);
     };
+    let (own, app) = peer::own_and_app_bags(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
     let mut view = PeerSnapshot::new(ctx.app(), ctx.unit_number(), false);
-    let own = ctx.tools.relation_get_unit(&relation, ctx.unit_name())?;
     view.unit_bags.insert(ctx.unit_number(), own);
-    view.app_bag = ctx.tools.relation_get_app(&relation, ctx.app())?;
+    view.app_bag = app;
     Ok(Some(view))
 }
 

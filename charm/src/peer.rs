@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use juju_ops::{Event as JujuEvent, HookTools, RelationId, Status as OpsStatus, ToolError};
 use juju_upgrade::{
-    unit_number, Effect, EffectSink, LogLevel, PeerSnapshot, Status, StatusKind, UnitState,
+    unit_number, Bag, Effect, EffectSink, LogLevel, PeerSnapshot, Status, StatusKind, UnitState,
     STATE_KEY,
 };
 
@@ -60,12 +60,34 @@ pub fn own_and_app(
         let number = unit_number(&name).ok_or_else(|| PeerError::UnitName(name.clone()))?;
         units.insert(number);
     }
-    let own = PeerSnapshot::new(app, unit, is_leader).unit_name(unit);
-    let own_bag = tools.relation_get_unit(relation, &own)?;
-    let app_bag = tools.relation_get_app(relation, app)?;
+    let (own_bag, app_bag) = own_and_app_bags(tools, relation, app, unit)?;
     Ok(PeerSnapshot::own_and_app(
         app, unit, is_leader, units, own_bag, app_bag,
     ))
+}
+
+/// This unit's bag and the application bag (two `relation-get`).
+pub fn own_and_app_bags(
+    tools: &dyn HookTools,
+    relation: &RelationId,
+    app: &str,
+    unit: u32,
+) -> Result<(Bag, Bag), ToolError> {
+    let own_bag = tools.relation_get_unit(relation, &format!("{app}/{unit}"))?;
+    let app_bag = tools.relation_get_app(relation, app)?;
+    Ok((own_bag, app_bag))
+}
+
+/// A view of this unit alone with its bag and the application bag: enough for the status
+/// decisions of ordinary hooks, and [`PeerSnapshot::upgrade_in_progress`] reads no other unit
+/// in it.
+pub fn unit_alone(view_of: &PeerSnapshot) -> PeerSnapshot {
+    let mut alone = PeerSnapshot::new(view_of.app.clone(), view_of.unit, view_of.is_leader);
+    if let Some(own) = view_of.unit_bags.get(&view_of.unit) {
+        alone.unit_bags.insert(view_of.unit, own.clone());
+    }
+    alone.app_bag = view_of.app_bag.clone();
+    alone
 }
 
 /// Completes a view from [`own_and_app`] with every other unit's bag, one `relation-get` each.

@@ -364,9 +364,7 @@ pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<UpgradeOu
         });
     };
     let view = peer::own_and_app(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
-    let mut own_view = PeerSnapshot::new(ctx.app(), view.unit, view.is_leader);
-    own_view.unit_bags = view.unit_bags.clone();
-    own_view.app_bag = view.app_bag.clone();
+    let mut own_view = peer::unit_alone(&view);
     let mut hooks = MySqlUpgrade::before_goal_state(ctx.workload, ctx.versions, ctx.unit_name())
         .with_this_charm(this_charm(ctx))
         .with_pause_setting(pause_setting(ctx.tools)?);

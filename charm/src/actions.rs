@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 
 use juju_upgrade::Event;
 
-use crate::dispatch::HookContext;
+use crate::context::HookContext;
 use crate::error::CharmError;
-use crate::lifecycle;
+use crate::status::{status_after, After};
 use crate::upgrade::on_upgrade_event;
 
 /// Name of the action preparing an upgrade (or a rollback).
@@ -39,21 +39,12 @@ pub const SKIP_HEALTH_CHECK: &str = "skip-health-check";
 /// Runs the action `name`.
 pub fn run(ctx: &HookContext<'_>, name: &str) -> Result<(), CharmError> {
     match name {
-        PRE_UPGRADE_CHECK => {
-            let outcome = on_upgrade_event(ctx, Event::PreUpgradeCheck)?;
-            // The check may have made the leader the primary: show it at once.
-            match &outcome.own_view {
-                Some(view) if view.is_leader && !outcome.sink.action_failed => {
-                    lifecycle::show_health_unless_upgrading_here(ctx, view)
-                }
-                _ => Ok(()),
-            }
-        }
-        RESUME_UPGRADE => on_upgrade_event(ctx, Event::ResumeUpgrade).map(drop),
+        PRE_UPGRADE_CHECK => upgrade(ctx, Event::PreUpgradeCheck),
+        RESUME_UPGRADE => upgrade(ctx, Event::ResumeUpgrade),
         FORCE_UPGRADE => {
             let params = ctx.tools.action_get()?;
             match force_event(&params) {
-                Ok(event) => on_upgrade_event(ctx, event).map(drop),
+                Ok(event) => upgrade(ctx, event),
                 Err(message) => {
                     ctx.tools.action_fail(&message)?;
                     Ok(())
@@ -67,6 +58,13 @@ pub fn run(ctx: &HookContext<'_>, name: &str) -> Result<(), CharmError> {
             Ok(())
         }
     }
+}
+
+/// Runs the upgrade core for the action, then the status policy (after `pre-upgrade-check`
+/// the leader may have just become the primary: it shows that at once).
+fn upgrade(ctx: &HookContext<'_>, event: Event) -> Result<(), CharmError> {
+    let outcome = on_upgrade_event(ctx, event)?;
+    status_after(ctx, After::Upgrade(event), outcome.as_ref())
 }
 
 /// The `force-upgrade` event for the action's parameters: each skip is a boolean, false when

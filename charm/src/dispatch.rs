@@ -14,85 +14,47 @@ use juju_upgrade::Event;
 use log::LevelFilter;
 
 use crate::actions;
+use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::lifecycle;
 use crate::peer::{self, UPGRADE_ENDPOINT};
-use crate::upgrade::{on_upgrade_event, UpgradeOutcome};
+use crate::status::{status_after, After};
+use crate::upgrade::on_upgrade_event;
 use crate::versions::Versions;
 use crate::workload::{
     EmulatedWorkload, MariaDbWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper,
     Workload,
 };
 
-/// Everything a handler works with during one hook or action.
-pub struct HookContext<'a> {
-    /// The event and the unit it runs on.
-    pub dispatch: &'a Dispatch,
-    /// The hook tools.
-    pub tools: &'a dyn HookTools,
-    /// This unit's MySQL server.
-    pub workload: &'a dyn Workload,
-    /// What this charm revision ships.
-    pub versions: &'a Versions,
-}
-
-impl HookContext<'_> {
-    /// This unit, e.g. `mysql/0`.
-    pub fn unit_name(&self) -> &str {
-        &self.dispatch.unit_name
-    }
-
-    /// This unit's number.
-    pub fn unit_number(&self) -> u32 {
-        self.dispatch.unit_number
-    }
-
-    /// The application, e.g. `mysql`.
-    pub fn app(&self) -> &str {
-        &self.dispatch.app_name
-    }
-}
-
 /// Handles one event. Hooks this charm has no business with succeed doing nothing.
 pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
+    let upgrade = |event: Event| -> Result<(), CharmError> {
+        let outcome = on_upgrade_event(ctx, event)?;
+        status_after(ctx, After::Upgrade(event), outcome.as_ref())
+    };
     match &ctx.dispatch.event {
         JujuEvent::Action { name, .. } => actions::run(ctx, name),
         JujuEvent::Hook {
             relation: Some(relation),
             ..
         } if relation.name() == UPGRADE_ENDPOINT => match relation.kind {
-            RelationHookKind::Created => on_upgrade_event(ctx, Event::RelationCreated).map(drop),
-            RelationHookKind::Changed => on_upgrade_event(ctx, Event::RelationChanged).map(drop),
-            RelationHookKind::Departed => on_upgrade_event(ctx, Event::RelationDeparted).map(drop),
+            RelationHookKind::Created => upgrade(Event::RelationCreated),
+            RelationHookKind::Changed => upgrade(Event::RelationChanged),
+            RelationHookKind::Departed => upgrade(Event::RelationDeparted),
             RelationHookKind::Joined | RelationHookKind::Broken => Ok(()),
         },
         JujuEvent::Hook { name, .. } => match name.as_str() {
             "install" => lifecycle::install(ctx),
             "start" => lifecycle::start(ctx),
-            "upgrade-charm" => on_upgrade_event(ctx, Event::UpgradeCharm).map(drop),
-            "leader-elected" => {
-                // The new leader takes over what the old one may have left undone.
-                let outcome = on_upgrade_event(ctx, Event::LeaderElected)?;
-                show_health_after(ctx, &outcome)
-            }
-            "config-changed" => {
-                // `pause-after-unit-refresh` may have changed: a paused unit may go now.
-                let outcome = on_upgrade_event(ctx, Event::ConfigChanged)?;
-                show_health_after(ctx, &outcome)
-            }
-            "update-status" => lifecycle::show_health_if_idle(ctx),
+            "upgrade-charm" => upgrade(Event::UpgradeCharm),
+            // The new leader takes over what the old one may have left undone.
+            "leader-elected" => upgrade(Event::LeaderElected),
+            // `pause-after-unit-refresh` may have changed: a paused unit may go now.
+            "config-changed" => upgrade(Event::ConfigChanged),
+            "update-status" => status_after(ctx, After::OrdinaryHook, None),
             _ => Ok(()),
         },
     }
-}
-
-/// After an upgrade event of an ordinary hook, shows the unit's health unless an upgrade is
-/// under way, from the bags as the event left them (unless the event showed it already).
-fn show_health_after(ctx: &HookContext<'_>, outcome: &UpgradeOutcome) -> Result<(), CharmError> {
-    if outcome.sink.became_idle {
-        return Ok(());
-    }
-    lifecycle::show_health_if_no_upgrade(ctx, outcome.own_view.as_ref())
 }
 
 /// Runs the charm for the event in this process's environment.

@@ -18,11 +18,13 @@
 //! - [`workload`]: the MySQL server (the snap in production, emulated under `juju-sim`).
 
 pub mod actions;
+pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod lifecycle;
 pub mod peer;
 pub mod revision;
+pub mod status;
 pub mod upgrade;
 pub mod versions;
 pub mod workload;

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use juju_ops::{Event as JujuEvent, HookTools, RelationId, Status as OpsStatus, ToolError};
 use juju_upgrade::{
     unit_number, Bag, Effect, EffectSink, LogLevel, PeerSnapshot, Status, StatusKind, UnitState,
-    STATE_KEY,
 };
 
 /// The peer relation endpoint the upgrade protocol runs on (`metadata.yaml`).
@@ -78,16 +77,18 @@ pub fn own_and_app_bags(
     Ok((own_bag, app_bag))
 }
 
-/// A view of this unit alone with its bag and the application bag: enough for the status
-/// decisions of ordinary hooks, and [`PeerSnapshot::upgrade_in_progress`] reads no other unit
-/// in it.
-pub fn unit_alone(view_of: &PeerSnapshot) -> PeerSnapshot {
-    let mut alone = PeerSnapshot::new(view_of.app.clone(), view_of.unit, view_of.is_leader);
-    if let Some(own) = view_of.unit_bags.get(&view_of.unit) {
-        alone.unit_bags.insert(view_of.unit, own.clone());
-    }
-    alone.app_bag = view_of.app_bag.clone();
-    alone
+/// The bags of `units` of `view`'s application, one `relation-get` each: what completes a
+/// view from [`own_and_app`] ([`juju_upgrade::Pending::complete`]).
+pub fn read_bags(
+    tools: &dyn HookTools,
+    relation: &RelationId,
+    view: &PeerSnapshot,
+    units: impl IntoIterator<Item = u32>,
+) -> Result<Vec<(u32, Bag)>, ToolError> {
+    units
+        .into_iter()
+        .map(|unit| Ok((unit, tools.relation_get_unit(relation, &view.unit_name(unit))?)))
+        .collect()
 }
 
 /// Completes a view from [`own_and_app`] with every other unit's bag, one `relation-get` each.
@@ -96,16 +97,13 @@ pub fn read_other_units(
     relation: &RelationId,
     view: PeerSnapshot,
 ) -> Result<PeerSnapshot, PeerError> {
-    let mut others = Vec::new();
-    for number in view.app_units() {
-        if number != view.unit {
-            others.push((
-                number,
-                tools.relation_get_unit(relation, &view.unit_name(number))?,
-            ));
-        }
-    }
-    Ok(view.with_other_bags(others))
+    let others: Vec<u32> = view
+        .app_units()
+        .into_iter()
+        .filter(|&unit| unit != view.unit)
+        .collect();
+    let bags = read_bags(tools, relation, &view, others)?;
+    Ok(view.with_other_bags(bags))
 }
 
 /// Reads every bag of the peer relation as this unit sees it now ([`own_and_app`], then
@@ -133,19 +131,17 @@ pub const STATUS_LOG_PREFIX: &str = "status set: ";
 /// Performs the core's effects through hook tools.
 ///
 /// Statuses, workload versions, logs and action results go out at once. Relation writes are
-/// gathered and sent when the turn ends ([`ToolSink::into_result`]), one `relation-set` per
-/// bag: Juju commits them only when the hook succeeds anyway, and nothing reads the bags in
-/// between, so one call per bag says the same as one call per key did, for fewer calls. Each status is also logged at
-/// DEBUG ([`STATUS_LOG_PREFIX`]): a unit shows only its last status, the log keeps them all. After the first failing tool
-/// the sink stops performing effects and keeps the error, so the hook can exit non-zero and
-/// Juju discards the half-done writes and retries. A failing `juju-log` is written to
-/// stderr instead (Juju keeps it too) and does not fail the hook.
+/// gathered and sent when the turn ends ([`ToolSink::commit`]), one `relation-set` per bag:
+/// Juju commits them only when the hook succeeds anyway, and nothing reads the bags in
+/// between, so one call per bag says the same as one call per key, for fewer calls. Each
+/// status is also logged at DEBUG ([`STATUS_LOG_PREFIX`]): a unit shows only its last status,
+/// the log keeps them all. A failing tool is the sink's error, which stops the core's turn
+/// before the workload is touched; the hook then exits non-zero and Juju discards the
+/// half-done writes and retries. A failing `juju-log` is written to stderr instead (Juju
+/// keeps it too) and does not fail the hook.
 pub struct ToolSink<'t> {
     tools: &'t dyn HookTools,
     relation: Option<RelationId>,
-    error: Option<ToolError>,
-    became_idle: bool,
-    action_failed: bool,
     /// This unit's bag writes so far (the last value of each key).
     unit_writes: BTreeMap<String, String>,
     /// The application bag writes so far.
@@ -158,9 +154,6 @@ impl<'t> ToolSink<'t> {
         Self {
             tools,
             relation: Some(relation),
-            error: None,
-            became_idle: false,
-            action_failed: false,
             unit_writes: BTreeMap::new(),
             app_writes: BTreeMap::new(),
         }
@@ -171,9 +164,6 @@ impl<'t> ToolSink<'t> {
         Self {
             tools,
             relation: None,
-            error: None,
-            became_idle: false,
-            action_failed: false,
             unit_writes: BTreeMap::new(),
             app_writes: BTreeMap::new(),
         }
@@ -189,12 +179,8 @@ impl<'t> ToolSink<'t> {
             })
     }
 
-    /// Sends the gathered relation writes (this unit's bag, then the application's), unless a
-    /// tool failed before: then the first tool error, and the hook must fail.
-    pub fn into_result(self) -> Result<SinkOutcome, ToolError> {
-        if let Some(err) = self.error {
-            return Err(err);
-        }
+    /// Sends the gathered relation writes: this unit's bag, then the application's.
+    pub fn commit(self) -> Result<(), ToolError> {
         if let Some(relation) = &self.relation {
             if !self.unit_writes.is_empty() {
                 self.tools.relation_set_unit(relation, &self.unit_writes)?;
@@ -203,12 +189,7 @@ impl<'t> ToolSink<'t> {
                 self.tools.relation_set_app(relation, &self.app_writes)?;
             }
         }
-        Ok(SinkOutcome {
-            became_idle: self.became_idle,
-            action_failed: self.action_failed,
-            unit_writes: self.unit_writes,
-            app_writes: self.app_writes,
-        })
+        Ok(())
     }
 
     fn log(&self, level: LogLevel, message: &str) {
@@ -216,13 +197,14 @@ impl<'t> ToolSink<'t> {
             eprintln!("{} {message} (juju-log failed: {err})", level.as_str());
         }
     }
+}
 
-    fn perform(&mut self, effect: Effect) -> Result<(), ToolError> {
+impl EffectSink for ToolSink<'_> {
+    type Error = ToolError;
+
+    fn apply(&mut self, effect: Effect) -> Result<(), ToolError> {
         match effect {
             Effect::SetUnit { key, value } => {
-                if key == STATE_KEY {
-                    self.became_idle = value == UnitState::Idle.as_str();
-                }
                 self.relation("relation-set", &key)?;
                 self.unit_writes.insert(key, value);
                 Ok(())
@@ -245,49 +227,8 @@ impl<'t> ToolSink<'t> {
             Effect::ActionResult { key, value } => {
                 self.tools.action_set(&BTreeMap::from([(key, value)]))
             }
-            Effect::ActionFail(message) => {
-                self.action_failed = true;
-                self.tools.action_fail(&message)
-            }
+            Effect::ActionFail(message) => self.tools.action_fail(&message),
             Effect::WorkloadVersion(version) => self.tools.application_version_set(&version),
-        }
-    }
-}
-
-/// What the effects of one turn told about this unit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SinkOutcome {
-    /// The last state this unit wrote was `idle`: it left (or joined) the upgrade protocol
-    /// and its ordinary status may be shown again.
-    pub became_idle: bool,
-    /// The core failed the running action (`action-fail`).
-    pub action_failed: bool,
-    /// This unit's bag writes sent (a key set to "" is deleted).
-    pub unit_writes: BTreeMap<String, String>,
-    /// The application bag writes sent.
-    pub app_writes: BTreeMap<String, String>,
-}
-
-impl SinkOutcome {
-    /// `bag` with these writes applied, as Juju applies them (an empty value deletes).
-    pub fn apply(writes: &BTreeMap<String, String>, bag: &mut BTreeMap<String, String>) {
-        for (key, value) in writes {
-            if value.is_empty() {
-                bag.remove(key);
-            } else {
-                bag.insert(key.clone(), value.clone());
-            }
-        }
-    }
-}
-
-impl EffectSink for ToolSink<'_> {
-    fn apply(&mut self, effect: Effect) {
-        if self.error.is_some() {
-            return;
-        }
-        if let Err(err) = self.perform(effect) {
-            self.error = Some(err);
         }
     }
 }
@@ -398,7 +339,7 @@ mod tests {
     }
 
     #[test]
-    fn sink_performs_each_effect_with_its_tool_and_notes_the_return_to_idle() {
+    fn sink_performs_each_effect_with_its_tool_and_the_bag_writes_last() {
         let mut tools = MockHookTools::new();
         let mut seq = mockall::Sequence::new();
         tools
@@ -453,28 +394,30 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         let mut sink = ToolSink::new(&tools, relation());
-        sink.apply(Effect::UnitStatus(Status::maintenance("upgrading snap...")));
-        sink.apply(Effect::SetUnit {
-            key: "state".into(),
-            value: "idle".into(),
-        });
-        sink.apply(Effect::SetApp {
-            key: "upgrade-stack".into(),
-            value: "[0]".into(),
-        });
-        sink.apply(Effect::WorkloadVersion("8.0.34".into()));
-        sink.apply(Effect::ActionResult {
-            key: "result".into(),
-            value: "ok".into(),
-        });
-        sink.apply(Effect::ActionFail("no".into()));
-        sink.apply(Effect::Log {
-            level: LogLevel::Warning,
-            message: "careful".into(),
-        });
-        let outcome = sink.into_result().expect("no tool failed");
-        assert!(outcome.became_idle);
-        assert!(outcome.action_failed);
+        for effect in [
+            Effect::UnitStatus(Status::maintenance("upgrading snap...")),
+            Effect::SetUnit {
+                key: "state".into(),
+                value: "idle".into(),
+            },
+            Effect::SetApp {
+                key: "upgrade-stack".into(),
+                value: "[0]".into(),
+            },
+            Effect::WorkloadVersion("8.0.34".into()),
+            Effect::ActionResult {
+                key: "result".into(),
+                value: "ok".into(),
+            },
+            Effect::ActionFail("no".into()),
+            Effect::Log {
+                level: LogLevel::Warning,
+                message: "careful".into(),
+            },
+        ] {
+            sink.apply(effect).expect("no tool failed");
+        }
+        sink.commit().expect("no tool failed");
     }
 
     fn failure(tool: &str) -> ToolError {
@@ -505,10 +448,10 @@ mod tests {
             sink.apply(Effect::SetUnit {
                 key: key.into(),
                 value: value.into(),
-            });
+            })
+            .expect("gathered");
         }
-        let outcome = sink.into_result().expect("written");
-        assert!(!outcome.became_idle);
+        sink.commit().expect("written");
     }
 
     #[test]
@@ -524,13 +467,12 @@ mod tests {
         sink.apply(Effect::SetUnit {
             key: "state".into(),
             value: "ready".into(),
-        });
-        sink.apply(Effect::UnitStatus(Status::waiting("x")));
-        sink.apply(Effect::Log {
-            level: LogLevel::Info,
-            message: "not performed".into(),
-        });
-        let err = sink.into_result().unwrap_err();
+        })
+        .expect("gathered");
+        // The error stops the core's turn: nothing more is applied and nothing committed.
+        let err = sink
+            .apply(Effect::UnitStatus(Status::waiting("x")))
+            .unwrap_err();
         assert_eq!(err.tool(), "status-set");
     }
 
@@ -543,15 +485,19 @@ mod tests {
             .returning(|_, _| Err(failure("relation-set")));
         tools.expect_relation_set_app().never();
         let mut sink = ToolSink::new(&tools, relation());
-        sink.apply(Effect::SetUnit {
-            key: "state".into(),
-            value: "ready".into(),
-        });
-        sink.apply(Effect::SetApp {
-            key: "upgrade-stack".into(),
-            value: "[0]".into(),
-        });
-        let err = sink.into_result().unwrap_err();
+        for effect in [
+            Effect::SetUnit {
+                key: "state".into(),
+                value: "ready".into(),
+            },
+            Effect::SetApp {
+                key: "upgrade-stack".into(),
+                value: "[0]".into(),
+            },
+        ] {
+            sink.apply(effect).expect("gathered");
+        }
+        let err = sink.commit().unwrap_err();
         assert_eq!(err.tool(), "relation-set");
     }
 
@@ -560,12 +506,12 @@ mod tests {
         let mut tools = MockHookTools::new();
         tools.expect_status_set().never();
         let mut sink = ToolSink::without_relation(&tools);
-        sink.apply(Effect::SetUnit {
-            key: "state".into(),
-            value: "ready".into(),
-        });
-        sink.apply(Effect::UnitStatus(Status::waiting("x")));
-        let err = sink.into_result().unwrap_err();
+        let err = sink
+            .apply(Effect::SetUnit {
+                key: "state".into(),
+                value: "ready".into(),
+            })
+            .unwrap_err();
         assert_eq!(err.tool(), "relation-set");
     }
 
@@ -588,15 +534,13 @@ mod tests {
         sink.apply(Effect::Log {
             level: LogLevel::Error,
             message: "x".into(),
-        });
+        })
+        .expect("log failures are not hook failures");
         sink.apply(Effect::SetUnit {
             key: "state".into(),
             value: "ready".into(),
-        });
-        let outcome = sink
-            .into_result()
-            .expect("log failures are not hook failures");
-        assert!(!outcome.became_idle);
-        assert!(!outcome.action_failed);
+        })
+        .expect("gathered");
+        sink.commit().expect("log failures are not hook failures");
     }
 }

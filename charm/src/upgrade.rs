@@ -18,14 +18,13 @@
 
 use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
-    handle, handle_own_and_app, messages, no_relation, CharmVersions, ClusterNotReady,
-    DependencyModel, Event, Handled, PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
+    handle_own_and_app, messages, no_relation, CharmVersions, ClusterNotReady, DependencyModel,
+    Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
 };
 
-use crate::dispatch::HookContext;
+use crate::context::HookContext;
 use crate::error::CharmError;
-use crate::lifecycle;
-use crate::peer::{self, SinkOutcome, ToolSink};
+use crate::peer::{self, ToolSink};
 use crate::revision::charm_revision;
 use crate::versions::Versions;
 use crate::workload::{RetryPolicy, Workload, WorkloadError};
@@ -39,8 +38,6 @@ pub struct MySqlUpgrade<'a> {
     /// core needs every unit (only then may it call the checks and the upgrade that use it).
     planned_units: Option<usize>,
     rejoin: RetryPolicy,
-    this_charm: CharmVersions,
-    pause_setting: Option<String>,
 }
 
 impl<'a> MySqlUpgrade<'a> {
@@ -58,22 +55,7 @@ impl<'a> MySqlUpgrade<'a> {
             unit_name: unit_name.into(),
             planned_units: Some(planned_units),
             rejoin: RetryPolicy::REJOIN_AFTER_UPGRADE,
-            this_charm: CharmVersions::default(),
-            pause_setting: None,
         }
-    }
-
-    /// Reports `this_charm` to the core (see [`this_charm`]); without it the core keeps v0's
-    /// behaviour.
-    pub fn with_this_charm(mut self, this_charm: CharmVersions) -> Self {
-        self.this_charm = this_charm;
-        self
-    }
-
-    /// The operator's `pause-after-unit-refresh` value (see [`pause_setting`]).
-    pub fn with_pause_setting(mut self, setting: Option<String>) -> Self {
-        self.pause_setting = setting;
-        self
     }
 
     /// Waits for the instance to rejoin with `retry` instead of Charmed MySQL's 30 × 10 s.
@@ -285,14 +267,6 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         Ok(())
     }
 
-    fn this_charm(&self) -> CharmVersions {
-        self.this_charm.clone()
-    }
-
-    fn pause_after_unit_refresh(&self) -> Option<String> {
-        self.pause_setting.clone()
-    }
-
     fn workload_version(&mut self, _view: &PeerSnapshot) -> Option<String> {
         match self.workload.installed_revision() {
             Ok(revision) => revision.map(|r| r.version),
@@ -331,19 +305,8 @@ pub fn pause_setting(tools: &dyn HookTools) -> Result<Option<String>, ToolError>
     })
 }
 
-/// What one upgrade event did on this unit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpgradeOutcome {
-    /// What the core's effects told about this unit.
-    pub sink: SinkOutcome,
-    /// This unit's bag and the application bag as the event left them, in a view of this
-    /// unit alone (so [`PeerSnapshot::upgrade_in_progress`] reads no other unit); `None`
-    /// without the `upgrade` relation. Enough for the status decisions after the event,
-    /// without reading the bags again.
-    pub own_view: Option<PeerSnapshot>,
-}
-
-/// Runs the upgrade core for one event on this unit and says what the effects told about it.
+/// Runs the upgrade core for one event on this unit and returns what it left; `None` without
+/// the `upgrade` relation.
 ///
 /// Reads in two steps: this unit's bag and the application bag first, and the core decides
 /// from those alone when it can (a unit waiting its turn: a fixed number of tool calls
@@ -351,38 +314,28 @@ pub struct UpgradeOutcome {
 /// and Juju's goal state, and let the core decide on every unit's bag.
 ///
 /// Without the `upgrade` relation the core answers with v0's messages (the action fails
-/// with "Could not find upgrade relation."). When this unit returns to `idle` (its upgrade
-/// round is over, or it just joined), its ordinary status is shown again, as Charmed MySQL
-/// runs its update-status then.
-pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<UpgradeOutcome, CharmError> {
+/// with "Could not find upgrade relation."). A failing hook tool stops the core's turn before
+/// it touches the workload, and is this function's error: the hook fails and Juju retries it.
+pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<Option<Outcome>, CharmError> {
     let Some(relation) = peer::upgrade_relation_of(&ctx.dispatch.event, ctx.tools)? else {
         let mut sink = ToolSink::without_relation(ctx.tools);
-        no_relation(&event, &mut sink);
-        return Ok(UpgradeOutcome {
-            sink: sink.into_result()?,
-            own_view: None,
-        });
+        no_relation(&event, &mut sink)?;
+        return Ok(None);
     };
     let view = peer::own_and_app(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
-    let mut own_view = peer::unit_alone(&view);
-    let mut hooks = MySqlUpgrade::before_goal_state(ctx.workload, ctx.versions, ctx.unit_name())
-        .with_this_charm(this_charm(ctx))
+    let input = Input::new(event, view)
+        .with_charm(this_charm(ctx))
         .with_pause_setting(pause_setting(ctx.tools)?);
+    let mut hooks = MySqlUpgrade::before_goal_state(ctx.workload, ctx.versions, ctx.unit_name());
     let mut sink = ToolSink::new(ctx.tools, relation.clone());
-    if let Handled::NeedsEveryUnit(view) = handle_own_and_app(&event, view, &mut hooks, &mut sink) {
-        let view = peer::read_other_units(ctx.tools, &relation, view)?;
-        let mut hooks = hooks.with_planned_units(ctx.tools.planned_units()?.len());
-        handle(&event, view, &mut hooks, &mut sink);
-    }
-    let outcome = sink.into_result()?;
-    let own_bag = own_view.unit_bags.entry(own_view.unit).or_default();
-    SinkOutcome::apply(&outcome.unit_writes, own_bag);
-    SinkOutcome::apply(&outcome.app_writes, &mut own_view.app_bag);
-    if outcome.became_idle {
-        lifecycle::show_health(ctx)?;
-    }
-    Ok(UpgradeOutcome {
-        sink: outcome,
-        own_view: Some(own_view),
-    })
+    let outcome = match handle_own_and_app(input, &mut hooks, &mut sink)? {
+        Handled::Done(outcome) => outcome,
+        Handled::NeedsEveryUnit(pending) => {
+            let bags = peer::read_bags(ctx.tools, &relation, pending.view(), pending.units_to_read())?;
+            let mut hooks = hooks.with_planned_units(ctx.tools.planned_units()?.len());
+            pending.complete(bags, &mut hooks, &mut sink)?
+        }
+    };
+    sink.commit()?;
+    Ok(Some(outcome))
 }

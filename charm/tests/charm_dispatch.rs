@@ -2,7 +2,8 @@
 //! tools faked over one unit's world, and a mock MySQL workload.
 
 use juju_ops::{MockHookTools, StatusName, ToolError};
-use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::context::HookContext;
+use mysql_charm::dispatch::route;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
     WorkloadRevision,
@@ -199,6 +200,38 @@ fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
         "the new baseline is stored"
     );
     assert_eq!(world.workload_versions, ["8.0.34"]);
+}
+
+#[test]
+fn a_failing_status_set_stops_the_hook_before_the_workload_is_touched() {
+    let mut world = World::new("mysql/0", &[], true);
+    world.set_state("mysql/0", "idle");
+    world.app_bag.insert("upgrade-stack".into(), "[0]".into());
+    world
+        .app_bag
+        .insert("dependencies".into(), DEPENDENCIES_8_0_33.into());
+    world.status_set_fails_on = Some("upgrading...".into());
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_installed_revision()
+        .returning(|| Ok(Some(WorkloadRevision::new("8.0.33", "68"))));
+    workload.expect_stop().never();
+    workload.expect_install().never();
+    workload.expect_start().never();
+    let err = run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "hooks/upgrade-charm"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, CharmError::Tool(_)), "{err}");
+    let world = juju.world();
+    assert_eq!(
+        world.state_of("mysql/0"),
+        Some("idle"),
+        "no relation write is sent from a failed hook"
+    );
 }
 
 #[test]

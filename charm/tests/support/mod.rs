@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
-use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::context::HookContext;
+use mysql_charm::dispatch::route;
 use mysql_charm::versions::Versions;
 use mysql_charm::workload::{MockWorkload, WorkloadRevision};
 use mysql_charm::CharmError;
@@ -49,6 +50,8 @@ pub struct World {
     pub goal_state_reads: usize,
     /// How many times relation-ids ran.
     pub relation_ids_calls: usize,
+    /// `status-set` of a status with this message fails (the agent went away).
+    pub status_set_fails_on: Option<String>,
 }
 
 impl World {
@@ -211,7 +214,16 @@ impl FakeJuju {
             let w = w.clone();
             tools.expect_status_set().returning(move |status| {
                 assert!(status.name != StatusName::Error);
-                lock(&w).statuses.push(status.clone());
+                let mut world = lock(&w);
+                if world.status_set_fails_on.as_deref() == Some(status.message.as_str()) {
+                    return Err(juju_ops::ToolError::Failed {
+                        tool: "status-set".into(),
+                        args: vec![status.message.clone()],
+                        code: Some(1),
+                        stderr: "ERROR connection is shut down".into(),
+                    });
+                }
+                world.statuses.push(status.clone());
                 Ok(())
             });
         }

@@ -4,6 +4,7 @@
 //! an [`EffectSink`] the moment they are decided, so a charm can `status-set` at once and an
 //! operator watching `juju status` sees each step while a long upgrade runs.
 
+use std::convert::Infallible;
 use std::fmt;
 
 /// A workload status kind a charm may set (`status-set` accepts exactly these).
@@ -157,14 +158,24 @@ pub enum Effect {
 }
 
 /// Receives effects, in order, as the core decides them.
+///
+/// A sink that performs effects with hook tools can fail; its error stops the turn: nothing
+/// more is applied, the workload is not touched after it, and the core returns the error.
 pub trait EffectSink {
+    /// Why an effect could not be performed.
+    type Error;
+
     /// Performs (or records) one effect.
-    fn apply(&mut self, effect: Effect);
+    fn apply(&mut self, effect: Effect) -> Result<(), Self::Error>;
 }
 
+/// Records the effects; never fails.
 impl EffectSink for Vec<Effect> {
-    fn apply(&mut self, effect: Effect) {
+    type Error = Infallible;
+
+    fn apply(&mut self, effect: Effect) -> Result<(), Infallible> {
         self.push(effect);
+        Ok(())
     }
 }
 
@@ -175,8 +186,8 @@ mod tests {
     #[test]
     fn vec_sink_keeps_effects_in_order() {
         let mut sink: Vec<Effect> = Vec::new();
-        sink.apply(Effect::UnitStatus(Status::waiting("a")));
-        sink.apply(Effect::ActionFail("b".into()));
+        let Ok(()) = sink.apply(Effect::UnitStatus(Status::waiting("a")));
+        let Ok(()) = sink.apply(Effect::ActionFail("b".into()));
         assert_eq!(
             sink,
             vec![

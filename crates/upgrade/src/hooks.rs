@@ -7,7 +7,6 @@ use crate::dependency::DependencyModel;
 use crate::error::{ClusterNotReady, UpgradeFailed};
 use crate::messages;
 use crate::snapshot::PeerSnapshot;
-use crate::versions::CharmVersions;
 
 /// Implemented by a charm to plug its workload into the upgrade core.
 pub trait UpgradeHooks {
@@ -49,23 +48,6 @@ pub trait UpgradeHooks {
     /// The workload version to publish after a successful [`Self::upgrade_unit`], if known.
     fn workload_version(&mut self, view: &PeerSnapshot) -> Option<String> {
         let _ = view;
-        None
-    }
-
-    /// What this charm build is: its revision (or version) and the workload version it pins.
-    ///
-    /// Reporting it turns on what the core does beyond v0: automatic rollback detection, the
-    /// exact rollback command in statuses, the application status, a refresh without
-    /// `pre-upgrade-check` that blocks and waits for it instead of doing nothing, and a second
-    /// refresh mid-upgrade that takes every unit to the newest revision. The default reports
-    /// nothing and keeps v0's behaviour exactly.
-    fn this_charm(&self) -> CharmVersions {
-        CharmVersions::default()
-    }
-
-    /// The operator's `pause-after-unit-refresh` config value (`all`, `first` or `none`), as
-    /// set; `None` (the default) when the charm has no such option: the upgrade never pauses.
-    fn pause_after_unit_refresh(&self) -> Option<String> {
         None
     }
 

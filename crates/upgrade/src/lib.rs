@@ -5,11 +5,13 @@
 //! It is behaviourally compatible with the `upgrade` library v0 of canonical/data-platform-libs
 //! (VM substrate) as Charmed MySQL uses it: the same peer data, states, order and messages.
 //!
-//! The core does no I/O. For each event the charm builds a [`PeerSnapshot`] of the upgrade peer
-//! relation and calls [`handle`]; the core decides and emits [`Effect`]s (bag writes, statuses,
-//! logs, action results) to an [`EffectSink`] as it goes; the charm performs them with hook
-//! tools. Work on the workload (health checks, package upgrades) is the charm's, through the
-//! [`UpgradeHooks`] trait.
+//! The core does no I/O. For each event the charm builds an [`Input`] (the event, a
+//! [`PeerSnapshot`] of the upgrade peer relation, the charm it runs and its pause setting) and
+//! calls [`handle_own_and_app`] (or [`handle`]); the core decides and emits [`Effect`]s (bag
+//! writes, statuses, logs, action results) to an [`EffectSink`] as it goes, and returns an
+//! [`Outcome`]. The charm performs the effects with hook tools; a sink error stops the turn
+//! before the workload is touched. Work on the workload (health checks, package upgrades) is
+//! the charm's, through the [`UpgradeHooks`] trait. [`Input`] documents the calling protocol.
 //!
 //! # Reading the peer relation in two steps
 //!
@@ -20,13 +22,17 @@
 //! those two first ([`PeerSnapshot::own_and_app`]) and calls [`handle_own_and_app`]; it gets
 //! [`Handled::NeedsEveryUnit`] back (nothing done, nothing emitted) only on the leader, for
 //! actions, and when a rule the unit reaches needs another unit's bag (it is on top of the
-//! stack, or finishing a round); then it reads the others
-//! ([`PeerSnapshot::with_other_bags`]) and calls [`handle`]. A typed accessor never guesses an
-//! unread bag ([`SnapshotError::NotRead`]), and nothing touches the workload on a partial
-//! view ([`PeerSnapshot::require_every_unit`]). A waiting unit then makes the same calls
-//! whatever the number of units; a rollout's reads grow as n^2, as its hooks do.
+//! stack, or finishing a round); then it reads the others and calls [`Pending::complete`]. A
+//! typed accessor never guesses an unread bag ([`SnapshotError::NotRead`]), and nothing
+//! touches the workload on a partial view ([`PeerSnapshot::require_every_unit`]). A waiting
+//! unit then makes the same calls whatever the number of units; a rollout's reads grow as
+//! n^2, as its hooks do.
 //!
 //! # The protocol
+//!
+//! "v0" below is data-platform-libs' `upgrade` library, LIBAPI 0, the Python library Charmed
+//! MySQL runs its upgrades with; this core reads and writes the same peer data. Every key is
+//! listed in [`wire`], with its bag, its writer and when it is cleared.
 //!
 //! - Unit bag `state` ([`UnitState`]): `idle`, `ready`, `upgrading`, `completed`, `failed`,
 //!   `recovery`. The cluster state ([`cluster_state`]) is the worst of them.
@@ -42,22 +48,22 @@
 //!
 //! - After each of its own writes a unit re-evaluates at once (Juju never tells a unit about
 //!   its own writes), so the last unit to become ready does not wait forever.
-//! - An upgrade round ([`ROUND_KEY`]) keeps a `completed` left over from an aborted round from
+//! - An upgrade round ([`wire::ROUND_KEY`]) keeps a `completed` left over from an aborted round from
 //!   being taken for a finished rollback.
 //! - Invalid peer data blocks the unit with a message naming it, and is never guessed at.
 //! - `leader-elected` ([`Event::LeaderElected`]) lets a new leader take over at once.
 //!
 //! # When the charm reports its versions
 //!
-//! A charm whose [`UpgradeHooks::this_charm`] reports its build ([`CharmVersions`]: its
-//! revision and the workload version it pins) gets what charm-refresh offers, on v0's data
+//! A charm whose [`Input::charm`] reports its build ([`CharmVersions`]: its revision and the
+//! workload version it pins) gets what the newer charm-refresh library offers, on v0's data
 //! and flow. A charm that reports nothing keeps v0's behaviour exactly. The exact texts are in
 //! [`messages`].
 //!
-//! - **Versions recorded.** Each unit records the charm it runs ([`CHARM_VERSIONS_KEY`]); the
-//!   leader records what a rollback returns to ([`ORIGINAL_VERSIONS_KEY`]: at deployment, at
+//! - **Versions recorded.** Each unit records the charm it runs ([`wire::CHARM_VERSIONS_KEY`]); the
+//!   leader records what a rollback returns to ([`wire::ORIGINAL_VERSIONS_KEY`]: at deployment, at
 //!   `pre-upgrade-check`, at the first refresh it sees, and after each completed upgrade) and
-//!   what the current round moves to ([`UPGRADE_TARGET_KEY`]). A unit upgrades only with the
+//!   what the current round moves to ([`wire::UPGRADE_TARGET_KEY`]). A unit upgrades only with the
 //!   charm its round targets, so none changes its workload with a charm about to be replaced.
 //! - **Automatic rollback.** `juju refresh` back to the original versions while an upgrade is
 //!   under way or failed is a rollback: the leader enters recovery by itself (new round, the
@@ -70,19 +76,19 @@
 //!   again; every unit goes to the newest revision, one at a time. Nobody returns to `idle`
 //!   while a unit still runs an older charm.
 //! - **A refresh nobody prepared** (no stack, every unit idle; v0 logs and does nothing): the
-//!   unit records it ([`REFRESH_PENDING_KEY`]), blocks with the exact next command, and joins
+//!   unit records it ([`wire::REFRESH_PENDING_KEY`]), blocks with the exact next command, and joins
 //!   on its own once `pre-upgrade-check` writes the stack, also when the refresh raced a
 //!   `pre-upgrade-check` still running. Refreshing back forgets it.
 //! - **Pause and resume.** With `pause-after-unit-refresh` ([`PauseAfterUnitRefresh`]: `all`,
 //!   `first`, `none`; an invalid value blocks the application and pauses like `all`), the next
 //!   unit waits until the operator runs `resume-upgrade` ([`Event::ResumeUpgrade`]) on it; it
-//!   records the approval ([`RESUMED_ROUND_KEY`]) and upgrades inside the action. A rollback
-//!   (recovery entered by `pre-upgrade-check`, or an automatic one; [`ROLLBACK_ROUND_KEY`])
-//!   pauses only with `all`: it returns to the revision known to work, and the seed's how-to
-//!   promises it completes after `juju refresh` with no further command.
+//!   records the approval ([`wire::RESUMED_ROUND_KEY`]) and upgrades inside the action. A rollback
+//!   (recovery entered by `pre-upgrade-check`, or an automatic one; [`wire::ROLLBACK_ROUND_KEY`])
+//!   pauses only with `all`: it returns to the revision known to work, and the operator's
+//!   how-to promises it completes after `juju refresh` with no further command.
 //! - **Forced start.** `force-upgrade` ([`Event::ForceUpgrade`]) moves the unit a check blocks,
 //!   naming each check to skip: the compatibility check (the leader, failed at
-//!   `upgrade-charm`; [`COMPATIBILITY_SKIPPED_KEY`]), the pre-upgrade check (the leader, upgrade
+//!   `upgrade-charm`; [`wire::COMPATIBILITY_SKIPPED_KEY`]), the pre-upgrade check (the leader, upgrade
 //!   not prepared), the health check (a failed unit accepted as upgraded). It refuses when
 //!   nothing is skipped, when the skip does not match what blocks the unit, and on a unit
 //!   nothing blocks; every skip is logged.
@@ -90,19 +96,19 @@
 //!   ([`rollback_command`]) while an upgrade is under way; active when nothing is.
 //! - **Leader changes and retried hooks.** Every decision reads the bags only, so the same
 //!   inputs give the same effects, and a leader elected mid-round takes it over: if it received
-//!   its charm during this upgrade ([`REFRESH_ROUND_KEY`]: this round, or an earlier one unless
+//!   its charm during this upgrade ([`wire::REFRESH_ROUND_KEY`]: this round, or an earlier one unless
 //!   the round is a rollback or its charm is the original) and the round does not target it
 //!   yet, it does what the old leader would have done at `upgrade-charm`, also once the stack
 //!   has emptied. A leader restarting a round lets the next unit go first when the top had
-//!   completed ([`REFRESHED_AFTER_COMPLETING_KEY`]): the old leader may have popped it and
+//!   completed ([`wire::REFRESHED_AFTER_COMPLETING_KEY`]): the old leader may have popped it and
 //!   started the next unit in a hook that has not committed.
 //!
 //! # Example: a charm embedding the core
 //!
 //! ```
 //! use juju_upgrade::{
-//!     handle, ClusterNotReady, DependencyModel, Effect, Event, PeerSnapshot, UpgradeFailed,
-//!     UpgradeHooks,
+//!     handle, ClusterNotReady, DependencyModel, Effect, Event, Input, PeerSnapshot,
+//!     UpgradeFailed, UpgradeHooks,
 //! };
 //!
 //! /// The charm's side: its shipped versions and its workload.
@@ -146,11 +152,12 @@
 //! view.unit_bags.entry(1).or_default().insert("state".into(), "idle".into());
 //! view.app_bag.insert("upgrade-stack".into(), "[0, 1]".into());
 //!
+//! // A real charm performs each effect as it arrives (its own `EffectSink`, whose error
+//! // stops the turn): relation-set, status-set, juju-log, action-set/-fail,
+//! // application-version-set. A `Vec` records them and never fails.
 //! let mut effects: Vec<Effect> = Vec::new();
-//! handle(&Event::UpgradeCharm, view, &mut charm, &mut effects);
+//! let Ok(outcome) = handle(Input::new(Event::UpgradeCharm, view), &mut charm, &mut effects);
 //!
-//! // A real charm performs each effect as it arrives (a custom `EffectSink`): relation-set,
-//! // status-set, juju-log, action-set/-fail, application-version-set.
 //! let states: Vec<&str> = effects
 //!     .iter()
 //!     .filter_map(|effect| match effect {
@@ -159,23 +166,27 @@
 //!     })
 //!     .collect();
 //! assert_eq!(states, ["ready", "upgrading", "completed"]);
+//! assert_eq!(outcome.own_bag["state"], "completed");
 //! assert_eq!(charm.installed, "8.0.34");
 //! # Ok::<(), juju_upgrade::DependencyError>(())
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod dependency;
-pub mod effect;
-pub mod error;
-pub mod hooks;
-pub mod machine;
+mod dependency;
+mod effect;
+mod error;
+mod hooks;
+mod input;
+mod machine;
 pub mod messages;
-pub mod pause;
-pub mod snapshot;
-pub mod stack;
-pub mod state;
-pub mod versions;
+mod outcome;
+mod pause;
+mod snapshot;
+mod stack;
+mod state;
+mod versions;
+pub mod wire;
 
 pub use dependency::{
     check_upgrade, parse_version, verify_requirements, Dependency, DependencyModel,
@@ -187,19 +198,11 @@ pub use error::{
     UpgradeFailed, VersionIncompatible, VersionParseError,
 };
 pub use hooks::UpgradeHooks;
-pub use machine::{
-    handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled,
-    COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, SKIPPED_KEY,
-};
-pub use pause::{
-    InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY,
-};
-pub use snapshot::{
-    unit_number, Bag, PeerScope, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
-};
+pub use input::Input;
+pub use machine::{handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled, Pending};
+pub use outcome::{ActionOutcome, Outcome};
+pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION};
+pub use snapshot::{unit_number, Bag, PeerScope, PeerSnapshot};
 pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};
-pub use versions::{
-    rollback_command, CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY,
-    REFRESHED_AFTER_COMPLETING_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
-};
+pub use versions::{rollback_command, CharmVersions};

@@ -1,7 +1,7 @@
 //! The decision logic: given an event and this unit's view of the peer relation, decide what
 //! this unit does.
 //!
-//! The rules are v0's (`DataUpgrade` in data-platform-libs, VM substrate), with two robustness
+//! The rules are v0's (`DataUpgrade` in data-platform-libs, VM substrate), with robustness
 //! rules added:
 //!
 //! - after every write of this unit's own state (and every stack pop by the leader) the
@@ -15,47 +15,39 @@
 //! - peer data that does not parse (unknown state, bad stack, bad dependencies) is never
 //!   guessed at: nothing is written, the unit is blocked with a status naming the problem.
 //!
-//! What the core does beyond v0 when the charm reports its versions lives in the submodules,
-//! one concept each: `refresh` (what a `juju refresh` means: a rollback, a second refresh
-//! mid-upgrade, or a refresh no `pre-upgrade-check` prepared), `resume`
-//! (`pause-after-unit-refresh` and `resume-upgrade`), `force` (`force-upgrade` and its named
-//! skips) and `app_status` (what the leader tells the operator to do next).
+//! Who upgrades next is one rule, in `grant`. What the core does when the charm reports its
+//! versions lives in the other submodules, one concept each: `refresh` (what a `juju refresh`
+//! means: a rollback, a second refresh mid-upgrade, or a refresh no `pre-upgrade-check`
+//! prepared), `resume` (`pause-after-unit-refresh` and `resume-upgrade`), `force`
+//! (`force-upgrade` and its named skips) and `app_status` (what the leader tells the operator
+//! to do next).
 
 use std::fmt;
 
 use crate::dependency::check_upgrade;
 use crate::effect::{Effect, EffectSink, LogLevel, Status};
-use crate::error::SnapshotError;
+use crate::error::{SnapshotError, StackError};
 use crate::hooks::UpgradeHooks;
+use crate::input::Input;
 use crate::messages;
-use crate::pause::RESUMED_ROUND_KEY;
-use crate::snapshot::{
-    Bag, PeerScope, PeerSnapshot, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
-};
+use crate::outcome::{ActionOutcome, Outcome};
+use crate::snapshot::{Bag, PeerScope, PeerSnapshot};
 use crate::stack::UpgradeStack;
 use crate::state::UnitState;
-use crate::versions::{
-    rollback_command, CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, UPGRADE_TARGET_KEY,
+use crate::versions::{rollback_command, CharmVersions};
+use crate::wire::{
+    CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY,
+    RESULT_KEY, RESUMED_ROUND_KEY, ROLLBACK_REFRESH_PENDING_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    UPGRADE_TARGET_KEY,
 };
 
 mod app_status;
 mod force;
+mod grant;
 mod refresh;
 mod resume;
 
-/// Action result key under which `pre-upgrade-check` reports what it did.
-pub const RESULT_KEY: &str = "result";
-/// Action result key under which `force-upgrade` lists the checks it skipped.
-pub const SKIPPED_KEY: &str = "skipped";
-/// App bag key set while `force-upgrade` has skipped the compatibility check for the current
-/// refresh; cleared by the next refresh and when the upgrade completes.
-pub const COMPATIBILITY_SKIPPED_KEY: &str = "compatibility-check-skipped";
-
-/// App bag key set by recovery (to the recovery's round) until the leader runs the rollback's
-/// `upgrade-charm`. Unit bags reach the others late, the app bag does not: while it is set no
-/// unit is granted, so a unit that runs a refresh older than the recovery (an `upgrade-charm`
-/// that came late) cannot upgrade to the failed revision on an old copy of the leader's state.
-pub const ROLLBACK_REFRESH_PENDING_KEY: &str = "rollback-refresh-pending";
+use grant::{grant, Grant};
 
 /// The Juju event the charm is handling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -126,21 +118,31 @@ impl fmt::Display for Event {
     }
 }
 
-/// Handles one event on one unit, emitting effects to `sink` in the order they are decided.
+
+/// Handles one event on one unit from a view of every unit's bag, emitting effects to `sink`
+/// in the order they are decided, and says what the event left ([`Outcome`]).
 ///
 /// Never panics on bad peer data: corrupt data yields a blocked status, an error log and (for
-/// the action) an action failure, and no writes. The view must hold every unit's bag (a
-/// [`PeerScope::OwnAndApp`] view is refused as unreadable data; see [`handle_own_and_app`]).
-pub fn handle<H: UpgradeHooks>(
-    event: &Event,
-    snapshot: PeerSnapshot,
-    hooks: &mut H,
-    sink: &mut dyn EffectSink,
-) {
-    let mut turn = Turn::new(snapshot, sink);
-    if let Err(err) = turn.run(event, hooks) {
-        turn.refuse_invalid_data(event, &err);
+/// an action) an action failure, and no writes. A [`PeerScope::OwnAndApp`] view is refused as
+/// unreadable data here; see [`handle_own_and_app`] for the two-step read.
+///
+/// A sink error stops the turn: nothing more goes to the sink, the workload is not touched
+/// after it ([`UpgradeHooks::upgrade_unit`] and [`UpgradeHooks::pre_upgrade_check`] are not
+/// called), and the error is returned. The charm then fails the hook, so Juju discards its
+/// bag writes and runs it again.
+pub fn handle<H, S>(input: Input, hooks: &mut H, sink: &mut S) -> Result<Outcome, S::Error>
+where
+    H: UpgradeHooks,
+    S: EffectSink + ?Sized,
+{
+    let event = input.event;
+    let mut turn = Turn::new(input, sink);
+    match turn.run(&event, hooks) {
+        Ok(()) => {}
+        Err(Stop::Data(err)) => turn.refuse_invalid_data(&event, &err),
+        Err(Stop::Sink) => {}
     }
+    turn.finish_turn()
 }
 
 /// What [`handle_own_and_app`] did.
@@ -148,11 +150,58 @@ pub fn handle<H: UpgradeHooks>(
 #[must_use = "a unit that needs every unit's bag has not handled the event yet"]
 pub enum Handled {
     /// The event is handled; its effects went to the sink.
-    Done,
+    Done(Outcome),
     /// Nothing was done and nothing went to the sink: the decision needs the other units'
-    /// bags. Read them into the view given back ([`PeerSnapshot::with_other_bags`]) and call
-    /// [`handle`].
-    NeedsEveryUnit(PeerSnapshot),
+    /// bags. Read them and [`Pending::complete`] the event.
+    NeedsEveryUnit(Pending),
+}
+
+/// An event that [`handle_own_and_app`] could not decide from this unit's bag and the
+/// application bag: it waits for the other units' bags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use = "the event is not handled until it is completed"]
+pub struct Pending {
+    input: Input,
+}
+
+impl Pending {
+    /// The partial view the event was tried on: which units to read
+    /// ([`PeerSnapshot::app_units`] but this one).
+    pub fn view(&self) -> &PeerSnapshot {
+        &self.input.view
+    }
+
+    /// The units whose bags [`Self::complete`] needs: every unit of the application but this
+    /// one.
+    pub fn units_to_read(&self) -> Vec<u32> {
+        let view = &self.input.view;
+        view.app_units()
+            .into_iter()
+            .filter(|&unit| unit != view.unit)
+            .collect()
+    }
+
+    /// Handles the event on the view completed with the other units' bags (`bags`, as
+    /// [`PeerSnapshot::with_other_bags`] takes them), as [`handle`] does.
+    pub fn complete<H, S>(
+        self,
+        bags: impl IntoIterator<Item = (u32, Bag)>,
+        hooks: &mut H,
+        sink: &mut S,
+    ) -> Result<Outcome, S::Error>
+    where
+        H: UpgradeHooks,
+        S: EffectSink + ?Sized,
+    {
+        let mut input = self.input;
+        input.view = input.view.with_other_bags(bags);
+        handle(input, hooks, sink)
+    }
+
+    /// The input, to read the other bags into its view another way and [`handle`] it.
+    pub fn into_input(self) -> Input {
+        self.input
+    }
 }
 
 /// Whether `event` on a unit whose own bag and application bag `view` holds is decided from
@@ -168,43 +217,46 @@ pub fn needs_every_unit(event: &Event, view: &PeerSnapshot) -> bool {
 /// The event is decided on the partial view; the effects are held back until the decision is
 /// complete. If any rule needed another unit's bag ([`SnapshotError::NotRead`]), or the data is
 /// unreadable, the held effects are dropped, no workload hook ran (the core requires every
-/// unit's bag before [`UpgradeHooks::upgrade_unit`]), and the view comes back in
+/// unit's bag before [`UpgradeHooks::upgrade_unit`]), and the event comes back as
 /// [`Handled::NeedsEveryUnit`]. Otherwise the effects are exactly those [`handle`] would emit on
 /// the full view, but for what a unit that is only waiting says about the others: it does not
 /// set "other units upgrading first..." when it sees another unit upgrading (its
 /// `upgrade-charm` set it already), nor log at debug level that the cluster failed or is in
-/// recovery.
-/// A view of every unit is handled at once.
-pub fn handle_own_and_app<H: UpgradeHooks>(
-    event: &Event,
-    snapshot: PeerSnapshot,
+/// recovery. A view of every unit is handled at once.
+pub fn handle_own_and_app<H, S>(
+    input: Input,
     hooks: &mut H,
-    sink: &mut dyn EffectSink,
-) -> Handled {
-    if snapshot.scope == PeerScope::EveryUnit {
-        handle(event, snapshot, hooks, sink);
-        return Handled::Done;
+    sink: &mut S,
+) -> Result<Handled, S::Error>
+where
+    H: UpgradeHooks,
+    S: EffectSink + ?Sized,
+{
+    if input.view.scope == PeerScope::EveryUnit {
+        return handle(input, hooks, sink).map(Handled::Done);
     }
-    if needs_every_unit(event, &snapshot) {
-        return Handled::NeedsEveryUnit(snapshot);
+    if needs_every_unit(&input.event, &input.view) {
+        return Ok(Handled::NeedsEveryUnit(Pending { input }));
     }
+    let event = input.event;
     let mut held: Vec<Effect> = Vec::new();
-    let outcome = Turn::new(snapshot.clone(), &mut held).run(event, hooks);
-    if outcome.is_err() {
-        return Handled::NeedsEveryUnit(snapshot);
+    let mut turn = Turn::new(input.clone(), &mut held);
+    if turn.run(&event, hooks).is_err() {
+        return Ok(Handled::NeedsEveryUnit(Pending { input }));
     }
+    let Ok(outcome) = turn.finish_turn();
     for effect in held {
-        sink.apply(effect);
+        sink.apply(effect)?;
     }
-    Handled::Done
+    Ok(Handled::Done(outcome))
 }
 
 /// What to do when the charm has no upgrade peer relation (yet): v0 fails the action with
 /// "Could not find upgrade relation." and otherwise does nothing.
-pub fn no_relation(event: &Event, sink: &mut dyn EffectSink) {
+pub fn no_relation<S: EffectSink + ?Sized>(event: &Event, sink: &mut S) -> Result<(), S::Error> {
     match event {
         event if event.is_action() => {
-            sink.apply(Effect::ActionFail(messages::NO_RELATION.to_owned()));
+            sink.apply(Effect::ActionFail(messages::NO_RELATION.to_owned()))
         }
         _ => sink.apply(Effect::Log {
             level: LogLevel::Warning,
@@ -213,14 +265,49 @@ pub fn no_relation(event: &Event, sink: &mut dyn EffectSink) {
     }
 }
 
+/// Why a turn ended early.
+#[derive(Debug)]
+enum Stop {
+    /// Peer data that does not parse, or a bag that was not read.
+    Data(SnapshotError),
+    /// The sink refused an effect; the error is kept in the turn.
+    Sink,
+}
+
+impl From<SnapshotError> for Stop {
+    fn from(err: SnapshotError) -> Self {
+        Stop::Data(err)
+    }
+}
+
+impl From<StackError> for Stop {
+    fn from(err: StackError) -> Self {
+        Stop::Data(err.into())
+    }
+}
+
 /// One unit handling one event: the view it updates with its own writes, and the sink.
-struct Turn<'s> {
+struct Turn<'s, S: EffectSink + ?Sized> {
     view: PeerSnapshot,
-    sink: &'s mut dyn EffectSink,
+    sink: &'s mut S,
+    /// The first error of the sink: nothing more is emitted, and the workload is not touched.
+    stopped: Option<S::Error>,
+    /// This unit's bag and the application bag as read, for the outcome.
+    own_bag_read: Bag,
+    app_bag_read: Bag,
+    /// The bag writes emitted, in order (a key set to "" is deleted).
+    unit_writes: Bag,
+    app_writes: Bag,
+    /// The last `state` this unit wrote.
+    last_state_written: Option<String>,
     /// The last unit status emitted in this turn, to avoid repeating it on re-evaluation.
     last_status: Option<Status>,
     /// The last application status emitted in this turn.
     last_app_status: Option<Status>,
+    /// Action results emitted, and the action failure if any.
+    action_results: Bag,
+    action_failure: Option<String>,
+    is_action: bool,
     /// What the running charm reports about itself; empty keeps v0's behaviour.
     this_charm: CharmVersions,
     /// The `pause-after-unit-refresh` config value, if the charm has the option.
@@ -238,28 +325,43 @@ fn apply_to_bag(bag: &mut Bag, key: &str, value: &str) {
     }
 }
 
-impl<'s> Turn<'s> {
-    fn new(mut view: PeerSnapshot, sink: &'s mut dyn EffectSink) -> Self {
+impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
+    fn new(input: Input, sink: &'s mut S) -> Self {
+        let Input {
+            event,
+            mut view,
+            charm,
+            pause_after_unit_refresh,
+        } = input;
         view.units.insert(view.unit);
+        let own_bag_read = view.unit_bags.get(&view.unit).cloned().unwrap_or_default();
+        let app_bag_read = view.app_bag.clone();
         Turn {
             view,
             sink,
+            stopped: None,
+            own_bag_read,
+            app_bag_read,
+            unit_writes: Bag::new(),
+            app_writes: Bag::new(),
+            last_state_written: None,
             last_status: None,
             last_app_status: None,
-            this_charm: CharmVersions::default(),
-            pause_setting: None,
+            action_results: Bag::new(),
+            action_failure: None,
+            is_action: event.is_action(),
+            this_charm: charm,
+            pause_setting: pause_after_unit_refresh,
             previous_versions: None,
         }
     }
 
     /// Decides `event`; an error is unreadable (or unread) data, and what was emitted before it
-    /// must not count.
-    fn run<H: UpgradeHooks>(&mut self, event: &Event, hooks: &mut H) -> Result<(), SnapshotError> {
-        self.this_charm = hooks.this_charm();
-        self.pause_setting = hooks.pause_after_unit_refresh();
+    /// must not count, or a sink that failed.
+    fn run<H: UpgradeHooks>(&mut self, event: &Event, hooks: &mut H) -> Result<(), Stop> {
         if *event == Event::PreUpgradeCheck && !self.view.is_leader {
             self.emit(Effect::ActionFail(messages::LEADER_ONLY.to_owned()));
-            return Ok(());
+            return self.go_on();
         }
         let departed = self.skip_departed_units();
         self.view.validate()?;
@@ -287,16 +389,77 @@ impl<'s> Turn<'s> {
                 },
             ),
         }?;
-        self.publish_app_status(hooks)
+        self.publish_app_status(hooks)?;
+        self.go_on()
+    }
+
+    /// An error once the sink has failed: the turn goes no further.
+    fn go_on(&self) -> Result<(), Stop> {
+        match self.stopped {
+            Some(_) => Err(Stop::Sink),
+            None => Ok(()),
+        }
+    }
+
+    /// The outcome of the turn, or the sink's first error.
+    fn finish_turn(self) -> Result<Outcome, S::Error> {
+        if let Some(err) = self.stopped {
+            return Err(err);
+        }
+        let mut own_bag = self.own_bag_read;
+        for (key, value) in &self.unit_writes {
+            apply_to_bag(&mut own_bag, key, value);
+        }
+        let mut app_bag = self.app_bag_read;
+        for (key, value) in &self.app_writes {
+            apply_to_bag(&mut app_bag, key, value);
+        }
+        let action = self.is_action.then(|| match self.action_failure {
+            Some(message) => ActionOutcome::Failed(message),
+            None => ActionOutcome::Succeeded(self.action_results),
+        });
+        Ok(Outcome {
+            app: self.view.app,
+            unit: self.view.unit,
+            is_leader: self.view.is_leader,
+            own_bag,
+            app_bag,
+            became_idle: self.last_state_written.as_deref() == Some(UnitState::Idle.as_str()),
+            action,
+            unit_status: self.last_status,
+        })
     }
 
     /// Whether the charm reported its versions, which turns on the rules beyond v0.
-    fn beyond_v0(&self) -> bool {
+    fn reports_versions(&self) -> bool {
         self.this_charm.is_reported()
     }
 
+    /// The charm this unit runs, as the grant rule takes it: `None` when not reported.
+    fn runs(&self) -> Option<&CharmVersions> {
+        self.reports_versions().then_some(&self.this_charm)
+    }
+
+    /// [`grant`] for `unit` with this turn's pause setting: for this unit, the charm handling
+    /// the event; for another, the charm its bag records.
+    fn grant_for(&self, unit: u32) -> Result<Grant, Stop> {
+        let recorded;
+        let runs = if unit == self.view.unit {
+            self.runs()
+        } else {
+            recorded = self.view.unit_charm_versions(unit)?;
+            recorded.as_ref()
+        };
+        Ok(grant(
+            &self.view,
+            unit,
+            runs,
+            self.pause_setting.as_deref(),
+        )?)
+    }
+
     /// The exact command rolling the application back to its original versions.
-    fn rollback_command(&self) -> Result<String, SnapshotError> {
+    fn rollback_command(&self) -> Result<String, Stop> {
         Ok(rollback_command(
             &self.view.app,
             self.view.original_versions()?.as_ref(),
@@ -304,8 +467,8 @@ impl<'s> Turn<'s> {
     }
 
     /// Beyond v0: this unit's bag records the charm it runs (remembering the previous one).
-    fn record_own_versions(&mut self) -> Result<(), SnapshotError> {
-        if !self.beyond_v0() {
+    fn record_own_versions(&mut self) -> Result<(), Stop> {
+        if !self.reports_versions() {
             return Ok(());
         }
         self.previous_versions = self.view.unit_charm_versions(self.view.unit)?;
@@ -319,14 +482,25 @@ impl<'s> Turn<'s> {
         Ok(())
     }
 
-    /// Emits an effect, applying bag writes to the view so later rules see them.
+    /// Emits an effect, applying bag writes to the view so later rules see them. After the
+    /// sink failed once, nothing more is emitted.
     fn emit(&mut self, effect: Effect) {
+        if self.stopped.is_some() {
+            return;
+        }
         match &effect {
             Effect::SetUnit { key, value } => {
                 let own_bag = self.view.unit_bags.entry(self.view.unit).or_default();
                 apply_to_bag(own_bag, key, value);
+                self.unit_writes.insert(key.clone(), value.clone());
+                if key == STATE_KEY {
+                    self.last_state_written = Some(value.clone());
+                }
             }
-            Effect::SetApp { key, value } => apply_to_bag(&mut self.view.app_bag, key, value),
+            Effect::SetApp { key, value } => {
+                apply_to_bag(&mut self.view.app_bag, key, value);
+                self.app_writes.insert(key.clone(), value.clone());
+            }
             Effect::UnitStatus(status) => {
                 if self.last_status.as_ref() == Some(status) {
                     return;
@@ -339,10 +513,19 @@ impl<'s> Turn<'s> {
                 }
                 self.last_app_status = Some(status.clone());
             }
-            _ => {}
+            Effect::ActionResult { key, value } => {
+                self.action_results.insert(key.clone(), value.clone());
+            }
+            Effect::ActionFail(message) => {
+                self.action_failure.get_or_insert_with(|| message.clone());
+            }
+            Effect::Log { .. } | Effect::WorkloadVersion(_) => {}
         }
-        self.sink.apply(effect);
+        if let Err(err) = self.sink.apply(effect) {
+            self.stopped = Some(err);
+        }
     }
+
 
     fn log(&mut self, level: LogLevel, message: impl Into<String>) {
         self.emit(Effect::Log {
@@ -422,7 +605,7 @@ impl<'s> Turn<'s> {
     }
 
     /// Starts a new upgrade round (a new stack, or a recovery).
-    fn start_round(&mut self) -> Result<(), SnapshotError> {
+    fn start_round(&mut self) -> Result<(), Stop> {
         let next = self.view.app_round()?.unwrap_or(0).saturating_add(1);
         self.set_app(ROUND_KEY, next.to_string());
         Ok(())
@@ -442,7 +625,7 @@ impl<'s> Turn<'s> {
     }
 
     /// v0 `_on_upgrade_created`: join as `idle`; the leader stores the deployed dependencies.
-    fn relation_created<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn relation_created<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         self.set_own_state(UnitState::Idle);
         if self.view.is_leader {
             self.log(
@@ -450,7 +633,7 @@ impl<'s> Turn<'s> {
                 "Persisting dependencies to upgrade relation data...",
             );
             self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
-            if self.beyond_v0() && self.view.original_versions()?.is_none() {
+            if self.reports_versions() && self.view.original_versions()?.is_none() {
                 self.set_app(ORIGINAL_VERSIONS_KEY, self.this_charm.to_json());
             }
         }
@@ -461,7 +644,7 @@ impl<'s> Turn<'s> {
     /// lost (its hook failed to commit once it lost leadership), provided no upgrade is under
     /// way (it is idle and there is no stack), so this unit's revision is the deployed one;
     /// then it carries on with the leader's duties.
-    fn leader_elected<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn leader_elected<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         if self.view.is_leader
             && self.view.app_value(DEPENDENCIES_KEY).is_none()
             && self.view.own_state()? == Some(UnitState::Idle)
@@ -477,7 +660,7 @@ impl<'s> Turn<'s> {
     }
 
     /// v0 `_on_pre_upgrade_check_action` (leadership already checked).
-    fn pre_upgrade_check<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn pre_upgrade_check<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         let cluster = self.view.cluster_state()?;
         if cluster == Some(UnitState::Failed) {
             if self.rollback_already_started()? {
@@ -498,6 +681,7 @@ impl<'s> Turn<'s> {
             return Ok(());
         }
         self.log(LogLevel::Info, "Running pre-upgrade-check...");
+        self.go_on()?;
         if let Err(err) = hooks.pre_upgrade_check(&self.view) {
             self.log(LogLevel::Error, err.to_string());
             self.emit(Effect::ActionFail(err.message));
@@ -508,7 +692,7 @@ impl<'s> Turn<'s> {
 
     /// Builds and writes the stack of a new round (the cluster is idle and the checks passed
     /// or were skipped), and reports the order.
-    fn prepare_upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn prepare_upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         self.log(LogLevel::Info, "Building upgrade-stack for VMs...");
         let built = match hooks.build_upgrade_stack(&self.view) {
             Ok(units) => units,
@@ -540,7 +724,7 @@ impl<'s> Turn<'s> {
             .rev()
             .map(|&unit| self.view.unit_name(unit))
             .collect();
-        if self.beyond_v0() {
+        if self.reports_versions() {
             return self.prepared_beyond_v0(hooks, &order.join(", "));
         }
         self.emit(Effect::ActionResult {
@@ -559,7 +743,7 @@ impl<'s> Turn<'s> {
         &mut self,
         hooks: &mut H,
         order: &str,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let original = self.view.original_versions()?;
         match self.view.refresh_pending(self.view.unit)? {
             // Nothing refreshed here yet: what runs now is what a rollback returns to.
@@ -588,7 +772,7 @@ impl<'s> Turn<'s> {
     }
 
     /// v0's recovery branch of `_on_pre_upgrade_check_action` with `_repair_upgrade_stack`.
-    fn enter_recovery<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn enter_recovery<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         self.log(
             LogLevel::Info,
             "Entering recovery state for rolling-back to previous version...",
@@ -633,7 +817,7 @@ impl<'s> Turn<'s> {
     fn stack_for_failed_units<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<UpgradeStack, SnapshotError> {
+    ) -> Result<UpgradeStack, Stop> {
         let app_units = self.view.app_units();
         let order = hooks
             .build_upgrade_stack(&self.view)
@@ -656,12 +840,12 @@ impl<'s> Turn<'s> {
     }
 
     /// v0 `_on_upgrade_charm`, VM substrate.
-    fn upgrade_charm<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn upgrade_charm<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         if self.view.is_leader {
             // The rollback's refresh reached the leader: units may go again.
             self.release_rollback_gate();
         }
-        if self.beyond_v0() {
+        if self.reports_versions() {
             if self.upgraded_to_this_charm_already()? {
                 // Nothing changed for this unit: going back to `ready` could upgrade it again
                 // at once while the leader, on an older copy that says `completed`, pops it and
@@ -737,7 +921,7 @@ impl<'s> Turn<'s> {
     /// (a stack written by this core; its round mark is this round's) and gets another one: a
     /// second `juju refresh` in the middle of the upgrade, or onto an upgrade paused by a
     /// failure before `pre-upgrade-check` entered recovery (which starts a new round).
-    fn refreshed_again_this_round(&self) -> Result<bool, SnapshotError> {
+    fn refreshed_again_this_round(&self) -> Result<bool, Stop> {
         Ok(self.view.app_round()?.is_some()
             && matches!(
                 self.view.own_state()?,
@@ -748,7 +932,7 @@ impl<'s> Turn<'s> {
                         | UnitState::Failed
                 )
             )
-            && self.view.completed_this_round(self.view.unit)?)
+            && self.view.marked_this_round(self.view.unit)?)
     }
 
     /// Pauses the upgrade on this unit. Units that upgraded with the first charm would
@@ -762,7 +946,7 @@ impl<'s> Turn<'s> {
     fn pause_on_second_refresh<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         self.log(
             LogLevel::Error,
             format!(
@@ -782,14 +966,14 @@ impl<'s> Turn<'s> {
     /// current round, or it is idle with no upgrade prepared (an older copy of another unit's
     /// bag must not make it start a rollback round nobody joins). A unit a recovery put back,
     /// whose completion is from an earlier round, goes again.
-    fn upgraded_to_this_charm_already(&self) -> Result<bool, SnapshotError> {
+    fn upgraded_to_this_charm_already(&self) -> Result<bool, Stop> {
         if self.previous_versions.as_ref() != Some(&self.this_charm) {
             return Ok(false);
         }
         Ok(match self.view.own_state()? {
             Some(UnitState::Completed) => {
                 self.view.app_round()?.is_some()
-                    && self.view.completed_this_round(self.view.unit)?
+                    && self.view.marked_this_round(self.view.unit)?
             }
             Some(UnitState::Idle) => self.view.upgrade_stack()?.is_empty(),
             _ => false,
@@ -803,7 +987,7 @@ impl<'s> Turn<'s> {
     fn store_baseline_of_the_last_round<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let Some(round) = self.view.app_round()? else {
             return Ok(());
         };
@@ -817,7 +1001,7 @@ impl<'s> Turn<'s> {
         if !ended_here {
             return Ok(());
         }
-        if self.beyond_v0() {
+        if self.reports_versions() {
             // Beyond v0 only a leader that already left the round (it finished as a
             // non-leader, and the leader that would have recorded the round's outcome left)
             // records it here; a `completed` leader does at its own `finish`, once every unit
@@ -853,11 +1037,11 @@ impl<'s> Turn<'s> {
     }
 
     /// Runs the relation-changed rules until nothing changes any more (bounded).
-    fn settle<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn settle<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         // Each productive step pops the stack or moves this unit's state forward, so a legitimate
         // run needs at most about one step per unit plus a few.
         let budget = 2 * self.view.app_units().len() + 4;
-        if self.beyond_v0() && self.view.is_leader {
+        if self.reports_versions() && self.view.is_leader {
             self.leader_catch_up(hooks)?;
         }
         if self.view.is_leader {
@@ -870,8 +1054,8 @@ impl<'s> Turn<'s> {
             && ((matches!(
                 self.view.own_state()?,
                 Some(UnitState::Ready | UnitState::Upgrading | UnitState::Completed)
-            ) && self.view.completed_this_round(self.view.unit)?)
-                || (self.beyond_v0()
+            ) && self.view.marked_this_round(self.view.unit)?)
+                || (self.reports_versions()
                     && self.view.upgrade_target()?.as_ref() == Some(&self.this_charm)))
         {
             self.release_rollback_gate();
@@ -889,7 +1073,8 @@ impl<'s> Turn<'s> {
     }
 
     /// v0 `on_upgrade_changed`, once. Returns whether it wrote anything.
-    fn step<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<bool, SnapshotError> {
+    fn step<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<bool, Stop> {
+        self.go_on()?;
         if self.view.scope == PeerScope::OwnAndApp && self.only_waits()? {
             return Ok(false);
         }
@@ -907,7 +1092,7 @@ impl<'s> Turn<'s> {
         }
         let mut stack = self.view.upgrade_stack()?;
         let own = self.view.own_state()?;
-        if self.beyond_v0() {
+        if self.reports_versions() {
             if self.join_prepared_upgrade(hooks, &stack)? {
                 return Ok(true);
             }
@@ -936,7 +1121,7 @@ impl<'s> Turn<'s> {
         let top_state = self.view.unit_state(top)?;
         if self.view.is_leader
             && top_state == Some(UnitState::Completed)
-            && self.view.completed_this_round(top)?
+            && self.view.marked_this_round(top)?
         {
             self.log(
                 LogLevel::Debug,
@@ -947,47 +1132,37 @@ impl<'s> Turn<'s> {
             );
             stack.pop();
             self.set_app(STACK_KEY, stack.to_json());
-            if stack.is_empty() && !self.beyond_v0() {
+            if stack.is_empty() && !self.reports_versions() {
                 // The round is over: this leader completed in it, and with the charm it runs
                 // (another charm received while units were left would have paused the upgrade).
                 self.set_app(DEPENDENCIES_KEY, hooks.dependency_model().to_json());
             }
             return Ok(true);
         }
-        let other_upgrading = states
-            .iter()
-            .any(|(&unit, &s)| unit != self.view.unit && s == Some(UnitState::Upgrading));
-        // The unit's round mark (written with `ready`, see `set_ready`) must be this round's.
-        let ready_this_round =
-            self.view.completed_this_round(self.view.unit)? && self.runs_round_target()?;
-        if top == self.view.unit
-            && matches!(top_state, Some(UnitState::Ready | UnitState::Upgrading))
-            && cluster == Some(UnitState::Ready)
-            && !other_upgrading
-            && ready_this_round
-            && self.view.app_value(ROLLBACK_REFRESH_PENDING_KEY).is_none()
-        {
-            if top_state == Some(UnitState::Ready) && self.awaits_resume(top, &stack)? {
-                let status = messages::paused_unit(&self.view.unit_name(top));
-                self.status(Status::blocked(status));
-                return Ok(false);
+        match self.grant_for(self.view.unit)? {
+            Grant::Go => {
+                self.upgrade(hooks)?;
+                Ok(true)
             }
-            self.upgrade(hooks)?;
-            return Ok(true);
+            Grant::AwaitsResume => {
+                let status = messages::paused_unit(&self.own_name());
+                self.status(Status::blocked(status));
+                Ok(false)
+            }
+            Grant::Wait(_) => Ok(false),
         }
-        Ok(false)
     }
 
     /// A non-leader that is not next to upgrade, is not finishing a round and has nothing to
     /// write for itself: whatever the other units' states, `step` does nothing for it (but
     /// show "other units upgrading first..." while one is upgrading). Decided from this unit's
     /// bag and the application bag alone, so a waiting unit need not read the others'.
-    fn only_waits(&self) -> Result<bool, SnapshotError> {
+    fn only_waits(&self) -> Result<bool, Stop> {
         if self.view.is_leader {
             return Ok(false);
         }
         let stack = self.view.upgrade_stack()?;
-        if self.beyond_v0()
+        if self.reports_versions()
             && (self.joins_prepared_upgrade(&stack)?
                 || self.marks_ready_for_this_round()?
                 || self.marks_completed_for_this_round()?)
@@ -1000,26 +1175,12 @@ impl<'s> Turn<'s> {
         })
     }
 
-    /// Beyond v0, a unit upgrades only with the charm the round targets: one still on the
-    /// previous charm (its `upgrade-charm` for a rollback or a second refresh not run yet), or
-    /// already on a newer one the leader has not adopted yet, waits. Without a target (the
-    /// leader has not run the refreshed charm, or v0 data) v0's rules alone decide.
-    fn runs_round_target(&self) -> Result<bool, SnapshotError> {
-        if !self.beyond_v0() {
-            return Ok(true);
-        }
-        Ok(self
-            .view
-            .upgrade_target()?
-            .is_none_or(|target| target == self.this_charm))
-    }
-
     /// Beyond v0, the round is over only once every unit runs the charm it targets: a unit
     /// still on an older charm (a second refresh or a rollback reached it late) will go again
     /// at its `upgrade-charm`, so nobody returns to `idle` before that. A unit that never
     /// recorded its charm does not hold the others back.
-    fn every_unit_runs_round_target(&self) -> Result<bool, SnapshotError> {
-        if !self.beyond_v0() {
+    fn every_unit_runs_round_target(&self) -> Result<bool, Stop> {
+        if !self.reports_versions() {
             return Ok(true);
         }
         let Some(target) = self.view.upgrade_target()? else {
@@ -1042,7 +1203,7 @@ impl<'s> Turn<'s> {
 
     /// A `ready` unit whose mark is from an earlier round and that runs the charm this round
     /// targets becomes `ready` for this round.
-    fn mark_ready_for_this_round(&mut self) -> Result<bool, SnapshotError> {
+    fn mark_ready_for_this_round(&mut self) -> Result<bool, Stop> {
         if !self.marks_ready_for_this_round()? {
             return Ok(false);
         }
@@ -1056,7 +1217,7 @@ impl<'s> Turn<'s> {
     /// round, so the leader pops it instead of the upgrade waiting on it forever. A unit that
     /// completed with another charm got `upgrade-charm` since, which made it `ready` again. Not
     /// in a rollback round: there every unit a recovery put back goes again, as in v0.
-    fn mark_completed_for_this_round(&mut self) -> Result<bool, SnapshotError> {
+    fn mark_completed_for_this_round(&mut self) -> Result<bool, Stop> {
         if !self.marks_completed_for_this_round()? {
             return Ok(false);
         }
@@ -1080,19 +1241,19 @@ impl<'s> Turn<'s> {
 
     /// Whether [`Self::mark_completed_for_this_round`] applies (this unit's bag and the app
     /// bag).
-    fn marks_completed_for_this_round(&self) -> Result<bool, SnapshotError> {
+    fn marks_completed_for_this_round(&self) -> Result<bool, Stop> {
         Ok(self.view.own_state()? == Some(UnitState::Completed)
             && self.view.app_round()?.is_some()
             && !self.view.is_rollback_round()?
-            && !self.view.completed_this_round(self.view.unit)?
+            && !self.view.marked_this_round(self.view.unit)?
             && self.view.upgrade_target()?.as_ref() == Some(&self.this_charm)
             && self.view.unit_charm_versions(self.view.unit)?.as_ref() == Some(&self.this_charm))
     }
 
     /// Whether [`Self::mark_ready_for_this_round`] applies (this unit's bag and the app bag).
-    fn marks_ready_for_this_round(&self) -> Result<bool, SnapshotError> {
+    fn marks_ready_for_this_round(&self) -> Result<bool, Stop> {
         Ok(self.view.own_state()? == Some(UnitState::Ready)
-            && !self.view.completed_this_round(self.view.unit)?
+            && !self.view.marked_this_round(self.view.unit)?
             && self.view.upgrade_target()?.as_ref() == Some(&self.this_charm))
     }
 
@@ -1104,7 +1265,7 @@ impl<'s> Turn<'s> {
             "All units completed upgrade, setting idle upgrade state...",
         );
         self.status(Status::active(""));
-        let upgraded_with_this_charm = self.view.completed_this_round(self.view.unit);
+        let upgraded_with_this_charm = self.view.marked_this_round(self.view.unit);
         self.set_own_state(UnitState::Idle);
         // A leader that received another charm after it completed (a refresh that found no
         // stack) does not run what the units upgraded to: it leaves the baseline alone.
@@ -1122,7 +1283,7 @@ impl<'s> Turn<'s> {
                 self.set_app(COMPATIBILITY_SKIPPED_KEY, String::new());
             }
         }
-        if self.beyond_v0() {
+        if self.reports_versions() {
             self.finish_beyond_v0();
         }
     }
@@ -1170,7 +1331,7 @@ impl<'s> Turn<'s> {
     }
 
     /// This unit's turn (v0's `upgrade_granted` with `set_unit_completed`/`set_unit_failed`).
-    fn upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), SnapshotError> {
+    fn upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         // Nothing touches the workload on a partial view (see `handle_own_and_app`).
         self.view.require_every_unit()?;
         let name = self.own_name();
@@ -1180,17 +1341,25 @@ impl<'s> Turn<'s> {
         );
         self.status(Status::maintenance(messages::UPGRADING));
         self.set_own_state(UnitState::Upgrading);
+        // Nothing touches the workload once an effect failed.
+        self.go_on()?;
         let outcome = {
             let Turn {
                 view,
                 sink,
+                stopped,
                 last_status,
                 ..
             } = self;
             hooks.upgrade_unit(view, &mut |message: &str| {
+                if stopped.is_some() {
+                    return;
+                }
                 let status = Status::maintenance(message);
                 *last_status = Some(status.clone());
-                sink.apply(Effect::UnitStatus(status));
+                if let Err(err) = sink.apply(Effect::UnitStatus(status)) {
+                    *stopped = Some(err);
+                }
             })
         };
         match outcome {
@@ -1225,7 +1394,7 @@ impl<'s> Turn<'s> {
         self.set_own_state(UnitState::Failed);
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
-        if self.beyond_v0() {
+        if self.reports_versions() {
             if let Ok(command) = self.rollback_command() {
                 self.log(LogLevel::Error, messages::direct_rollback_hint(&command));
             }

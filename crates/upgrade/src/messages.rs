@@ -1,5 +1,5 @@
 //! User-visible strings, kept exactly as v0 and Charmed MySQL show them: operators' runbooks and
-//! the seed how-to quote them.
+//! the operator's how-to quote them.
 
 use crate::versions::CharmVersions;
 

@@ -2,26 +2,20 @@
 //! units already upgraded, and `resume-upgrade` lets the next one go.
 //!
 //! The setting is the charm's config option of that name (`all`, `first`, `none`), handed to
-//! the core by [`crate::UpgradeHooks::pause_after_unit_refresh`]. The operator's approval is
+//! the core in [`crate::Input::pause_after_unit_refresh`]. The operator's approval is
 //! recorded by the paused unit in its own bag ([`RESUMED_ROUND_KEY`]), for the current round
 //! only, so an approval never carries over to a rollback or a later upgrade.
 //!
 //! A rollback (a round the leader marks with [`ROLLBACK_ROUND_KEY`]: recovery entered by
 //! `pre-upgrade-check` after a failure, or a refresh back to the original versions) pauses
 //! only with `all`. It returns every unit to the revision that ran before, known to work, and
-//! the seed's how-to promises that it completes after `juju refresh` with no further command;
+//! the operator's how-to promises that it completes after `juju refresh` with no further command;
 //! with the default `first` it would otherwise stop after the failed unit rolled back.
 
 use std::fmt;
 use std::str::FromStr;
 
-/// Unit bag key: the upgrade round in which the operator ran `resume-upgrade` on this unit.
-pub const RESUMED_ROUND_KEY: &str = "resumed-round";
 
-/// App bag key: the upgrade round that is a rollback, written by the leader when it enters
-/// recovery or recognises a refresh back to the original versions. A later round (a new
-/// upgrade, a second refresh) no longer matches it.
-pub const ROLLBACK_ROUND_KEY: &str = "rollback-round";
 
 /// The config option's name, as operators type it.
 pub const PAUSE_OPTION: &str = "pause-after-unit-refresh";

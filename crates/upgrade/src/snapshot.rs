@@ -8,32 +8,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dependency::DependencyModel;
 use crate::error::SnapshotError;
-use crate::pause::{RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY};
 use crate::stack::UpgradeStack;
 use crate::state::{cluster_state, UnitState};
-use crate::versions::{
-    CharmVersions, CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESHED_AFTER_COMPLETING_KEY,
-    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
+use crate::versions::CharmVersions;
+use crate::wire::{
+    CHARM_VERSIONS_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY, REFRESHED_AFTER_COMPLETING_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY,
+    STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
 };
 
 /// A relation databag: string keys to string values.
 pub type Bag = BTreeMap<String, String>;
 
-/// Unit bag key holding the unit's [`UnitState`].
-pub const STATE_KEY: &str = "state";
-/// App bag key holding the [`UpgradeStack`] as JSON.
-pub const STACK_KEY: &str = "upgrade-stack";
-/// App bag key holding the deployed [`DependencyModel`] as JSON.
-pub const DEPENDENCIES_KEY: &str = "dependencies";
-/// Key of the upgrade round: in the app bag, the number of the current round (a new stack or a
-/// recovery starts a new one); in a unit bag, the round in which that unit last became `ready`
-/// (ran `upgrade-charm`) or completed. A unit is granted only when it became `ready` in the
-/// current round.
-///
-/// Not in v0: it tells a fresh `completed` from one left over from an aborted round, so the
-/// leader never pops a unit that a recovery re-inserted before it has rolled back. When the app
-/// bag has no round (a stack written by v0), the leader falls back to v0's rule.
-pub const ROUND_KEY: &str = "upgrade-round";
 
 /// The unit number in a Juju unit name (`mysql/2` is 2); `None` if the name is not `app/N`.
 pub fn unit_number(name: &str) -> Option<u32> {
@@ -233,8 +219,10 @@ impl PeerSnapshot {
             .transpose()
     }
 
-    /// Whether `unit`'s `completed` belongs to the current round (always true without a round).
-    pub fn completed_this_round(&self, unit: u32) -> Result<bool, SnapshotError> {
+    /// Whether `unit`'s round mark ([`ROUND_KEY`], written with `ready` and with `completed`)
+    /// is the current round's: its `ready` or `completed` belongs to this round, not to an
+    /// aborted one. Always true without a round (a stack written by v0).
+    pub fn marked_this_round(&self, unit: u32) -> Result<bool, SnapshotError> {
         Ok(match self.app_round()? {
             None => true,
             Some(round) => {

@@ -10,31 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// App bag key: the [`CharmVersions`] the application ran before the current upgrade started,
-/// i.e. those of the last completed upgrade (or of the deployment). What a rollback returns to.
-pub const ORIGINAL_VERSIONS_KEY: &str = "original-versions";
-/// App bag key: the [`CharmVersions`] the current upgrade round moves every unit to. Set by the
-/// leader once it runs the refreshed charm; a refresh to anything else starts a new round.
-pub const UPGRADE_TARGET_KEY: &str = "upgrade-target";
-/// Unit bag key: the [`CharmVersions`] of the charm this unit runs.
-pub const CHARM_VERSIONS_KEY: &str = "charm-versions";
-/// Unit bag key: the upgrade round during which this unit last received a refreshed charm
-/// (`upgrade-charm`). A leader elected mid-upgrade uses it to tell "I was refreshed during this
-/// round" from "I am behind".
-pub const REFRESH_ROUND_KEY: &str = "refresh-round";
-/// Unit bag key: the round in which this unit had completed when it received another charm
-/// (`upgrade-charm`) and went `ready` again. The leader may already have popped it, in a hook
-/// that has not committed, and gone on to upgrade the next unit; a leader restarting the round
-/// therefore lets that next unit go first, not this one.
-pub const REFRESHED_AFTER_COMPLETING_KEY: &str = "refreshed-after-completing";
-/// Unit bag key: set while this unit runs a refreshed charm that no upgrade stack covers yet
-/// (`juju refresh` without, or before the end of, `pre-upgrade-check`); holds the
-/// [`CharmVersions`] the unit ran before. Cleared when the unit joins the upgrade.
-pub const REFRESH_PENDING_KEY: &str = "refresh-pending";
 
 /// A charm build: its own version and the workload version it pins.
 ///
-/// The charm reports it through [`crate::UpgradeHooks::this_charm`]. An empty `charm` means
+/// The charm reports it in [`crate::Input::charm`]. An empty `charm` means
 /// "not reported", and keeps the core in its v0-compatible behaviour.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CharmVersions {

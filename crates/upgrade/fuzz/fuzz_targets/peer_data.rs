@@ -3,9 +3,10 @@
 //! validate, no bag write and no workload touched.
 #![no_main]
 
+use juju_upgrade::wire::{DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
 use juju_upgrade::{
-    handle, handle_own_and_app, ClusterNotReady, DependencyModel, Effect, Event, Handled,
-    PeerSnapshot, UpgradeFailed, UpgradeHooks, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY,
+    handle, handle_own_and_app, ClusterNotReady, DependencyModel, Effect, Event, Handled, Input,
+    PeerSnapshot, UpgradeFailed, UpgradeHooks,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -80,17 +81,22 @@ fuzz_target!(|data: &[u8]| {
         view.unit_bags.get(&view.unit).cloned().unwrap_or_default(),
         view.app_bag.clone(),
     );
-    let mut partial_effects = Vec::new();
-    match handle_own_and_app(&event, partial, &mut hooks, &mut partial_effects) {
+    let mut partial_effects: Vec<Effect> = Vec::new();
+    let Ok(handled) = handle_own_and_app(
+        Input::new(event, partial),
+        &mut hooks,
+        &mut partial_effects,
+    );
+    match handled {
         Handled::NeedsEveryUnit(_) => assert!(partial_effects.is_empty(), "{partial_effects:?}"),
-        Handled::Done => assert!(!view.is_leader && !event.is_action()),
+        Handled::Done(_) => assert!(!view.is_leader && !event.is_action()),
     }
     assert_eq!(
         hooks.upgrades, 0,
         "the workload was touched on a partial view"
     );
-    let mut effects = Vec::new();
-    handle(&event, view, &mut hooks, &mut effects);
+    let mut effects: Vec<Effect> = Vec::new();
+    let Ok(_) = handle(Input::new(event, view), &mut hooks, &mut effects);
     if !valid_without_stack {
         let wrote = effects
             .iter()

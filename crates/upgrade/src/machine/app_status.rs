@@ -7,22 +7,21 @@
 //! rollback); a prepared rollback; a pause; a rollback running; an upgrade running; otherwise
 //! active with no message.
 
-use crate::effect::{Effect, Status};
-use crate::error::SnapshotError;
+use crate::effect::{EffectSink, Effect, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
 use crate::pause::PauseAfterUnitRefresh;
 use crate::state::UnitState;
 
-use super::Turn;
+use super::{Stop, Turn};
 
-impl Turn<'_> {
+impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// Sets the application status (leader, beyond v0 only).
     pub(super) fn publish_app_status<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
-        if !self.beyond_v0() || !self.view.is_leader {
+    ) -> Result<(), Stop> {
+        if !self.reports_versions() || !self.view.is_leader {
             return Ok(());
         }
         let status = self.app_status(hooks)?;
@@ -30,7 +29,7 @@ impl Turn<'_> {
         Ok(())
     }
 
-    fn app_status<H: UpgradeHooks>(&self, hooks: &H) -> Result<Status, SnapshotError> {
+    fn app_status<H: UpgradeHooks>(&self, hooks: &H) -> Result<Status, Stop> {
         let (_, invalid) = PauseAfterUnitRefresh::effective(self.pause_setting.as_deref());
         if let Some(err) = invalid {
             return Ok(Status::blocked(err.to_string()));

@@ -13,15 +13,13 @@
 //! logged as a warning and returned in the action's `skipped` result.
 
 use crate::dependency::check_upgrade;
-use crate::effect::{Effect, LogLevel, Status};
-use crate::error::SnapshotError;
+use crate::effect::{EffectSink, Effect, LogLevel, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
-use crate::snapshot::ROUND_KEY;
 use crate::state::UnitState;
-use crate::versions::UPGRADE_TARGET_KEY;
+use crate::wire::{COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, ROUND_KEY, SKIPPED_KEY, UPGRADE_TARGET_KEY};
 
-use super::{Turn, COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, SKIPPED_KEY};
+use super::{Stop, Turn};
 
 /// The checks the operator asked to skip.
 #[derive(Debug, Clone, Copy)]
@@ -37,13 +35,13 @@ impl Skips {
     }
 }
 
-impl Turn<'_> {
+impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// The `force-upgrade` action.
     pub(super) fn force_upgrade<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
         skips: Skips,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         if !skips.any() {
             return self.fail_action(messages::FORCE_NOTHING_SKIPPED);
         }
@@ -95,14 +93,14 @@ impl Turn<'_> {
     pub(super) fn compatibility_blocker<H: UpgradeHooks>(
         &self,
         hooks: &H,
-    ) -> Result<Option<String>, SnapshotError> {
+    ) -> Result<Option<String>, Stop> {
         if !self.view.is_leader
             || self.view.own_state()? != Some(UnitState::Failed)
             || self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some()
         {
             return Ok(None);
         }
-        if self.beyond_v0() && self.view.original_versions()?.as_ref() == Some(&self.this_charm) {
+        if self.reports_versions() && self.view.original_versions()?.as_ref() == Some(&self.this_charm) {
             return Ok(None);
         }
         let Some(deployed) = self.view.stored_dependencies()? else {
@@ -118,14 +116,14 @@ impl Turn<'_> {
         hooks: &mut H,
         name: &str,
         reason: &str,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let check = "compatibility check";
         self.log(
             LogLevel::Warning,
             messages::force_skipped(name, check, &format!(" ({reason})")),
         );
         self.set_app(COMPATIBILITY_SKIPPED_KEY, "true".to_owned());
-        if self.beyond_v0() && self.view.upgrade_target()?.as_ref() != Some(&self.this_charm) {
+        if self.reports_versions() && self.view.upgrade_target()?.as_ref() != Some(&self.this_charm) {
             self.set_app(UPGRADE_TARGET_KEY, self.this_charm.to_json());
         }
         self.status(Status::waiting(messages::WAITING_FOR_OTHERS));
@@ -138,7 +136,7 @@ impl Turn<'_> {
         &mut self,
         hooks: &mut H,
         name: &str,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let check = "health check";
         self.log(
             LogLevel::Warning,
@@ -169,7 +167,7 @@ impl Turn<'_> {
         hooks: &mut H,
         name: &str,
         skips: Skips,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let mut skipped = vec!["pre-upgrade check"];
         self.log(
             LogLevel::Warning,
@@ -192,7 +190,7 @@ impl Turn<'_> {
     }
 
     /// The action result of a successful force.
-    fn forced(&mut self, name: &str, check: &str) -> Result<(), SnapshotError> {
+    fn forced(&mut self, name: &str, check: &str) -> Result<(), Stop> {
         self.emit(Effect::ActionResult {
             key: RESULT_KEY.to_owned(),
             value: messages::forced_result(name, check),

@@ -12,37 +12,36 @@
 //!   covers a refresh racing a `pre-upgrade-check` that has not finished. charm-refresh runs
 //!   its checks by itself after the refresh instead; here the check also prepares the cluster
 //!   (Charmed MySQL moves the primary to the leader), so it stays the operator's explicit step
-//!   the seed's runbooks already contain, and `force-upgrade skip-pre-upgrade-check=true` is
+//!   the operator's runbooks already contain, and `force-upgrade skip-pre-upgrade-check=true` is
 //!   the way to start without it.
 //! - A leader elected mid-upgrade takes the round over from the bags alone: if it received its
 //!   charm during this round and the round does not target that charm yet, it does what the
 //!   old leader would have done at `upgrade-charm`.
 
 use crate::dependency::check_upgrade;
-use crate::effect::{Effect, LogLevel, Status};
-use crate::error::SnapshotError;
+use crate::effect::{EffectSink, Effect, LogLevel, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
-use crate::snapshot::STACK_KEY;
 use crate::stack::UpgradeStack;
 use crate::state::UnitState;
-use crate::versions::{
-    CharmVersions, ORIGINAL_VERSIONS_KEY, REFRESHED_AFTER_COMPLETING_KEY, REFRESH_PENDING_KEY,
-    REFRESH_ROUND_KEY, UPGRADE_TARGET_KEY,
+use crate::versions::CharmVersions;
+use crate::wire::{
+    COMPATIBILITY_SKIPPED_KEY, ORIGINAL_VERSIONS_KEY, REFRESHED_AFTER_COMPLETING_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, STACK_KEY, UPGRADE_TARGET_KEY,
 };
 
-use super::{Turn, COMPATIBILITY_SKIPPED_KEY};
+use super::{Stop, Turn};
 
-impl Turn<'_> {
+impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// `upgrade-charm` when the charm reports its versions.
     pub(super) fn upgrade_charm_beyond_v0<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let completed_in = match self.view.app_round()? {
             Some(round)
                 if self.view.own_state()? == Some(UnitState::Completed)
-                    && self.view.completed_this_round(self.view.unit)? =>
+                    && self.view.marked_this_round(self.view.unit)? =>
             {
                 Some(round)
             }
@@ -95,7 +94,7 @@ impl Turn<'_> {
     }
 
     /// Whether an upgrade round is under way: a stack, or a unit past `idle`.
-    fn round_in_progress(&self) -> Result<bool, SnapshotError> {
+    fn round_in_progress(&self) -> Result<bool, Stop> {
         if !self.view.upgrade_stack()?.is_empty() {
             return Ok(true);
         }
@@ -108,7 +107,7 @@ impl Turn<'_> {
 
     /// `upgrade-charm` with no upgrade prepared: remember it and block with the next command,
     /// or forget it if the charm is back to what this unit ran before.
-    fn refresh_without_stack(&mut self) -> Result<(), SnapshotError> {
+    fn refresh_without_stack(&mut self) -> Result<(), Stop> {
         let unit = self.view.unit;
         let pending = self.view.refresh_pending(unit)?;
         let before = pending
@@ -159,7 +158,7 @@ impl Turn<'_> {
         &mut self,
         hooks: &mut H,
         stack: &UpgradeStack,
-    ) -> Result<bool, SnapshotError> {
+    ) -> Result<bool, Stop> {
         if !self.joins_prepared_upgrade(stack)? {
             return Ok(false);
         }
@@ -190,7 +189,7 @@ impl Turn<'_> {
     pub(super) fn joins_prepared_upgrade(
         &self,
         stack: &UpgradeStack,
-    ) -> Result<bool, SnapshotError> {
+    ) -> Result<bool, Stop> {
         Ok(!stack.is_empty()
             && self.view.refresh_pending(self.view.unit)?.is_some()
             && matches!(self.view.own_state()?, None | Some(UnitState::Idle)))
@@ -200,7 +199,7 @@ impl Turn<'_> {
     /// compatibility check, recovery entered by itself), a second refresh (new round, every
     /// unit again), or the first refresh of a prepared round. Returns `false` when the
     /// compatibility check failed and the leader is now `failed`.
-    fn adopt_refresh<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<bool, SnapshotError> {
+    fn adopt_refresh<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<bool, Stop> {
         let target = self.view.upgrade_target()?;
         if target.as_ref() == Some(&self.this_charm) {
             return Ok(true);
@@ -259,7 +258,7 @@ impl Turn<'_> {
     fn restart_round_with_every_unit<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let mut stack = self.view.upgrade_stack()?;
         // A top that had completed in the round ending here may already be popped by the old
         // leader, in a hook not yet committed that went on to upgrade the next unit: the next
@@ -267,7 +266,7 @@ impl Turn<'_> {
         let completed_top = match (stack.top(), self.view.app_round()?) {
             (Some(top), Some(round)) if stack.len() > 1 => {
                 let completed = self.view.unit_state(top)? == Some(UnitState::Completed)
-                    && self.view.completed_this_round(top)?;
+                    && self.view.marked_this_round(top)?;
                 let refreshed_after =
                     self.view.unit_round(top, REFRESHED_AFTER_COMPLETING_KEY)? == Some(round);
                 (completed || refreshed_after).then_some(top)
@@ -316,7 +315,7 @@ impl Turn<'_> {
     fn check_compatibility<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<bool, SnapshotError> {
+    ) -> Result<bool, Stop> {
         if self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some() {
             self.log(
                 LogLevel::Warning,
@@ -341,7 +340,7 @@ impl Turn<'_> {
     }
 
     /// This unit received its charm during the current round.
-    fn record_refresh_round(&mut self) -> Result<(), SnapshotError> {
+    fn record_refresh_round(&mut self) -> Result<(), Stop> {
         let Some(round) = self.view.app_round()? else {
             return Ok(());
         };
@@ -361,7 +360,7 @@ impl Turn<'_> {
     pub(super) fn leader_catch_up<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         if self.view.upgrade_target()?.as_ref() == Some(&self.this_charm) {
             return Ok(());
         }
@@ -413,8 +412,8 @@ impl Turn<'_> {
     /// The cluster failed, but the operator already refreshed back to the original versions:
     /// every failed unit still runs the newer charm and rolls back at its `upgrade-charm`, so
     /// `pre-upgrade-check` has nothing to prepare (entering recovery would only freeze it).
-    pub(super) fn rollback_already_started(&self) -> Result<bool, SnapshotError> {
-        if !self.beyond_v0() {
+    pub(super) fn rollback_already_started(&self) -> Result<bool, Stop> {
+        if !self.reports_versions() {
             return Ok(false);
         }
         let Some(original) = self.view.original_versions()? else {
@@ -436,7 +435,7 @@ impl Turn<'_> {
     }
 
     /// Whether some unit runs a refreshed charm that waits for the upgrade to be prepared.
-    pub(super) fn any_refresh_pending(&self) -> Result<bool, SnapshotError> {
+    pub(super) fn any_refresh_pending(&self) -> Result<bool, Stop> {
         for unit in self.view.app_units() {
             if self.view.refresh_pending(unit)?.is_some() {
                 return Ok(true);

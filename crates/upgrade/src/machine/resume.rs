@@ -6,47 +6,22 @@
 //! and upgrades at once inside the action. Only the charm on the unit that upgrades (or rolls
 //! back) must work for the operator to move on, as with charm-refresh on machines.
 
-use crate::effect::{Effect, LogLevel};
-use crate::error::SnapshotError;
+use crate::effect::{EffectSink, Effect, LogLevel};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
-use crate::pause::{PauseAfterUnitRefresh, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY};
-use crate::stack::UpgradeStack;
+use crate::pause::PauseAfterUnitRefresh;
 use crate::state::UnitState;
+use crate::wire::{RESULT_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY};
 
-use super::{Turn, RESULT_KEY};
+use super::grant::{self, Grant, Wait};
+use super::{Stop, Turn};
 
-impl Turn<'_> {
-    /// Whether `unit`, next in `stack`, must wait for `resume-upgrade` before it upgrades.
-    pub(super) fn awaits_resume(
-        &self,
-        unit: u32,
-        stack: &UpgradeStack,
-    ) -> Result<bool, SnapshotError> {
-        let done = self.view.app_units().len().saturating_sub(stack.len());
-        if !self.pauses_after(done)? {
-            return Ok(false);
-        }
-        let round = self.view.app_round()?.unwrap_or(0);
-        Ok(self.view.unit_round(unit, RESUMED_ROUND_KEY)? != Some(round))
-    }
-
-    /// Whether the setting pauses before the next unit once `done` units of this round have
-    /// finished: a rollback pauses only with `all`.
-    fn pauses_after(&self, done: usize) -> Result<bool, SnapshotError> {
-        let (setting, _) = PauseAfterUnitRefresh::effective(self.pause_setting.as_deref());
-        Ok(if self.view.is_rollback_round()? {
-            setting.pauses_rollback_after(done)
-        } else {
-            setting.pauses_after(done)
-        })
-    }
-
+impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// The leader marks the round it just started as a rollback, so that it pauses only with
     /// `all` (see [`crate::pause`]). Not written for a charm that neither reports its
     /// versions nor has the pause option: v0's data stays v0's.
-    pub(super) fn mark_rollback_round(&mut self) -> Result<(), SnapshotError> {
-        if !self.beyond_v0() && self.pause_setting.is_none() {
+    pub(super) fn mark_rollback_round(&mut self) -> Result<(), Stop> {
+        if !self.reports_versions() && self.pause_setting.is_none() {
             return Ok(());
         }
         if let Some(round) = self.view.app_round()? {
@@ -55,42 +30,25 @@ impl Turn<'_> {
         Ok(())
     }
 
-    /// The unit the upgrade is paused before, if it is: on top, `ready`, every other grant
-    /// condition met, waiting only for `resume-upgrade`.
-    pub(super) fn paused_unit(&self) -> Result<Option<u32>, SnapshotError> {
-        let stack = self.view.upgrade_stack()?;
-        let Some(top) = stack.top() else {
+    /// The unit the upgrade is paused before, if it is: the top of the stack, which the grant
+    /// holds only for `resume-upgrade` (see [`grant`](super::grant)).
+    pub(super) fn paused_unit(&self) -> Result<Option<u32>, Stop> {
+        let Some(top) = self.view.upgrade_stack()?.top() else {
             return Ok(None);
         };
-        let states = self.view.unit_states()?;
-        if states.get(&top).copied().flatten() != Some(UnitState::Ready)
-            || self.view.cluster_state()? != Some(UnitState::Ready)
-            || states
-                .values()
-                .any(|&state| state == Some(UnitState::Upgrading))
-            || !self.view.completed_this_round(top)?
-        {
-            return Ok(None);
-        }
-        if let Some(target) = self.view.upgrade_target()? {
-            if self.view.unit_charm_versions(top)?.as_ref() != Some(&target) {
-                return Ok(None);
-            }
-        }
-        Ok(self.awaits_resume(top, &stack)?.then_some(top))
+        Ok((self.grant_for(top)? == Grant::AwaitsResume).then_some(top))
     }
 
     /// The `resume-upgrade` action.
     pub(super) fn resume_upgrade<H: UpgradeHooks>(
         &mut self,
         hooks: &mut H,
-    ) -> Result<(), SnapshotError> {
+    ) -> Result<(), Stop> {
         let name = self.own_name();
         let rollback = self.rollback_command()?;
-        let stack = self.view.upgrade_stack()?;
-        let Some(top) = stack.top() else {
+        if self.view.upgrade_stack()?.is_empty() {
             return self.fail_action(messages::RESUME_NOTHING_IN_PROGRESS);
-        };
+        }
         if self.pause_setting.is_none() {
             return self.fail_action(messages::RESUME_NO_PAUSE_OPTION);
         }
@@ -108,48 +66,48 @@ impl Turn<'_> {
             }
             _ => {}
         }
-        if top != self.view.unit {
-            return self.fail_action(&messages::resume_wrong_unit(&self.view.unit_name(top)));
-        }
-        let own = self.view.own_state()?;
-        if matches!(own, Some(UnitState::Upgrading | UnitState::Completed)) {
-            return self.fail_action(&messages::resume_cannot_start(
-                &name,
-                "it is already upgrading or upgraded",
-            ));
-        }
-        let done = self.view.app_units().len().saturating_sub(stack.len());
-        if !self.pauses_after(done)? {
-            if self.view.is_rollback_round()? {
-                return self.fail_action(&messages::resume_not_needed_in_rollback(
-                    &name,
-                    setting.as_str(),
-                ));
+        let cannot_start = |reason: &str| messages::resume_cannot_start(&name, reason);
+        let refusal = match self.grant_for(self.view.unit)? {
+            // Paused before this unit; or already resumed in this round (the action's upgrade
+            // did not commit): it goes now.
+            Grant::AwaitsResume => None,
+            Grant::Wait(Wait::NotOnTop { top }) => {
+                Some(messages::resume_wrong_unit(&self.view.unit_name(top)))
             }
-            return self.fail_action(&messages::resume_not_needed(&name, setting.as_str()));
-        }
-        if own != Some(UnitState::Ready)
-            || !self.view.completed_this_round(self.view.unit)?
-            || !self.runs_round_target()?
-        {
-            return self.fail_action(&messages::resume_cannot_start(
-                &name,
-                "it has not run the refreshed charm yet",
-            ));
-        }
-        let states = self.view.unit_states()?;
-        if let Some((&other, _)) = states
-            .iter()
-            .find(|(_, &state)| state == Some(UnitState::Upgrading))
-        {
-            let reason = format!("{} is still upgrading", self.view.unit_name(other));
-            return self.fail_action(&messages::resume_cannot_start(&name, &reason));
-        }
-        if cluster != Some(UnitState::Ready) {
-            return self.fail_action(&messages::resume_cannot_start(
-                &name,
-                "not every unit runs the refreshed charm yet",
-            ));
+            Grant::Go if self.view.own_state()? == Some(UnitState::Upgrading) => {
+                Some(cannot_start("it is already upgrading or upgraded"))
+            }
+            Grant::Wait(Wait::NotReady {
+                state: Some(UnitState::Upgrading | UnitState::Completed),
+            }) => Some(cannot_start("it is already upgrading or upgraded")),
+            _ if !grant::pauses_before_next(&self.view, self.pause_setting.as_deref())? => {
+                Some(if self.view.is_rollback_round()? {
+                    messages::resume_not_needed_in_rollback(&name, setting.as_str())
+                } else {
+                    messages::resume_not_needed(&name, setting.as_str())
+                })
+            }
+            Grant::Wait(
+                Wait::NotReady { .. } | Wait::ReadyInEarlierRound | Wait::RunsOtherCharm,
+            ) => Some(cannot_start("it has not run the refreshed charm yet")),
+            Grant::Wait(Wait::OtherUpgrading { unit }) => Some(cannot_start(&format!(
+                "{} is still upgrading",
+                self.view.unit_name(unit)
+            ))),
+            Grant::Wait(Wait::OthersNotReady) => {
+                Some(cannot_start("not every unit runs the refreshed charm yet"))
+            }
+            Grant::Wait(Wait::RollbackRefreshPending) => Some(cannot_start(
+                "the rollback's refresh has not reached the leader yet",
+            )),
+            Grant::Go => None,
+            // Refused above with the rollback command.
+            Grant::Wait(Wait::ClusterFailed | Wait::InRecovery | Wait::NoStack) => Some(
+                messages::RESUME_NOTHING_IN_PROGRESS.to_owned(),
+            ),
+        };
+        if let Some(message) = refusal {
+            return self.fail_action(&message);
         }
         let round = self.view.app_round()?.unwrap_or(0);
         self.log(
@@ -174,7 +132,7 @@ impl Turn<'_> {
     }
 
     /// Fails the running action with `message` (and logs it).
-    pub(super) fn fail_action(&mut self, message: &str) -> Result<(), SnapshotError> {
+    pub(super) fn fail_action(&mut self, message: &str) -> Result<(), Stop> {
         self.log(LogLevel::Info, format!("action refused: {message}"));
         self.emit(Effect::ActionFail(message.to_owned()));
         Ok(())

@@ -414,10 +414,11 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         for (key, value) in &self.app_writes {
             apply_to_bag(&mut app_bag, key, value);
         }
-        let action = self.is_action.then(|| match self.action_failure {
+        let ended = match self.action_failure {
             Some(message) => ActionOutcome::Failed(message),
             None => ActionOutcome::Succeeded(self.action_results),
-        });
+        };
+        let action = self.is_action.then_some(ended);
         Ok(Outcome {
             app: self.view.app,
             unit: self.view.unit,

@@ -38,7 +38,7 @@ use juju_upgrade::{
 };
 
 use crate::charm::{run_hook, Charm};
-use crate::fixtures::{seed_revisions, ORIGINAL_REVISION};
+use crate::fixtures::{howto_revisions, ORIGINAL_REVISION};
 use crate::violation::Violation;
 
 /// A charm revision: its dependency model and the workload version it pins.
@@ -346,7 +346,7 @@ impl ClusterBuilder {
         self
     }
 
-    /// The charm revisions that exist (default: the how-to's, [`seed_revisions`]).
+    /// The charm revisions that exist (default: the how-to's, [`howto_revisions`]).
     pub fn revisions(mut self, revisions: &[(u32, Revision)]) -> Self {
         self.revisions = revisions.to_vec();
         self
@@ -471,7 +471,7 @@ impl Cluster {
         ClusterBuilder {
             units,
             leader: 0,
-            revisions: seed_revisions(),
+            revisions: howto_revisions(),
             revision: ORIGINAL_REVISION,
             report_versions: false,
             pause: None,

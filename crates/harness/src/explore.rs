@@ -124,7 +124,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// `units` units, leader 0, the seed's flow (first unit fails, rollback), every fault kind,
+    /// `units` units, leader 0, the how-to's flow (first unit fails, rollback), every fault kind,
     /// at most one fault per run, overlapping hooks.
     pub fn new(units: u32) -> Self {
         Config {

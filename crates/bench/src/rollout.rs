@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use juju_upgrade_harness::cluster::{Cluster, Hook, PeerReads};
-use juju_upgrade_harness::fixtures::{seed_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
+use juju_upgrade_harness::fixtures::{howto_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
 
 use crate::error::BenchError;
 
@@ -234,7 +234,7 @@ fn measured(
 
 /// Deployed, settled and prepared (`pre-upgrade-check` on the leader).
 fn prepared(units: u32, report_versions: bool) -> Result<Cluster, BenchError> {
-    let revisions = seed_revisions();
+    let revisions = howto_revisions();
     let mut cluster = Cluster::deploy(units, 0, &revisions, ORIGINAL_REVISION);
     cluster.keep_logs = false;
     cluster.report_versions = report_versions;
@@ -307,7 +307,7 @@ mod tests {
 
     #[test]
     fn a_hook_the_cluster_did_not_count_is_an_error_not_a_zero() {
-        let mut cluster = Cluster::deploy(3, 0, &seed_revisions(), ORIGINAL_REVISION);
+        let mut cluster = Cluster::deploy(3, 0, &howto_revisions(), ORIGINAL_REVISION);
         let before = cluster.peer_reads;
         let nothing_ran = measured(&cluster, 1, Ran::PreUpgradeCheck, before);
         assert!(

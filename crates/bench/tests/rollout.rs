@@ -3,7 +3,7 @@
 //! every unit in every hook (counts only; no timing is asserted).
 
 use juju_upgrade_harness::cluster::Cluster;
-use juju_upgrade_harness::fixtures::{seed_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
+use juju_upgrade_harness::fixtures::{howto_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
 use upgrade_bench::rollout::{rollout, run_next_hook, PhaseCount, Ran};
 
 fn phases(units: u32) -> [(&'static str, PhaseCount); 2] {
@@ -122,7 +122,7 @@ fn reading_every_unit_grows_a_power_faster_than_the_hooks_and_two_steps_keep_in_
 fn a_non_leader_waiting_its_turn_makes_five_reads_whatever_the_size() {
     for units in [3_u32, 10, 50] {
         let n = u64::from(units);
-        let mut cluster = Cluster::deploy(units, 0, &seed_revisions(), ORIGINAL_REVISION);
+        let mut cluster = Cluster::deploy(units, 0, &howto_revisions(), ORIGINAL_REVISION);
         cluster.keep_logs = false;
         cluster.report_versions = true;
         cluster.settle();

@@ -1,34 +1,45 @@
 //! A small, deterministic, in-process model of one Juju application running the upgrade core.
 //!
-//! It keeps the committed peer databags and delivers hooks the Juju way (juju-contract §3-§4):
+//! It keeps the committed peer databags and delivers hooks the way Juju does:
 //! - a hook reads the app bag fresh, its own bag, and a per-unit cache of the other units' bags
 //!   that is refreshed only when a `relation-changed` for that unit starts;
 //! - bag writes are committed when the hook ends; statuses apply at once;
 //! - a commit that changes a unit bag queues `relation-changed` on every *other* unit, a change
 //!   to the app bag queues one on every unit except the writing leader; queued changes from the
 //!   same source coalesce;
-//! - a unit runs one hook at a time, but hooks of different units may overlap: a hook is begun
-//!   (decisions made, workload touched) and committed later, so other units can run in between
-//!   on stale data, as with real concurrent agents;
-//! - faults: a hook that exits non-zero ([`Cluster::fail_hook`]) or whose agent is killed
-//!   ([`Cluster::kill_agent`]) loses its bag writes, keeps its statuses and whatever it did to
-//!   the workload, and runs again before anything else on that unit; leadership moves
-//!   ([`Cluster::move_leader`]: the new leader gets `leader-elected`, and a hook begun as leader
-//!   that wrote the app bag fails to commit); a unit is removed ([`Cluster::remove_unit`]: its
-//!   bag goes, the others run `relation-departed`); the application is refreshed again
-//!   ([`Cluster::refresh`] while units are upgrading).
+//! - a unit runs one hook or action at a time, but those of different units may overlap: a
+//!   hook is begun (decisions made, workload touched) and committed later, so other units can
+//!   run in between on stale data, as with real concurrent agents; an action may be left
+//!   running the same way ([`Cluster::begin_action`]);
+//! - the operator's side: `juju refresh` ([`Cluster::refresh`]), the actions
+//!   (`pre-upgrade-check`, `resume-upgrade`, `force-upgrade`: [`Cluster::run_action`]) and
+//!   `juju config pause-after-unit-refresh=...` ([`Cluster::set_pause_setting`], which queues
+//!   `config-changed` on every unit);
+//! - faults: a hook that exits non-zero ([`Cluster::fail_hook`], [`Cluster::fail_next_hook`])
+//!   or whose agent is killed ([`Cluster::kill_agent`]) loses its bag writes, keeps its
+//!   statuses and whatever it did to the workload, and runs again before anything else on that
+//!   unit; leadership moves ([`Cluster::move_leader`]: the new leader gets `leader-elected`,
+//!   and a hook begun as leader that wrote the app bag fails to commit); a unit is removed
+//!   ([`Cluster::remove_unit`]: its bag goes, the others run `relation-departed`); the
+//!   application is refreshed again ([`Cluster::refresh`] while units are upgrading); the
+//!   charm's pre-upgrade health check fails ([`Cluster::set_health_check_failure`]).
 //!
-//! It checks the safety rules on every transition and records any breach in `violations`.
+//! What the charm tells the core (its versions, its pause setting, its health check) is set
+//! with [`Cluster::builder`]. The safety rules are checked on every transition and any breach
+//! is recorded in [`Cluster::violations`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use juju_upgrade::{
-    handle, handle_own_and_app, messages, Bag, CharmVersions, ClusterNotReady, DependencyModel,
-    Effect, Event, Handled, LogLevel, PeerSnapshot, Status, StatusKind, UpgradeFailed,
-    UpgradeHooks, UpgradeStack, DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
+    messages, Bag, DependencyModel, Effect, Event, LogLevel, PeerSnapshot, Status, StatusKind,
+    UpgradeStack, DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
 };
+
+use crate::charm::{run_hook, Charm};
+use crate::fixtures::{howto_revisions, ORIGINAL_REVISION};
+use crate::violation::Violation;
 
 /// A charm revision: its dependency model and the workload version it pins.
 #[derive(Clone, Debug)]
@@ -57,6 +68,8 @@ pub enum Hook {
     LeaderElected,
     /// `upgrade-charm`, after `juju refresh`.
     UpgradeCharm,
+    /// `config-changed`, after `juju config`.
+    ConfigChanged,
     /// `upgrade-relation-departed` for a removed unit.
     RelationDeparted(u32),
     /// `upgrade-relation-changed` for a remote unit's or the app's data.
@@ -69,6 +82,7 @@ impl Hook {
         match self {
             Hook::RelationCreated => Event::RelationCreated,
             Hook::UpgradeCharm => Event::UpgradeCharm,
+            Hook::ConfigChanged => Event::ConfigChanged,
             Hook::RelationChanged(_) => Event::RelationChanged,
             Hook::LeaderElected => Event::LeaderElected,
             Hook::RelationDeparted(_) => Event::RelationDeparted,
@@ -81,11 +95,32 @@ impl Hook {
             Hook::RelationCreated => "upgrade-relation-created".into(),
             Hook::LeaderElected => "leader-elected".into(),
             Hook::UpgradeCharm => "upgrade-charm".into(),
+            Hook::ConfigChanged => "config-changed".into(),
             Hook::RelationDeparted(unit) => format!("upgrade-relation-departed (mysql/{unit})"),
             Hook::RelationChanged(Source::App) => "upgrade-relation-changed (app)".into(),
             Hook::RelationChanged(Source::Unit(unit)) => {
                 format!("upgrade-relation-changed (mysql/{unit})")
             }
+        }
+    }
+}
+
+/// What a unit is running: a hook from its queue, or an action the operator started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// A hook.
+    Hook(Hook),
+    /// An action (`pre-upgrade-check`, `resume-upgrade`, `force-upgrade`), or any other event
+    /// run once outside the hook queue.
+    Action(Event),
+}
+
+impl Task {
+    /// The hook's or action's name, as `juju debug-log` shows it.
+    pub fn name(self) -> String {
+        match self {
+            Task::Hook(hook) => hook.name(),
+            Task::Action(event) => event.name().to_owned(),
         }
     }
 }
@@ -108,6 +143,8 @@ pub struct SimUnit {
     pub pending_leader_elected: bool,
     /// `upgrade-charm` is queued.
     pub pending_upgrade_charm: bool,
+    /// `config-changed` is queued.
+    pub pending_config_changed: bool,
     /// `upgrade-relation-departed` is queued for these units.
     pub pending_departed: BTreeSet<u32>,
     /// `upgrade-relation-changed` is queued for these sources (coalesced).
@@ -116,6 +153,8 @@ pub struct SimUnit {
     pub retry: Option<Hook>,
     /// The unit shows `error` (its last hook failed) until a hook succeeds.
     pub in_error: bool,
+    /// The next hook this agent begins exits non-zero when it ends.
+    pub fail_next_hook: bool,
     /// The peers this agent knows (its `relation-list`, plus itself).
     pub members: BTreeSet<u32>,
     /// This agent's cached copies of the other units' bags.
@@ -124,8 +163,8 @@ pub struct SimUnit {
     pub failures: VecDeque<bool>,
     /// Log lines, when the cluster keeps them.
     pub log: Vec<(LogLevel, String)>,
-    /// The workload is being changed: by a running hook, or left half done by a killed agent
-    /// until the re-run hook finishes it.
+    /// The workload is being changed: by a running hook or action, or left half done by a
+    /// killed agent until the re-run hook finishes it.
     pub workload_in_flux: bool,
     in_flight: Option<InFlight>,
 }
@@ -137,17 +176,23 @@ enum Write {
     App { key: String, value: String },
 }
 
-/// A hook that has run its decisions but not yet committed its bag writes.
+/// A hook or action that has run its decisions but not yet committed its bag writes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct InFlight {
-    hook: Hook,
+    task: Task,
     writes: Vec<Write>,
-    /// The hook started while this unit was the leader.
+    /// It started while this unit was the leader.
     as_leader: bool,
-    /// The hook upgraded (or rolled back) the workload ...
+    /// It upgraded (or rolled back) the workload ...
     upgraded: bool,
     /// ... and that succeeded.
     succeeded: bool,
+    /// A `force-upgrade` that accepted this unit as upgraded.
+    forced_completion: bool,
+    /// An action that called `action-fail`.
+    action_failed: bool,
+    /// It exits non-zero when it ends ([`Cluster::fail_next_hook`]).
+    fails: bool,
 }
 
 impl InFlight {
@@ -163,17 +208,25 @@ struct CoreRun {
     as_leader: bool,
     upgraded: bool,
     succeeded: bool,
+    forced_completion: bool,
     effects: Vec<Effect>,
 }
 
 impl CoreRun {
-    fn into_flight(self, hook: Hook) -> InFlight {
+    fn into_flight(self, task: Task, fails: bool) -> InFlight {
+        let action_failed = self
+            .effects
+            .iter()
+            .any(|effect| matches!(effect, Effect::ActionFail(_)));
         InFlight {
-            hook,
+            task,
             writes: self.writes,
             as_leader: self.as_leader,
             upgraded: self.upgraded,
             succeeded: self.succeeded,
+            forced_completion: self.forced_completion,
+            action_failed,
+            fails,
         }
     }
 }
@@ -198,63 +251,29 @@ pub struct ActionOutcome {
     pub failed: Option<String>,
     /// The `action-set` results.
     pub results: BTreeMap<String, String>,
+    /// The lines the action logged.
+    pub logs: Vec<(LogLevel, String)>,
 }
 
-/// The hooks a unit runs with: its current revision's model and pin, and a fake workload.
-struct SimHooks {
-    /// What the charm reports of itself (empty: v0 behaviour).
-    versions: CharmVersions,
-    model: DependencyModel,
-    pin: String,
-    workload: String,
-    fail: bool,
-    upgraded: Option<UpgradeRecord>,
-    /// The stack top in the view the core handed to `upgrade_unit`.
-    top_at_upgrade: Option<u32>,
-    unit: u32,
-}
-
-impl UpgradeHooks for SimHooks {
-    fn dependency_model(&self) -> &DependencyModel {
-        &self.model
+impl ActionOutcome {
+    /// The `result` the action set (empty if none).
+    pub fn result(&self) -> &str {
+        self.results.get("result").map_or("", String::as_str)
     }
 
-    fn this_charm(&self) -> CharmVersions {
-        self.versions.clone()
-    }
-
-    fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
-        Ok(())
-    }
-
-    fn upgrade_unit(
-        &mut self,
-        view: &PeerSnapshot,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<(), UpgradeFailed> {
-        self.top_at_upgrade = view.upgrade_stack().ok().and_then(|stack| stack.top());
-        let from = self.workload.clone();
-        progress("stopping services..");
-        progress("upgrading snap...");
-        self.upgraded = Some(UpgradeRecord {
-            unit: self.unit,
-            from,
-            to: self.pin.clone(),
-            failed: self.fail,
-        });
-        if self.fail {
-            self.workload = "broken".into();
-            return Err(UpgradeFailed {
-                cause: "Failed to start MySQL server after snap refresh".into(),
-            });
+    fn of(effects: &[Effect]) -> Self {
+        let mut outcome = ActionOutcome::default();
+        for effect in effects {
+            match effect {
+                Effect::ActionFail(message) => outcome.failed = Some(message.clone()),
+                Effect::ActionResult { key, value } => {
+                    outcome.results.insert(key.clone(), value.clone());
+                }
+                Effect::Log { level, message } => outcome.logs.push((*level, message.clone())),
+                _ => {}
+            }
         }
-        progress("starting services...");
-        self.workload = self.pin.clone();
-        Ok(())
-    }
-
-    fn workload_version(&mut self, _: &PeerSnapshot) -> Option<String> {
-        Some(self.workload.clone())
+        outcome
     }
 }
 
@@ -273,6 +292,8 @@ pub struct Cluster {
     pub app_bag: Bag,
     /// The committed unit bags.
     pub unit_bags: BTreeMap<u32, Bag>,
+    /// The application status the leader last set.
+    pub app_status: Option<Status>,
     /// The charm revisions that exist.
     pub revisions: Arc<BTreeMap<u32, Revision>>,
     /// The application's charm revision (the last `juju refresh`).
@@ -280,14 +301,18 @@ pub struct Cluster {
     /// Every workload upgrade or rollback, in the order they started.
     pub upgrades: Vec<UpgradeRecord>,
     /// Breaches of the safety rules seen while running.
-    pub violations: Vec<String>,
+    pub violations: Vec<Violation>,
     /// Whether log lines are kept (tests read them; the explorer does not need them).
     pub keep_logs: bool,
     /// Whether the charm reports its versions (charm revision and pinned workload), which turns
     /// on what the core does beyond v0; otherwise the core keeps v0's behaviour.
     pub report_versions: bool,
-    /// Units whose upgrade succeeded since the last successful `pre-upgrade-check` (a new stack
-    /// or a recovery).
+    /// The `pause-after-unit-refresh` setting (`None`: the charm has no such option).
+    pause: Option<String>,
+    /// Why the charm's pre-upgrade health check fails, if it does.
+    check_failure: Option<String>,
+    /// Units whose upgrade succeeded (or was accepted by `force-upgrade`) since they last
+    /// entered the stack and since the last successful `pre-upgrade-check`.
     completed_this_round: BTreeSet<u32>,
     /// `upgrade_unit` calls so far, across all units.
     upgrade_calls: u32,
@@ -297,6 +322,111 @@ pub struct Cluster {
     tampered: bool,
     /// How the hooks and actions run so far read the peer relation.
     pub peer_reads: PeerReads,
+}
+
+/// How a [`Cluster`] is deployed: how many units, which leads, which revisions exist and which
+/// runs, and what the charm tells the core.
+#[derive(Clone, Debug)]
+pub struct ClusterBuilder {
+    units: u32,
+    leader: u32,
+    revisions: Vec<(u32, Revision)>,
+    revision: u32,
+    report_versions: bool,
+    pause: Option<String>,
+    check_failure: Option<String>,
+    keep_logs: bool,
+}
+
+impl ClusterBuilder {
+    /// The first leader (default 0). A leader that is not among the units leaves the
+    /// application without one until [`Cluster::move_leader`].
+    pub fn leader(mut self, leader: u32) -> Self {
+        self.leader = leader;
+        self
+    }
+
+    /// The charm revisions that exist (default: the how-to's, [`howto_revisions`]).
+    pub fn revisions(mut self, revisions: &[(u32, Revision)]) -> Self {
+        self.revisions = revisions.to_vec();
+        self
+    }
+
+    /// The revision deployed (default [`ORIGINAL_REVISION`]).
+    pub fn revision(mut self, revision: u32) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// Whether the charm reports its versions (default no: v0's behaviour).
+    pub fn charm_versions(mut self, report: bool) -> Self {
+        self.report_versions = report;
+        self
+    }
+
+    /// The `pause-after-unit-refresh` setting (default `None`: the charm has no such option).
+    pub fn pause_setting(mut self, setting: Option<&str>) -> Self {
+        self.pause = setting.map(str::to_owned);
+        self
+    }
+
+    /// The charm's pre-upgrade health check fails with this cause (default: it passes).
+    pub fn failing_health_check(mut self, cause: &str) -> Self {
+        self.check_failure = Some(cause.to_owned());
+        self
+    }
+
+    /// Whether units keep their log lines (default yes).
+    pub fn keep_logs(mut self, keep: bool) -> Self {
+        self.keep_logs = keep;
+        self
+    }
+
+    /// The deployed application, with `upgrade-relation-created` queued on every unit. A
+    /// deployed revision that is not defined leaves the units without a workload, and every
+    /// hook they run records [`Violation::UnknownRevision`].
+    pub fn deploy(self) -> Cluster {
+        let revisions: BTreeMap<u32, Revision> = self.revisions.into_iter().collect();
+        let workload = revisions
+            .get(&self.revision)
+            .map(|revision| revision.workload.clone())
+            .unwrap_or_default();
+        let members: BTreeSet<u32> = (0..self.units).collect();
+        let units = (0..self.units)
+            .map(|unit| {
+                let sim = SimUnit {
+                    revision: self.revision,
+                    workload: workload.clone(),
+                    pending_created: true,
+                    members: members.clone(),
+                    ..SimUnit::default()
+                };
+                (unit, sim)
+            })
+            .collect();
+        Cluster {
+            app: "mysql".into(),
+            leader: self.leader,
+            units,
+            removed: BTreeSet::new(),
+            app_bag: Bag::new(),
+            unit_bags: BTreeMap::new(),
+            app_status: None,
+            revisions: Arc::new(revisions),
+            app_revision: self.revision,
+            upgrades: Vec::new(),
+            violations: Vec::new(),
+            keep_logs: self.keep_logs,
+            report_versions: self.report_versions,
+            pause: self.pause,
+            check_failure: self.check_failure,
+            completed_this_round: BTreeSet::new(),
+            upgrade_calls: 0,
+            failing_calls: BTreeSet::new(),
+            tampered: false,
+            peer_reads: PeerReads::default(),
+        }
+    }
 }
 
 /// How hooks read the peer relation, counted as the charm reads it: every hook reads its own
@@ -332,66 +462,52 @@ fn parse_stack(text: Option<&String>) -> Result<Vec<u32>, String> {
     }
 }
 
+/// How many hooks (or steps) settling runs before it gives up.
+const SETTLE_LIMIT: u32 = 10_000;
+
 impl Cluster {
-    /// `count` units numbered from 0, deployed at `revision`, with the relation about to be
-    /// created on each.
-    ///
-    /// # Panics
-    ///
-    /// If `revision` is not among `revisions` or `leader` is not below `count`.
-    pub fn deploy(count: u32, leader: u32, revisions: &[(u32, Revision)], revision: u32) -> Self {
-        let revisions: BTreeMap<u32, Revision> = revisions.iter().cloned().collect();
-        assert!(
-            leader < count,
-            "leader {leader} is not one of {count} units"
-        );
-        let workload = revisions
-            .get(&revision)
-            .unwrap_or_else(|| panic!("revision {revision} is not defined"))
-            .workload
-            .clone();
-        let members: BTreeSet<u32> = (0..count).collect();
-        let units = (0..count)
-            .map(|unit| {
-                let sim = SimUnit {
-                    revision,
-                    workload: workload.clone(),
-                    pending_created: true,
-                    members: members.clone(),
-                    ..SimUnit::default()
-                };
-                (unit, sim)
-            })
-            .collect();
-        Cluster {
-            app: "mysql".into(),
-            leader,
+    /// How to deploy `units` units numbered from 0; see [`ClusterBuilder`] for the defaults.
+    pub fn builder(units: u32) -> ClusterBuilder {
+        ClusterBuilder {
             units,
-            removed: BTreeSet::new(),
-            app_bag: Bag::new(),
-            unit_bags: BTreeMap::new(),
-            revisions: Arc::new(revisions),
-            app_revision: revision,
-            upgrades: Vec::new(),
-            violations: Vec::new(),
-            keep_logs: true,
+            leader: 0,
+            revisions: howto_revisions(),
+            revision: ORIGINAL_REVISION,
             report_versions: false,
-            completed_this_round: BTreeSet::new(),
-            upgrade_calls: 0,
-            failing_calls: BTreeSet::new(),
-            tampered: false,
-            peer_reads: PeerReads::default(),
+            pause: None,
+            check_failure: None,
+            keep_logs: true,
         }
+    }
+
+    /// `count` units numbered from 0 of a v0 charm, deployed at `revision` with `leader`
+    /// leading, the relation about to be created on each.
+    pub fn deploy(count: u32, leader: u32, revisions: &[(u32, Revision)], revision: u32) -> Self {
+        Cluster::builder(count)
+            .leader(leader)
+            .revisions(revisions)
+            .revision(revision)
+            .deploy()
     }
 
     // ----- what an operator or a test reads -----
 
     /// A unit's committed `state`.
     pub fn state(&self, unit: u32) -> Option<&str> {
+        self.value(unit, STATE_KEY)
+    }
+
+    /// A committed value in a unit's bag.
+    pub fn value(&self, unit: u32, key: &str) -> Option<&str> {
         self.unit_bags
             .get(&unit)
-            .and_then(|bag| bag.get(STATE_KEY))
+            .and_then(|bag| bag.get(key))
             .map(String::as_str)
+    }
+
+    /// A committed value in the application bag.
+    pub fn app_value(&self, key: &str) -> Option<&str> {
+        self.app_bag.get(key).map(String::as_str)
     }
 
     /// The committed upgrade stack, bottom first (empty if absent or unreadable).
@@ -409,6 +525,11 @@ impl Cluster {
         self.units.get(&unit).and_then(|sim| sim.status.as_ref())
     }
 
+    /// The `pause-after-unit-refresh` setting.
+    pub fn pause_setting(&self) -> Option<&str> {
+        self.pause.as_deref()
+    }
+
     /// Live units whose committed state is `failed`.
     pub fn failed_units(&self) -> Vec<u32> {
         self.units
@@ -418,14 +539,27 @@ impl Cluster {
             .collect()
     }
 
-    /// Whether `unit` is running a hook right now.
+    /// The units whose workload was upgraded or rolled back, in order.
+    pub fn upgrade_order(&self) -> Vec<u32> {
+        self.upgrades.iter().map(|record| record.unit).collect()
+    }
+
+    /// Whether `unit` is running a hook or an action right now.
     pub fn is_busy(&self, unit: u32) -> bool {
         self.units
             .get(&unit)
             .is_some_and(|sim| sim.in_flight.is_some())
     }
 
-    /// The units running a hook right now.
+    /// What `unit` is running right now.
+    pub fn running(&self, unit: u32) -> Option<Task> {
+        self.units
+            .get(&unit)
+            .and_then(|sim| sim.in_flight.as_ref())
+            .map(|flight| flight.task)
+    }
+
+    /// The units running a hook or an action right now.
     pub fn busy_units(&self) -> Vec<u32> {
         self.units
             .iter()
@@ -443,7 +577,12 @@ impl Cluster {
             .collect()
     }
 
-    /// No hook is running and none is queued.
+    /// Whether `unit` has a hook to start now.
+    pub fn has_hook(&self, unit: u32) -> bool {
+        self.next_hook(unit).is_some()
+    }
+
+    /// No hook or action is running and no hook is queued.
     pub fn is_quiet(&self) -> bool {
         self.units
             .values()
@@ -457,6 +596,46 @@ impl Cluster {
                 self.state(unit) == Some("idle")
                     && self.status(unit).map(|s| s.kind) == Some(StatusKind::Active)
             })
+    }
+
+    /// Every unit idle and active on `revision`'s charm and workload, the stack empty, and no
+    /// violation; otherwise what is not so.
+    pub fn healthy_at(&self, revision: u32) -> Result<(), String> {
+        let Some(workload) = self.revisions.get(&revision).map(|r| &r.workload) else {
+            return Err(format!("revision {revision} is not defined"));
+        };
+        if !self.stack().is_empty() {
+            return Err(format!("stack {:?}", self.stack()));
+        }
+        for (&unit, sim) in &self.units {
+            if self.state(unit) != Some("idle")
+                || sim.status.as_ref().map(|s| s.kind) != Some(StatusKind::Active)
+                || &sim.workload != workload
+                || sim.revision != revision
+            {
+                return Err(format!(
+                    "unit {unit}: state {:?}, status {:?}, workload {}, revision {}",
+                    self.state(unit),
+                    sim.status,
+                    sim.workload,
+                    sim.revision
+                ));
+            }
+        }
+        if !self.violations.is_empty() {
+            let breaches: Vec<String> = self.violations.iter().map(ToString::to_string).collect();
+            return Err(format!("{breaches:?}"));
+        }
+        Ok(())
+    }
+
+    /// Whether `unit` logged a line containing `needle` at `level`.
+    pub fn logged(&self, unit: u32, level: LogLevel, needle: &str) -> bool {
+        self.units.get(&unit).is_some_and(|sim| {
+            sim.log
+                .iter()
+                .any(|(l, message)| *l == level && message.contains(needle))
+        })
     }
 
     /// How many `upgrade_unit` calls have happened, across all units.
@@ -475,52 +654,61 @@ impl Cluster {
         }
     }
 
-    /// `juju run <unit> pre-upgrade-check`, run to completion at once (an action never overlaps
-    /// a hook on the same unit; it may run while that unit has a failed hook to retry).
-    ///
-    /// # Panics
-    ///
-    /// If the unit is running a hook or does not exist.
-    pub fn run_pre_upgrade_check(&mut self, unit: u32) -> ActionOutcome {
-        assert!(
-            self.units.get(&unit).is_some_and(|s| s.in_flight.is_none()),
-            "unit {unit} is busy or gone"
-        );
-        let stack_before = self.stack();
-        let run = self.run_core(unit, Event::PreUpgradeCheck, "pre-upgrade-check");
-        let mut outcome = ActionOutcome::default();
-        for effect in &run.effects {
-            match effect {
-                Effect::ActionFail(message) => outcome.failed = Some(message.clone()),
-                Effect::ActionResult { key, value } => {
-                    outcome.results.insert(key.clone(), value.clone());
-                }
-                _ => {}
-            }
+    /// `juju config mysql pause-after-unit-refresh=...` (`None` removes the option): every
+    /// unit will get `config-changed`; hooks and actions begun from now on read the new value.
+    pub fn set_pause_setting(&mut self, setting: Option<&str>) {
+        self.pause = setting.map(str::to_owned);
+        for sim in self.units.values_mut() {
+            sim.pending_config_changed = true;
         }
-        // An action that calls action-fail still commits its writes (juju-contract §3.1).
-        self.apply_writes(unit, run.writes, run.upgraded, run.succeeded);
-        if outcome.failed.is_none() {
-            self.completed_this_round.clear();
-        } else if self.stack() != stack_before {
-            self.violations.push(format!(
-                "a failed pre-upgrade-check on unit {unit} changed the stack"
-            ));
+    }
+
+    /// Makes the charm's pre-upgrade health check fail with `cause` (or pass, with `None`).
+    pub fn set_health_check_failure(&mut self, cause: Option<&str>) {
+        self.check_failure = cause.map(str::to_owned);
+    }
+
+    /// `juju run <unit> pre-upgrade-check`, run to completion at once.
+    pub fn run_pre_upgrade_check(&mut self, unit: u32) -> ActionOutcome {
+        self.run_action(unit, Event::PreUpgradeCheck)
+    }
+
+    /// `juju run <unit> <action>`, run to completion at once; see [`Self::begin_action`].
+    pub fn run_action(&mut self, unit: u32, action: Event) -> ActionOutcome {
+        let outcome = self.begin_action(unit, action);
+        self.commit(unit);
+        outcome
+    }
+
+    /// Starts `action` on `unit` and leaves it running, as a hook is left running by
+    /// [`Self::begin`]: its outcome is known at once, its bag writes are committed by
+    /// [`Self::commit`] (an action that calls `action-fail` still commits them). An action
+    /// never overlaps a hook on the same unit: one running there is committed first. It may
+    /// run while that unit has a failed hook to retry.
+    pub fn begin_action(&mut self, unit: u32, action: Event) -> ActionOutcome {
+        if !self.units.contains_key(&unit) {
+            return ActionOutcome {
+                failed: Some(format!("mysql/{unit} is not a unit of the application")),
+                ..ActionOutcome::default()
+            };
+        }
+        self.commit(unit);
+        let task = Task::Action(action);
+        let run = self.run_core(unit, action, &task.name());
+        let outcome = ActionOutcome::of(&run.effects);
+        let flight = run.into_flight(task, false);
+        if let Some(sim) = self.units.get_mut(&unit) {
+            sim.in_flight = Some(flight);
         }
         outcome
     }
 
-    /// Scripts the outcomes of `unit`'s next upgrades (`true` fails).
-    ///
-    /// # Panics
-    ///
-    /// If the unit does not exist.
+    /// Scripts the outcomes of `unit`'s next upgrades (`true` fails); nothing for a unit that
+    /// does not exist.
     pub fn script_failures(&mut self, unit: u32, outcomes: &[bool]) {
-        self.units
-            .get_mut(&unit)
-            .expect("known unit")
-            .failures
-            .extend(outcomes);
+        if let Some(sim) = self.units.get_mut(&unit) {
+            sim.failures.extend(outcomes);
+        }
     }
 
     /// Makes the `upgrade_unit` calls at these offsets from now fail, whichever unit makes them
@@ -534,14 +722,9 @@ impl Cluster {
     // ----- faults -----
 
     /// Leadership moves to `unit`: it gets `leader-elected`; a hook the old leader began as
-    /// leader and that wrote the app bag will fail to commit.
-    ///
-    /// # Panics
-    ///
-    /// If the unit does not exist.
+    /// leader and that wrote the app bag will fail to commit. Nothing for a unit that is gone.
     pub fn move_leader(&mut self, unit: u32) {
-        assert!(self.units.contains_key(&unit), "unit {unit} is gone");
-        if self.leader == unit {
+        if self.leader == unit || !self.units.contains_key(&unit) {
             return;
         }
         self.leader = unit;
@@ -600,9 +783,16 @@ impl Cluster {
         }
     }
 
+    /// The next hook `unit` begins exits non-zero when it ends (see [`Self::fail_hook`]).
+    pub fn fail_next_hook(&mut self, unit: u32) {
+        if let Some(sim) = self.units.get_mut(&unit) {
+            sim.fail_next_hook = true;
+        }
+    }
+
     // ----- hook delivery -----
 
-    /// The hook `unit` would start next, if it is not running one.
+    /// The hook `unit` would start next, if it is not running a hook or an action.
     pub fn next_hook(&self, unit: u32) -> Option<Hook> {
         self.units.get(&unit).and_then(|sim| {
             if sim.in_flight.is_some() {
@@ -628,8 +818,10 @@ impl Cluster {
         match hook {
             Hook::RelationCreated => sim.pending_created = false,
             Hook::LeaderElected => sim.pending_leader_elected = false,
+            Hook::ConfigChanged => sim.pending_config_changed = false,
             Hook::UpgradeCharm => {
-                // A retried upgrade-charm keeps the charm it started with (juju-contract §3.3).
+                // A retried upgrade-charm keeps the charm it started with: Juju re-runs the
+                // failed hook before it delivers the newer charm.
                 if !retrying {
                     sim.pending_upgrade_charm = false;
                     sim.revision = app_revision;
@@ -648,35 +840,50 @@ impl Cluster {
                 }
             }
         }
+        let fails = std::mem::take(&mut sim.fail_next_hook);
         let flight = self
             .run_core(unit, hook.core_event(), &hook.name())
-            .into_flight(hook);
+            .into_flight(Task::Hook(hook), fails);
         if let Some(sim) = self.units.get_mut(&unit) {
             sim.in_flight = Some(flight);
         }
         true
     }
 
-    /// Ends `unit`'s running hook with exit code 0: commits its bag writes and queues
-    /// `relation-changed` on the others. A hook begun as leader that wrote the app bag fails
-    /// instead if leadership moved meanwhile (juju-contract §3.1).
+    /// Ends `unit`'s running hook or action with exit code 0: commits its bag writes and queues
+    /// `relation-changed` on the others. It fails instead if it was begun as leader, wrote the
+    /// app bag and leadership moved meanwhile (Juju refuses a former leader's app bag writes),
+    /// or if it was set to fail ([`Self::fail_next_hook`]).
     pub fn commit(&mut self, unit: u32) {
         let Some(flight) = self.units.get_mut(&unit).and_then(|s| s.in_flight.take()) else {
             return;
         };
-        if flight.as_leader && self.leader != unit && flight.wrote_app() {
+        let lost_leadership = flight.as_leader && self.leader != unit && flight.wrote_app();
+        if flight.fails || lost_leadership {
             self.interrupt(unit, flight, false);
             return;
         }
-        if let Some(sim) = self.units.get_mut(&unit) {
+        if let (Task::Hook(_), Some(sim)) = (flight.task, self.units.get_mut(&unit)) {
             sim.in_error = false;
         }
-        self.apply_writes(unit, flight.writes, flight.upgraded, flight.succeeded);
+        let stack_before = self.stack();
+        let prepared = flight.task == Task::Action(Event::PreUpgradeCheck);
+        let check_failed = flight.action_failed;
+        self.apply_writes(unit, flight);
+        if prepared {
+            if !check_failed {
+                self.completed_this_round.clear();
+            } else if self.stack() != stack_before {
+                self.violations
+                    .push(Violation::FailedCheckChangedStack { unit });
+            }
+        }
     }
 
     /// Ends `unit`'s running hook with a non-zero exit: its bag writes are dropped, its
     /// statuses and workload changes stay, and the unit shows `error` and retries the hook
-    /// before anything else.
+    /// before anything else. A running action so ended fails with its writes dropped; it is
+    /// not retried.
     pub fn fail_hook(&mut self, unit: u32) {
         if let Some(flight) = self.units.get_mut(&unit).and_then(|s| s.in_flight.take()) {
             self.interrupt(unit, flight, false);
@@ -685,10 +892,12 @@ impl Cluster {
 
     /// Kills `unit`'s agent in the middle of its running hook: as [`Self::fail_hook`], except
     /// that a workload upgrade in progress is left half done (`stopped`), and the restarted
-    /// agent runs the hook again without showing an error.
+    /// agent runs the hook again without showing an error. A running action is ended as by
+    /// [`Self::fail_hook`].
     pub fn kill_agent(&mut self, unit: u32) {
         if let Some(flight) = self.units.get_mut(&unit).and_then(|s| s.in_flight.take()) {
-            self.interrupt(unit, flight, true);
+            let killed = matches!(flight.task, Task::Hook(_));
+            self.interrupt(unit, flight, killed);
         }
     }
 
@@ -696,8 +905,10 @@ impl Cluster {
         let Some(sim) = self.units.get_mut(&unit) else {
             return;
         };
-        sim.retry = Some(flight.hook);
-        sim.in_error = !killed;
+        if let Task::Hook(hook) = flight.task {
+            sim.retry = Some(hook);
+            sim.in_error = !killed;
+        }
         if flight.upgraded {
             if killed {
                 // Half done: the workload stays down until the re-run hook finishes it.
@@ -710,23 +921,53 @@ impl Cluster {
         }
     }
 
-    /// Runs every queued hook to completion, one at a time, lowest unit number first.
+    /// Runs every queued hook to completion, one at a time, lowest unit number first (running
+    /// actions stay running, and their units wait).
     pub fn settle(&mut self) {
-        for _ in 0..10_000 {
+        if !self.drain_until(|_| false) {
+            self.violations.push(Violation::DidNotSettle {
+                limit: SETTLE_LIMIT,
+                counting: "hooks",
+            });
+        }
+    }
+
+    /// As [`Self::run_until`], returning whether it stopped within the limit.
+    fn drain_until(&mut self, done: impl Fn(&Cluster) -> bool) -> bool {
+        for _ in 0..SETTLE_LIMIT {
+            if done(self) {
+                return true;
+            }
             let Some(unit) = self.ready_units().first().copied() else {
-                return;
+                return true;
             };
             self.begin(unit);
             self.commit(unit);
         }
-        self.violations
-            .push("did not settle within 10000 hooks".into());
+        false
+    }
+
+    /// Runs queued hooks one at a time, lowest unit first, until `done` holds (checked before
+    /// each hook) or nothing is left to run. Returns whether `done` holds.
+    pub fn run_until(&mut self, done: impl Fn(&Cluster) -> bool) -> bool {
+        self.drain_until(&done);
+        done(self)
+    }
+
+    /// Runs `unit`'s next queued hook to its end; returns the event it handled.
+    pub fn run_next(&mut self, unit: u32) -> Option<Event> {
+        let event = self.next_hook(unit).map(Hook::core_event);
+        if self.begin(unit) {
+            self.commit(unit);
+        }
+        event
     }
 
     /// Runs queued hooks until quiet, choosing at each step (by `choices`, then the first
-    /// option) whether to begin a hook on some idle unit or commit some running one.
+    /// option) whether to begin a hook on some idle unit or commit some running hook or
+    /// action.
     pub fn settle_randomly(&mut self, choices: &mut impl Iterator<Item = u32>) {
-        for _ in 0..10_000 {
+        for _ in 0..SETTLE_LIMIT {
             let mut options: Vec<(bool, u32)> = Vec::new();
             for &unit in self.units.keys() {
                 if self.is_busy(unit) {
@@ -746,114 +987,125 @@ impl Cluster {
                 self.commit(unit);
             }
         }
-        self.violations
-            .push("did not settle within 10000 steps".into());
+        self.violations.push(Violation::DidNotSettle {
+            limit: SETTLE_LIMIT,
+            counting: "steps",
+        });
     }
 
     /// What `unit` reads first, as the charm does: its own bag and the application bag
     /// (committed), and the units its agent has seen join.
     fn own_and_app(&self, unit: u32) -> PeerSnapshot {
-        let sim = &self.units[&unit];
+        let members = self
+            .units
+            .get(&unit)
+            .map(|sim| sim.members.clone())
+            .unwrap_or_default();
         PeerSnapshot::own_and_app(
             self.app.clone(),
             unit,
             unit == self.leader,
-            sim.members.clone(),
+            members,
             self.unit_bags.get(&unit).cloned().unwrap_or_default(),
             self.app_bag.clone(),
         )
     }
 
-    /// Runs the core for `event` on `unit` (`what` names the hook or action in violations),
+    /// Runs the core for `event` on `unit` (`during` names the hook or action in violations),
     /// applying immediate effects (statuses, logs, the workload) and checking the upgrade
     /// rules; returns the writes to commit and every effect.
-    fn run_core(&mut self, unit: u32, event: Event, what: &str) -> CoreRun {
-        let partial = self.own_and_app(unit);
+    fn run_core(&mut self, unit: u32, event: Event, during: &str) -> CoreRun {
+        let Some(sim) = self.units.get(&unit) else {
+            return CoreRun::default();
+        };
+        let revisions = Arc::clone(&self.revisions);
+        let Some(revision) = revisions.get(&sim.revision) else {
+            self.violations.push(Violation::UnknownRevision {
+                unit,
+                revision: sim.revision,
+            });
+            return CoreRun::default();
+        };
+        let own_and_app = self.own_and_app(unit);
+        // As the charm reads: its own bag and the application bag first, the others' (the
+        // agent's copies of the units it has seen join) only when the core asks for them.
+        let units_seen = own_and_app.app_units().len() as u64;
+        let charm = Charm {
+            unit,
+            revision: sim.revision,
+            model: &revision.model,
+            pin: &revision.workload,
+            workload: sim.workload.clone(),
+            reports_versions: self.report_versions,
+            pause: self.pause.as_deref(),
+            check_failure: self.check_failure.as_deref(),
+            upgrade_fails: self.failing_calls.contains(&self.upgrade_calls)
+                || sim.failures.front().copied().unwrap_or(false),
+        };
+        let agent_revision = sim.revision;
+        let run = run_hook(&event, own_and_app, &sim.cache, charm);
+        self.peer_reads.count(units_seen, run.read_every_unit);
+
         let committed_top = self.stack().last().copied();
         let as_leader = unit == self.leader;
-        let fail_by_schedule = self.failing_calls.contains(&self.upgrade_calls);
-        let revisions = Arc::clone(&self.revisions);
-        let keep_logs = self.keep_logs;
-        let report_versions = self.report_versions;
         let tampered = self.tampered;
+        let keep_logs = self.keep_logs;
         let mut violations = Vec::new();
         let mut writes = Vec::new();
+        let mut app_status = None;
+        let mut forced_completion = false;
         let Some(sim) = self.units.get_mut(&unit) else {
             return CoreRun::default();
         };
-        let Some(revision) = revisions.get(&sim.revision) else {
-            self.violations.push(format!(
-                "unit {unit} runs unknown revision {}",
-                sim.revision
-            ));
-            return CoreRun::default();
-        };
-        let versions = if report_versions {
-            CharmVersions::new(sim.revision.to_string(), revision.workload.clone())
-        } else {
-            CharmVersions::default()
-        };
-        let mut hooks = SimHooks {
-            versions,
-            model: revision.model.clone(),
-            pin: revision.workload.clone(),
-            workload: sim.workload.clone(),
-            fail: fail_by_schedule || sim.failures.front().copied().unwrap_or(false),
-            upgraded: None,
-            top_at_upgrade: None,
-            unit,
-        };
-        let mut effects = Vec::new();
-        // As the charm reads: its own bag and the application bag first, the others' (the
-        // agent's copies of the units it has seen join) only when the core asks for them.
-        let units_seen = partial.app_units().len() as u64;
-        let read_every_unit = match handle_own_and_app(&event, partial, &mut hooks, &mut effects) {
-            Handled::Done => false,
-            Handled::NeedsEveryUnit(partial) => {
-                let others = sim.cache.iter().map(|(&other, bag)| (other, bag.clone()));
-                handle(
-                    &event,
-                    partial.with_other_bags(others),
-                    &mut hooks,
-                    &mut effects,
-                );
-                true
-            }
-        };
-        self.peer_reads.count(units_seen, read_every_unit);
-        for effect in &effects {
+        for effect in &run.effects {
             match effect {
                 Effect::UnitStatus(status) => {
                     if !tampered
                         && status.kind == StatusKind::Blocked
                         && status.message.starts_with(messages::DATA_INVALID_PREFIX)
                     {
-                        violations.push(format!(
-                            "unit {unit} blocked on peer data nobody corrupted during {what}: {}",
-                            status.message
-                        ));
+                        violations.push(Violation::BlockedOnValidData {
+                            unit,
+                            during: during.to_owned(),
+                            message: status.message.clone(),
+                        });
                     }
                     sim.status = Some(status.clone());
+                }
+                Effect::AppStatus(status) => {
+                    if !as_leader {
+                        violations.push(Violation::NonLeaderSetAppStatus { unit });
+                    }
+                    app_status = Some(status.clone());
                 }
                 Effect::WorkloadVersion(version) => sim.published_version = Some(version.clone()),
                 Effect::Log { level, message } => {
                     if message.contains("did not settle within their step budget") {
-                        violations.push(format!(
-                            "unit {unit} hit the core's step budget during {what}"
-                        ));
+                        violations.push(Violation::StepBudget {
+                            unit,
+                            during: during.to_owned(),
+                        });
                     }
                     if keep_logs {
                         sim.log.push((*level, message.clone()));
                     }
                 }
-                Effect::SetUnit { key, value } => writes.push(Write::Unit {
-                    key: key.clone(),
-                    value: value.clone(),
-                }),
+                Effect::SetUnit { key, value } => {
+                    // `force-upgrade` accepting a failed unit completes it.
+                    forced_completion |= matches!(event, Event::ForceUpgrade { .. })
+                        && key == STATE_KEY
+                        && value == "completed";
+                    writes.push(Write::Unit {
+                        key: key.clone(),
+                        value: value.clone(),
+                    });
+                }
                 Effect::SetApp { key, value } => {
                     if !as_leader {
-                        violations
-                            .push(format!("non-leader {unit} wrote the app bag during {what}"));
+                        violations.push(Violation::NonLeaderWroteAppBag {
+                            unit,
+                            during: during.to_owned(),
+                        });
                     }
                     writes.push(Write::App {
                         key: key.clone(),
@@ -863,20 +1115,29 @@ impl Cluster {
                 _ => {}
             }
         }
-        sim.workload = hooks.workload.clone();
-        let upgraded = hooks.upgraded.is_some();
-        let succeeded = hooks.upgraded.as_ref().is_some_and(|record| !record.failed);
-        if let Some(record) = hooks.upgraded {
+        sim.workload = run.workload.clone();
+        let upgraded = run.upgraded.is_some();
+        let succeeded = run.upgraded.as_ref().is_some_and(|record| !record.failed);
+        if let Some(record) = run.upgraded {
             sim.failures.pop_front();
             sim.workload_in_flux = true;
             self.upgrade_calls = self.upgrade_calls.saturating_add(1);
             // The view is the committed app bag read at the start of the hook plus this hook's
             // own writes (a leader may pop a completed top and then upgrade itself).
-            if hooks.top_at_upgrade != Some(unit) {
-                violations.push(format!(
-                    "unit {unit} upgraded while the stack top was {:?} in its view ({:?} committed)",
-                    hooks.top_at_upgrade, committed_top
-                ));
+            if run.top_at_upgrade != Some(unit) {
+                violations.push(Violation::UpgradedOutOfTurn {
+                    unit,
+                    top_in_view: run.top_at_upgrade,
+                    committed_top,
+                });
+            }
+            if agent_revision > self.app_revision {
+                violations.push(Violation::InstalledAfterRefreshBack {
+                    unit,
+                    revision: agent_revision,
+                    workload: record.to.clone(),
+                    app_revision: self.app_revision,
+                });
             }
             let others: Vec<u32> = self
                 .units
@@ -888,11 +1149,12 @@ impl Cluster {
                 .map(|(&other, _)| other)
                 .collect();
             if !others.is_empty() {
-                violations.push(format!(
-                    "unit {unit} upgraded while the workload of {others:?} was still being changed"
-                ));
+                violations.push(Violation::UpgradedWhileOthersChanging { unit, others });
             }
             self.upgrades.push(record);
+        }
+        if app_status.is_some() {
+            self.app_status = app_status;
         }
         self.violations.extend(violations);
         CoreRun {
@@ -900,27 +1162,29 @@ impl Cluster {
             as_leader,
             upgraded,
             succeeded,
-            effects,
+            forced_completion,
+            effects: run.effects,
         }
     }
 
-    /// Commits a finished hook's writes and fans out `relation-changed`.
-    fn apply_writes(&mut self, unit: u32, writes: Vec<Write>, upgraded: bool, succeeded: bool) {
+    /// Commits a finished hook's or action's writes and fans out `relation-changed`.
+    fn apply_writes(&mut self, unit: u32, flight: InFlight) {
         let own_before = self.unit_bags.get(&unit).cloned().unwrap_or_default();
         let app_before = self.app_bag.clone();
         let stack_before = self.stack();
-        let wrote_stack = writes
+        let wrote_stack = flight
+            .writes
             .iter()
             .any(|w| matches!(w, Write::App { key, .. } if key == STACK_KEY));
-        if upgraded {
+        if flight.upgraded {
             if let Some(sim) = self.units.get_mut(&unit) {
                 sim.workload_in_flux = false;
             }
         }
-        if succeeded {
+        if flight.succeeded || flight.forced_completion {
             self.completed_this_round.insert(unit);
         }
-        for write in writes {
+        for write in flight.writes {
             match write {
                 Write::Unit { key, value } => {
                     let bag = self.unit_bags.entry(unit).or_default();
@@ -931,21 +1195,24 @@ impl Cluster {
         }
         let stack_after = match parse_stack(self.app_bag.get(STACK_KEY)) {
             Ok(stack) => stack,
-            Err(err) if wrote_stack => {
+            Err(error) if wrote_stack => {
                 self.violations
-                    .push(format!("unit {unit} committed an unreadable stack: {err}"));
+                    .push(Violation::UnreadableStack { unit, error });
                 Vec::new()
             }
             // Unreadable since a peer tampered with it; this hook did not write it.
             Err(_) => stack_before.clone(),
         };
-        for gone in stack_before.iter().filter(|u| !stack_after.contains(u)) {
-            if self.units.contains_key(gone) && !self.completed_this_round.contains(gone) {
-                self.violations.push(format!(
-                    "unit {gone} left the stack without having completed since the last prepare or recovery (state {:?})",
-                    self.state(*gone)
-                ));
+        for &gone in stack_before.iter().filter(|u| !stack_after.contains(u)) {
+            if self.units.contains_key(&gone) && !self.completed_this_round.contains(&gone) {
+                self.violations.push(Violation::LeftStackIncomplete {
+                    unit: gone,
+                    state: self.state(gone).map(str::to_owned),
+                });
             }
+        }
+        for entered in stack_after.iter().filter(|u| !stack_before.contains(u)) {
+            self.completed_this_round.remove(entered);
         }
         let upgrading: Vec<u32> = self
             .units
@@ -955,7 +1222,7 @@ impl Cluster {
             .collect();
         if upgrading.len() > 1 {
             self.violations
-                .push(format!("units {upgrading:?} committed upgrading together"));
+                .push(Violation::UpgradingTogether { units: upgrading });
         }
         let own_changed = self.unit_bags.get(&unit).cloned().unwrap_or_default() != own_before;
         let app_changed = self.app_bag != app_before;
@@ -980,8 +1247,11 @@ impl Cluster {
         self.removed.hash(state);
         self.app_bag.hash(state);
         self.unit_bags.hash(state);
+        self.app_status.hash(state);
         self.app_revision.hash(state);
         self.report_versions.hash(state);
+        self.pause.hash(state);
+        self.check_failure.hash(state);
         self.tampered.hash(state);
         self.completed_this_round.hash(state);
         // Only the failures still to come, relative to now.
@@ -997,10 +1267,12 @@ impl Cluster {
             sim.pending_created.hash(state);
             sim.pending_leader_elected.hash(state);
             sim.pending_upgrade_charm.hash(state);
+            sim.pending_config_changed.hash(state);
             sim.pending_departed.hash(state);
             sim.pending_changed.hash(state);
             sim.retry.hash(state);
             sim.in_error.hash(state);
+            sim.fail_next_hook.hash(state);
             sim.members.hash(state);
             sim.cache.hash(state);
             sim.failures.hash(state);
@@ -1011,7 +1283,8 @@ impl Cluster {
 }
 
 /// The next hook of an agent that is not running one, in the Juju scheduler's order: a hook to
-/// retry, relation-created, leader-elected, upgrade-charm, departed, changed (app first).
+/// retry, relation-created, leader-elected, upgrade-charm, config-changed, departed, changed
+/// (app first).
 fn next_hook_of(sim: &SimUnit) -> Option<Hook> {
     if let Some(hook) = sim.retry {
         Some(hook)
@@ -1021,6 +1294,8 @@ fn next_hook_of(sim: &SimUnit) -> Option<Hook> {
         Some(Hook::LeaderElected)
     } else if sim.pending_upgrade_charm {
         Some(Hook::UpgradeCharm)
+    } else if sim.pending_config_changed {
+        Some(Hook::ConfigChanged)
     } else if let Some(&gone) = sim.pending_departed.iter().next() {
         Some(Hook::RelationDeparted(gone))
     } else {

@@ -16,7 +16,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 
 use crate::cluster::Cluster;
-use crate::fixtures::{seed_revisions, ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
+use crate::fixtures::{ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
 use crate::rng::SplitMix64;
 use crate::scenario::{describe, Ending, Operator, OperatorStep, Phase, Script};
 
@@ -124,7 +124,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// `units` units, leader 0, the seed's flow (first unit fails, rollback), every fault kind,
+    /// `units` units, leader 0, the how-to's flow (first unit fails, rollback), every fault kind,
     /// at most one fault per run, overlapping hooks.
     pub fn new(units: u32) -> Self {
         Config {
@@ -283,14 +283,11 @@ pub struct World {
 impl World {
     /// A freshly deployed application at the original revision.
     pub fn new(config: &Config) -> Self {
-        let mut cluster = Cluster::deploy(
-            config.units,
-            config.leader,
-            &seed_revisions(),
-            ORIGINAL_REVISION,
-        );
-        cluster.keep_logs = false;
-        cluster.report_versions = config.beyond_v0;
+        let cluster = Cluster::builder(config.units)
+            .leader(config.leader)
+            .charm_versions(config.beyond_v0)
+            .keep_logs(false)
+            .deploy();
         World {
             cluster,
             operator: Operator::new(config.script),
@@ -374,7 +371,7 @@ impl World {
             self.faults_used += 1;
         }
         self.steps += 1;
-        problems.append(&mut self.cluster.violations);
+        problems.extend(self.cluster.violations.drain(..).map(|v| v.to_string()));
         problems.extend(self.check_state());
         problems
     }

@@ -1,4 +1,4 @@
-//! Charm revisions used by the tests and the explorer, as in the seed how-to: revision 42 runs
+//! Charm revisions used by the tests and the explorer, as in the how-to: revision 42 runs
 //! MySQL 8.0.33, 43 runs 8.0.34 (the upgrade that fails), 44 runs 8.0.35 (a second refresh
 //! target), 90 runs 9.1.0 (cannot upgrade from 8.0.33).
 
@@ -6,13 +6,13 @@ use juju_upgrade::DependencyModel;
 
 use crate::cluster::Revision;
 
-/// Revision 42 (the seed's "previous" revision): MySQL 8.0.33.
+/// Revision 42 (the how-to's "previous" revision): MySQL 8.0.33.
 pub const REV_42_DEPS: &str = r#"{
     "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "42"},
     "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.33"}
 }"#;
 
-/// Revision 43 (the seed's failed upgrade target): MySQL 8.0.34.
+/// Revision 43 (the how-to's failed upgrade target): MySQL 8.0.34.
 pub const REV_43_DEPS: &str = r#"{
     "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "43"},
     "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}
@@ -50,7 +50,7 @@ pub fn model(json: &str) -> DependencyModel {
 }
 
 /// Revisions 42 (8.0.33), 43 (8.0.34), 44 (8.0.35) and 90 (9.1.0).
-pub fn seed_revisions() -> Vec<(u32, Revision)> {
+pub fn howto_revisions() -> Vec<(u32, Revision)> {
     let revision = |deps: &str, workload: &str| Revision {
         model: model(deps),
         workload: workload.into(),
@@ -74,6 +74,6 @@ mod tests {
             assert!(juju_upgrade::check_upgrade(&base, &model(deps)).is_ok());
         }
         assert!(juju_upgrade::check_upgrade(&base, &model(REV_90_DEPS)).is_err());
-        assert_eq!(seed_revisions().len(), 4);
+        assert_eq!(howto_revisions().len(), 4);
     }
 }

@@ -1,6 +1,6 @@
 //! The operator's side of an explored run, and the checks on states where no hook is left.
 //!
-//! The operator follows the seed how-to: wait for the deployment, run `pre-upgrade-check` on
+//! The operator follows the how-to: wait for the deployment, run `pre-upgrade-check` on
 //! the leader, `juju refresh` to the new revision; when a unit shows it failed, run
 //! `pre-upgrade-check` again (recovery) and `juju refresh` back to the original revision; repeat
 //! if the rollback fails, a bounded number of times. A run is over when no hook is left and the
@@ -76,7 +76,7 @@ pub struct Script {
 }
 
 impl Default for Script {
-    /// The seed's flow: the first unit fails, one recovery, the rollback succeeds.
+    /// The how-to's flow: the first unit fails, one recovery, the rollback succeeds.
     fn default() -> Self {
         Script {
             fail_upgrade: Some(0),

@@ -1,12 +1,12 @@
-//! The cluster model behaves as Juju does (juju-contract §3-§4), faults included: if these
+//! The cluster model delivers hooks as Juju does, faults included: if these
 //! drift, the explorer explores a world that is not Juju's.
 
 use juju_upgrade::StatusKind;
 use juju_upgrade_harness::cluster::{Cluster, Hook, Source};
-use juju_upgrade_harness::fixtures::{seed_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
+use juju_upgrade_harness::fixtures::{howto_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
 
 fn deployed(count: u32) -> Cluster {
-    let mut cluster = Cluster::deploy(count, 0, &seed_revisions(), ORIGINAL_REVISION);
+    let mut cluster = Cluster::deploy(count, 0, &howto_revisions(), ORIGINAL_REVISION);
     cluster.settle();
     assert!(cluster.violations.is_empty(), "{:?}", cluster.violations);
     cluster
@@ -23,7 +23,7 @@ fn refreshed(count: u32) -> Cluster {
 
 #[test]
 fn writes_commit_at_hook_end_and_fan_out_to_the_other_units_only() {
-    let mut cluster = Cluster::deploy(3, 0, &seed_revisions(), ORIGINAL_REVISION);
+    let mut cluster = Cluster::deploy(3, 0, &howto_revisions(), ORIGINAL_REVISION);
     assert!(cluster.begin(1));
     assert_eq!(
         cluster.state(1),
@@ -114,7 +114,7 @@ fn a_killed_agent_leaves_a_half_done_upgrade_and_reruns_the_hook() {
 
 #[test]
 fn a_hook_begun_as_leader_that_wrote_the_app_bag_fails_when_leadership_moved() {
-    let mut cluster = Cluster::deploy(2, 0, &seed_revisions(), ORIGINAL_REVISION);
+    let mut cluster = Cluster::deploy(2, 0, &howto_revisions(), ORIGINAL_REVISION);
     cluster.begin(0); // relation-created: the leader writes the dependencies
     cluster.move_leader(1);
     cluster.commit(0);

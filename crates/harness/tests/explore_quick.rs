@@ -12,7 +12,7 @@ use juju_upgrade_harness::explore::{
 };
 use juju_upgrade_harness::scenario::Script;
 
-/// The operator scripts explored: the seed's flow (the first unit fails, recovery, rollback),
+/// The operator scripts explored: the how-to's flow (the first unit fails, recovery, rollback),
 /// a clean upgrade, a later unit failing, and the rollback failing too.
 fn scripts() -> Vec<Script> {
     let base = Script::default();

@@ -5,7 +5,7 @@
 
 use juju_upgrade::{messages, StatusKind, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
 use juju_upgrade_harness::cluster::{Cluster, Source};
-use juju_upgrade_harness::fixtures::{seed_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
+use juju_upgrade_harness::fixtures::{howto_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
 use proptest::prelude::*;
 
 fn garbage() -> impl Strategy<Value = String> {
@@ -35,7 +35,7 @@ proptest! {
         value in garbage(),
         fail_first in any::<bool>(),
     ) {
-        let mut cluster = Cluster::deploy(count, 0, &seed_revisions(), ORIGINAL_REVISION);
+        let mut cluster = Cluster::deploy(count, 0, &howto_revisions(), ORIGINAL_REVISION);
         cluster.keep_logs = false;
         cluster.settle();
         prop_assert_eq!(cluster.run_pre_upgrade_check(0).failed, None);

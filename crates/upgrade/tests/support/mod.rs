@@ -1,9 +1,33 @@
-//! Test-only helpers shared by the integration tests: a scriptable [`FakeHooks`], snapshot
-//! builders and effect filters. The dependency fixtures and the in-process cluster come from
-//! the `juju-upgrade-harness` crate.
+//! Test-only helpers shared by the core's tests, which call the core directly on hand-built
+//! views: a scriptable [`FakeHooks`], snapshot builders, effect filters and the dependency
+//! models of the how-to's revisions.
 #![allow(dead_code, unused_imports)]
 
-pub use juju_upgrade_harness::fixtures::{model, REV_42_DEPS, REV_43_DEPS, REV_90_DEPS};
+/// Revision 42: MySQL 8.0.33.
+pub const REV_42_DEPS: &str = r#"{
+    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "42"},
+    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.33"}
+}"#;
+
+/// Revision 43: MySQL 8.0.34.
+pub const REV_43_DEPS: &str = r#"{
+    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "43"},
+    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}
+}"#;
+
+/// A revision that cannot upgrade from 8.0.33.
+pub const REV_90_DEPS: &str = r#"{
+    "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "90"},
+    "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "^9.1", "version": "9.1.0"}
+}"#;
+
+/// Parses one of the models above.
+pub fn model(json: &str) -> DependencyModel {
+    match DependencyModel::from_json(json) {
+        Ok(model) => model,
+        Err(err) => panic!("fixture dependency model is invalid: {err}"),
+    }
+}
 
 use juju_upgrade::{
     CharmVersions, ClusterNotReady, DependencyModel, Effect, LogLevel, PeerSnapshot, Status,

@@ -10,7 +10,7 @@
 
 use juju_upgrade::StatusKind;
 use juju_upgrade_harness::cluster::Cluster;
-use juju_upgrade_harness::fixtures::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
+use juju_upgrade_harness::fixtures::{howto_revisions, model, REV_42_DEPS, REV_43_DEPS};
 use proptest::prelude::*;
 
 const RECOVERY_ROUNDS: usize = 3;
@@ -31,7 +31,7 @@ proptest! {
     ) {
         let leader = leader_pick % count;
         let units: Vec<u32> = (0..count).collect();
-        let mut cluster = Cluster::deploy(count, leader, &seed_revisions(), 42);
+        let mut cluster = Cluster::deploy(count, leader, &howto_revisions(), 42);
         let mut choices = choices.into_iter();
         cluster.settle_randomly(&mut choices);
         prop_assert!(units.iter().all(|&u| cluster.state(u) == Some("idle")));

@@ -1,4 +1,4 @@
-//! Bugs the explorer (`juju-upgrade-harness`) found in the core, each replayed from the trace
+//! Bugs the explorer found in the core, each replayed from the trace
 //! that found it (`cargo run -p juju-upgrade-harness --bin explore -- --trace "..."` narrates
 //! one).
 //!
@@ -15,7 +15,7 @@ use juju_upgrade_harness::explore::{
 use juju_upgrade_harness::rng::SplitMix64;
 use juju_upgrade_harness::scenario::Script;
 
-/// `units` units, one fault of the kinds listed, the seed flow with the failing upgrade given.
+/// `units` units, one fault of the kinds listed, the how-to's flow with the failing upgrade given.
 fn config(units: u32, faults: &str, fail_upgrade: Option<u32>) -> Config {
     let mut config = Config::new(units);
     config.faults = Faults::parse(faults).expect("valid fault kinds");

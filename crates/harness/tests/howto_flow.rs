@@ -1,14 +1,14 @@
-//! The seed's flow ("How to roll back a single cluster") end to end through the in-process
+//! The how-to's flow ("How to roll back a single cluster") end to end through the in-process
 //! cluster harness: refresh, a unit fails, `pre-upgrade-check` enters recovery, refresh back,
 //! units roll back one at a time with the failed unit first, and the cluster is healthy again.
 
 use juju_upgrade::{messages, LogLevel, Status, StatusKind};
 use juju_upgrade_harness::cluster::{Cluster, UpgradeRecord};
-use juju_upgrade_harness::fixtures::{model, seed_revisions, REV_42_DEPS, REV_43_DEPS};
+use juju_upgrade_harness::fixtures::{howto_revisions, model, REV_42_DEPS, REV_43_DEPS};
 
 /// `count` units at revision 42 with unit 0 as leader, after the peer relation is set up.
 fn deployed(count: u32) -> Cluster {
-    let mut cluster = Cluster::deploy(count, 0, &seed_revisions(), 42);
+    let mut cluster = Cluster::deploy(count, 0, &howto_revisions(), 42);
     cluster.settle();
     for unit in 0..count {
         assert_eq!(cluster.state(unit), Some("idle"));

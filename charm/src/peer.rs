@@ -87,7 +87,12 @@ pub fn read_bags(
 ) -> Result<Vec<(u32, Bag)>, ToolError> {
     units
         .into_iter()
-        .map(|unit| Ok((unit, tools.relation_get_unit(relation, &view.unit_name(unit))?)))
+        .map(|unit| {
+            Ok((
+                unit,
+                tools.relation_get_unit(relation, &view.unit_name(unit))?,
+            ))
+        })
         .collect()
 }
 

@@ -316,7 +316,10 @@ pub fn pause_setting(tools: &dyn HookTools) -> Result<Option<String>, ToolError>
 /// Without the `upgrade` relation the core answers with v0's messages (the action fails
 /// with "Could not find upgrade relation."). A failing hook tool stops the core's turn before
 /// it touches the workload, and is this function's error: the hook fails and Juju retries it.
-pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<Option<Outcome>, CharmError> {
+pub fn on_upgrade_event(
+    ctx: &HookContext<'_>,
+    event: Event,
+) -> Result<Option<Outcome>, CharmError> {
     let Some(relation) = peer::upgrade_relation_of(&ctx.dispatch.event, ctx.tools)? else {
         let mut sink = ToolSink::without_relation(ctx.tools);
         no_relation(&event, &mut sink)?;
@@ -331,7 +334,12 @@ pub fn on_upgrade_event(ctx: &HookContext<'_>, event: Event) -> Result<Option<Ou
     let outcome = match handle_own_and_app(input, &mut hooks, &mut sink)? {
         Handled::Done(outcome) => outcome,
         Handled::NeedsEveryUnit(pending) => {
-            let bags = peer::read_bags(ctx.tools, &relation, pending.view(), pending.units_to_read())?;
+            let bags = peer::read_bags(
+                ctx.tools,
+                &relation,
+                pending.view(),
+                pending.units_to_read(),
+            )?;
             let mut hooks = hooks.with_planned_units(ctx.tools.planned_units()?.len());
             pending.complete(bags, &mut hooks, &mut sink)?
         }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use juju_upgrade::{
-    handle, handle_own_and_app, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect,
-    Event, Handled, PeerSnapshot, UpgradeFailed, UpgradeHooks,
+    handle_own_and_app, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event,
+    Handled, Input, PeerSnapshot, UpgradeFailed, UpgradeHooks,
 };
 
 use crate::cluster::UpgradeRecord;
@@ -56,18 +56,6 @@ struct Hooks<'a> {
 impl UpgradeHooks for Hooks<'_> {
     fn dependency_model(&self) -> &DependencyModel {
         self.charm.model
-    }
-
-    fn this_charm(&self) -> CharmVersions {
-        if self.charm.reports_versions {
-            CharmVersions::new(self.charm.revision.to_string(), self.charm.pin)
-        } else {
-            CharmVersions::default()
-        }
-    }
-
-    fn pause_after_unit_refresh(&self) -> Option<String> {
-        self.charm.pause.map(str::to_owned)
     }
 
     fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {
@@ -122,22 +110,26 @@ pub(crate) fn run_hook(
     others: &BTreeMap<u32, Bag>,
     charm: Charm<'_>,
 ) -> Run {
+    let versions = if charm.reports_versions {
+        CharmVersions::new(charm.revision.to_string(), charm.pin)
+    } else {
+        CharmVersions::default()
+    };
+    let input = Input::new(*event, own_and_app)
+        .with_charm(versions)
+        .with_pause_setting(charm.pause.map(str::to_owned));
     let mut hooks = Hooks {
         charm,
         upgraded: None,
         top_at_upgrade: None,
     };
     let mut effects = Vec::new();
-    let read_every_unit = match handle_own_and_app(event, own_and_app, &mut hooks, &mut effects) {
-        Handled::Done => false,
-        Handled::NeedsEveryUnit(partial) => {
+    let Ok(handled) = handle_own_and_app(input, &mut hooks, &mut effects);
+    let read_every_unit = match handled {
+        Handled::Done(_) => false,
+        Handled::NeedsEveryUnit(pending) => {
             let others = others.iter().map(|(&other, bag)| (other, bag.clone()));
-            handle(
-                event,
-                partial.with_other_bags(others),
-                &mut hooks,
-                &mut effects,
-            );
+            let Ok(_) = pending.complete(others, &mut hooks, &mut effects);
             true
         }
     };

@@ -32,9 +32,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+use juju_upgrade::wire::{DEPENDENCIES_KEY, STACK_KEY, STATE_KEY};
 use juju_upgrade::{
     messages, Bag, DependencyModel, Effect, Event, LogLevel, PeerSnapshot, Status, StatusKind,
-    UpgradeStack, DEPENDENCIES_KEY, STACK_KEY, STATE_KEY,
+    UpgradeStack,
 };
 
 use crate::charm::{run_hook, Charm};

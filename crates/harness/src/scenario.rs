@@ -9,7 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use juju_upgrade::{messages, Status, StatusKind, ROUND_KEY};
+use juju_upgrade::wire::ROUND_KEY;
+use juju_upgrade::{messages, Status, StatusKind};
 
 use crate::cluster::{ActionOutcome, Cluster};
 use crate::fixtures::{ORIGINAL_REVISION, UPGRADE_REVISION};

@@ -5,11 +5,11 @@
 //! retried hooks. Each test is named after the behaviour it pins down. (The rules checked on
 //! one unit's hand-built view are in `crates/upgrade/tests/beyond_v0.rs`.)
 
-use juju_upgrade::{
-    messages, CharmVersions, Event, LogLevel, Status, StatusKind, CHARM_VERSIONS_KEY,
-    COMPATIBILITY_SKIPPED_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, RESUMED_ROUND_KEY,
-    ROLLBACK_ROUND_KEY, ROUND_KEY, UPGRADE_TARGET_KEY,
+use juju_upgrade::wire::{
+    CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY,
+    RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY, UPGRADE_TARGET_KEY,
 };
+use juju_upgrade::{messages, CharmVersions, Event, LogLevel, Status, StatusKind};
 use juju_upgrade_harness::cluster::Cluster;
 use proptest::prelude::*;
 

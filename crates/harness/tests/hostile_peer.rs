@@ -3,7 +3,8 @@
 //! together with another, no non-leader writes the app bag, and every unit that cannot read
 //! the data says so in a blocked status that names the problem.
 
-use juju_upgrade::{messages, StatusKind, DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
+use juju_upgrade::wire::{DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
+use juju_upgrade::{messages, StatusKind};
 use juju_upgrade_harness::cluster::{Cluster, Source};
 use juju_upgrade_harness::fixtures::{howto_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
 use proptest::prelude::*;

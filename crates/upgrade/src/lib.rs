@@ -199,7 +199,9 @@ pub use error::{
 };
 pub use hooks::UpgradeHooks;
 pub use input::Input;
-pub use machine::{handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled, Pending};
+pub use machine::{
+    handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled, Pending,
+};
 pub use outcome::{ActionOutcome, Outcome};
 pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION};
 pub use snapshot::{unit_number, Bag, PeerScope, PeerSnapshot};

@@ -118,7 +118,6 @@ impl fmt::Display for Event {
     }
 }
 
-
 /// Handles one event on one unit from a view of every unit's bag, emitting effects to `sink`
 /// in the order they are decided, and says what the event left ([`Outcome`]).
 ///
@@ -526,7 +525,6 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             self.stopped = Some(err);
         }
     }
-
 
     fn log(&mut self, level: LogLevel, message: impl Into<String>) {
         self.emit(Effect::Log {
@@ -944,10 +942,7 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
     /// workload. `failed` pauses everyone instead, and the documented recovery
     /// (`pre-upgrade-check`, then `juju refresh` to the revision wanted) takes every unit there,
     /// one at a time.
-    fn pause_on_second_refresh<H: UpgradeHooks>(
-        &mut self,
-        hooks: &mut H,
-    ) -> Result<(), Stop> {
+    fn pause_on_second_refresh<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         self.log(
             LogLevel::Error,
             format!(
@@ -973,8 +968,7 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         }
         Ok(match self.view.own_state()? {
             Some(UnitState::Completed) => {
-                self.view.app_round()?.is_some()
-                    && self.view.marked_this_round(self.view.unit)?
+                self.view.app_round()?.is_some() && self.view.marked_this_round(self.view.unit)?
             }
             Some(UnitState::Idle) => self.view.upgrade_stack()?.is_empty(),
             _ => false,

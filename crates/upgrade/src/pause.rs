@@ -15,8 +15,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-
-
 /// The config option's name, as operators type it.
 pub const PAUSE_OPTION: &str = "pause-after-unit-refresh";
 

@@ -20,7 +20,6 @@ use crate::wire::{
 /// A relation databag: string keys to string values.
 pub type Bag = BTreeMap<String, String>;
 
-
 /// The unit number in a Juju unit name (`mysql/2` is 2); `None` if the name is not `app/N`.
 pub fn unit_number(name: &str) -> Option<u32> {
     let (app, number) = name.rsplit_once('/')?;

@@ -10,7 +10,6 @@
 
 use serde::{Deserialize, Serialize};
 
-
 /// A charm build: its own version and the workload version it pins.
 ///
 /// The charm reports it in [`crate::Input::charm`]. An empty `charm` means

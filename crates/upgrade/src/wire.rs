@@ -143,7 +143,10 @@ mod tests {
         assert_eq!(seen.len(), 15);
         let docs = include_str!("wire.rs");
         for (key, _) in BAG_KEYS {
-            assert!(docs.contains(&format!("`{key}` |")), "{key} not in the table");
+            assert!(
+                docs.contains(&format!("`{key}` |")),
+                "{key} not in the table"
+            );
         }
     }
 }

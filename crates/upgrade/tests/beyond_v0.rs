@@ -6,11 +6,13 @@
 
 mod support;
 
+use juju_upgrade::wire::{
+    CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY,
+    STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+};
 use juju_upgrade::{
-    handle, messages, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event, LogLevel,
-    PeerSnapshot, StatusKind, UpgradeFailed, UpgradeHooks, CHARM_VERSIONS_KEY,
-    ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY,
-    STATE_KEY, UPGRADE_TARGET_KEY,
+    handle, messages, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event, Input,
+    LogLevel, PeerSnapshot, StatusKind, UpgradeFailed, UpgradeHooks,
 };
 use support::{action_failure, logs, run, view_with_stack, writes, FakeHooks};
 
@@ -59,12 +61,6 @@ impl UpgradeHooks for Versioned {
     ) -> Result<(), UpgradeFailed> {
         self.inner.upgrade_unit(view, progress)
     }
-    fn this_charm(&self) -> CharmVersions {
-        self.this.clone()
-    }
-    fn pause_after_unit_refresh(&self) -> Option<String> {
-        self.pause.clone()
-    }
     fn workload_version(&mut self, view: &PeerSnapshot) -> Option<String> {
         self.inner.workload_version(view)
     }
@@ -72,7 +68,10 @@ impl UpgradeHooks for Versioned {
 
 fn run_versioned(event: Event, view: PeerSnapshot, hooks: &mut Versioned) -> Vec<Effect> {
     let mut effects = Vec::new();
-    handle(&event, view, hooks, &mut effects);
+    let input = Input::new(event, view)
+        .with_charm(hooks.this.clone())
+        .with_pause_setting(hooks.pause.clone());
+    let Ok(_) = handle(input, hooks, &mut effects);
     effects
 }
 

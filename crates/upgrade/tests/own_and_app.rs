@@ -9,11 +9,13 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use juju_upgrade::wire::{
+    CHARM_VERSIONS_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY,
+    RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+};
 use juju_upgrade::{
     handle, handle_own_and_app, messages, Bag, CharmVersions, Effect, Event, Handled, LogLevel,
-    PeerScope, PeerSnapshot, SnapshotError, Status, StatusKind, UnitState, CHARM_VERSIONS_KEY,
-    ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY,
-    ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+    Outcome, PeerScope, PeerSnapshot, SnapshotError, Status, StatusKind, UnitState,
 };
 use proptest::prelude::*;
 use support::{any_event, RecordingHooks};
@@ -28,6 +30,36 @@ fn partial_of(full: &PeerSnapshot) -> PeerSnapshot {
         full.unit_bags.get(&full.unit).cloned().unwrap_or_default(),
         full.app_bag.clone(),
     )
+}
+
+/// `handle_own_and_app` as the charm calls it, the hooks' versions and pause setting in the
+/// input, with a `Vec` sink.
+fn two_bags(
+    event: Event,
+    partial: PeerSnapshot,
+    hooks: &mut RecordingHooks,
+    effects: &mut Vec<Effect>,
+) -> Handled {
+    let input = hooks.input(event, partial);
+    let Ok(handled) = handle_own_and_app(input, hooks, effects);
+    handled
+}
+
+/// `handle` on a view of every unit, as [`two_bags`] calls it.
+fn every_bag(
+    event: Event,
+    full: PeerSnapshot,
+    hooks: &mut RecordingHooks,
+    effects: &mut Vec<Effect>,
+) -> Outcome {
+    let input = hooks.input(event, full);
+    let Ok(outcome) = handle(input, hooks, effects);
+    outcome
+}
+
+/// Whether the core gave `partial` back, untouched, asking for every unit's bag.
+fn asks_for_every_unit(handled: &Handled, partial: &PeerSnapshot) -> bool {
+    matches!(handled, Handled::NeedsEveryUnit(pending) if pending.view() == partial)
 }
 
 /// What a partial view leaves out (see `handle_own_and_app`): the status a waiting unit sets
@@ -64,15 +96,19 @@ fn check_both_ways(
     let partial = partial_of(&full);
     let mut partial_hooks = hooks.clone();
     let mut partial_effects = Vec::new();
-    let handled = handle_own_and_app(
-        &event,
+    let handled = two_bags(
+        event,
         partial.clone(),
         &mut partial_hooks,
         &mut partial_effects,
     );
     match handled {
         Handled::NeedsEveryUnit(back) => {
-            prop_assert_eq!(back, partial, "the view must come back as it was given");
+            prop_assert_eq!(
+                back.view(),
+                &partial,
+                "the view must come back as it was given"
+            );
             prop_assert!(
                 partial_effects.is_empty(),
                 "effects escaped a partial decision: {:?}",
@@ -85,11 +121,11 @@ fn check_both_ways(
             );
             Ok(false)
         }
-        Handled::Done => {
+        Handled::Done(_) => {
             prop_assert!(!full.is_leader && !event.is_action());
             let mut full_hooks = hooks;
             let mut full_effects = Vec::new();
-            handle(&event, full, &mut full_hooks, &mut full_effects);
+            every_bag(event, full, &mut full_hooks, &mut full_effects);
             prop_assert_eq!(
                 without_waiting(partial_effects),
                 without_waiting(full_effects)
@@ -285,10 +321,9 @@ fn plausible_cases_are_often_decided_on_the_partial_view_with_writes() {
             .expect("strategy builds")
             .current();
         let mut effects = Vec::new();
-        let handled =
-            handle_own_and_app(&event, partial_of(&full), &mut hooks.clone(), &mut effects);
+        let handled = two_bags(event, partial_of(&full), &mut hooks.clone(), &mut effects);
         total += 1;
-        if handled == Handled::Done {
+        if matches!(handled, Handled::Done(_)) {
             partial += 1;
             if effects.iter().any(|e| matches!(e, Effect::SetUnit { .. })) {
                 partial_writing += 1;
@@ -342,20 +377,20 @@ fn v0_hooks() -> RecordingHooks {
 /// `event` on the unit of `full`, decided on its own bag and the application bag alone.
 fn decide_on_two_bags(event: Event, full: &PeerSnapshot) -> (Handled, Vec<Effect>) {
     let mut effects = Vec::new();
-    let handled = handle_own_and_app(&event, partial_of(full), &mut v0_hooks(), &mut effects);
+    let handled = two_bags(event, partial_of(full), &mut v0_hooks(), &mut effects);
     (handled, effects)
 }
 
 #[test]
 fn a_non_leader_waiting_its_turn_decides_from_two_bags() {
     let mut effects = Vec::new();
-    let handled = handle_own_and_app(
-        &Event::RelationChanged,
+    let handled = two_bags(
+        Event::RelationChanged,
         partial_of(&mid_upgrade(2)),
         &mut v0_hooks(),
         &mut effects,
     );
-    assert_eq!(handled, Handled::Done);
+    assert!(matches!(handled, Handled::Done(_)));
     assert_eq!(effects, Vec::<Effect>::new(), "waiting writes nothing");
 }
 
@@ -364,7 +399,7 @@ fn upgrade_charm_on_a_unit_below_the_top_is_decided_from_two_bags() {
     let mut full = mid_upgrade(2);
     set(&mut full, 2, STATE_KEY, "idle");
     let (handled, effects) = decide_on_two_bags(Event::UpgradeCharm, &full);
-    assert_eq!(handled, Handled::Done);
+    assert!(matches!(handled, Handled::Done(_)));
     assert!(effects.contains(&Effect::UnitStatus(Status::waiting(
         messages::WAITING_FOR_OTHERS
     ))));
@@ -386,10 +421,9 @@ fn the_unit_on_top_the_leader_and_actions_need_every_unit() {
         let partial = partial_of(&view);
         let mut hooks = v0_hooks();
         let mut effects = Vec::new();
-        let handled = handle_own_and_app(&event, partial.clone(), &mut hooks, &mut effects);
-        assert_eq!(
-            handled,
-            Handled::NeedsEveryUnit(partial),
+        let handled = two_bags(event, partial.clone(), &mut hooks, &mut effects);
+        assert!(
+            asks_for_every_unit(&handled, &partial),
             "{event} on unit {}",
             view.unit
         );
@@ -409,17 +443,17 @@ fn the_top_unit_upgrades_once_it_has_read_every_unit() {
         .collect();
     let mut hooks = v0_hooks();
     let mut effects = Vec::new();
-    let Handled::NeedsEveryUnit(partial) = handle_own_and_app(
-        &Event::RelationChanged,
+    let Handled::NeedsEveryUnit(partial) = two_bags(
+        Event::RelationChanged,
         partial_of(&full),
         &mut hooks,
         &mut effects,
     ) else {
         panic!("the top unit decided without the others' states");
     };
-    let completed = partial.with_other_bags(others);
+    let completed = partial.view().clone().with_other_bags(others);
     assert_eq!(completed, full);
-    handle(&Event::RelationChanged, completed, &mut hooks, &mut effects);
+    every_bag(Event::RelationChanged, completed, &mut hooks, &mut effects);
     assert_eq!(hooks.calls, vec!["upgrade_unit"]);
     assert!(effects.contains(&Effect::SetUnit {
         key: STATE_KEY.into(),
@@ -440,15 +474,15 @@ fn a_completed_unit_with_the_stack_empty_reads_every_unit_before_returning_to_id
         );
     }
     let partial = partial_of(&full);
-    let handled = handle_own_and_app(
-        &Event::RelationChanged,
+    let handled = two_bags(
+        Event::RelationChanged,
         partial.clone(),
         &mut v0_hooks(),
         &mut Vec::new(),
     );
-    assert_eq!(handled, Handled::NeedsEveryUnit(partial));
+    assert!(asks_for_every_unit(&handled, &partial));
     let mut effects = Vec::new();
-    handle(&Event::RelationChanged, full, &mut v0_hooks(), &mut effects);
+    every_bag(Event::RelationChanged, full, &mut v0_hooks(), &mut effects);
     assert!(
         !effects.iter().any(|e| matches!(e, Effect::SetUnit { .. })),
         "unit 2 still upgrades: unit 1 must stay completed, {effects:?}"
@@ -461,8 +495,8 @@ fn handle_refuses_a_partial_view_where_it_needs_the_others() {
     set(&mut top, 4, STATE_KEY, "ready");
     let mut hooks = v0_hooks();
     let mut effects = Vec::new();
-    handle(
-        &Event::RelationChanged,
+    every_bag(
+        Event::RelationChanged,
         partial_of(&top),
         &mut hooks,
         &mut effects,
@@ -517,21 +551,21 @@ fn a_corrupt_bag_of_another_unit_blocks_the_leader_not_a_unit_waiting_without_re
     let mut full = mid_upgrade(2);
     set(&mut full, 3, STATE_KEY, "upgrayding");
     let (handled, mut effects) = decide_on_two_bags(Event::RelationChanged, &full);
-    assert_eq!(handled, Handled::Done);
+    assert!(matches!(handled, Handled::Done(_)));
     assert_eq!(effects, Vec::<Effect>::new(), "unit 2 keeps waiting");
 
     let mut leader = mid_upgrade(0);
     set(&mut leader, 3, STATE_KEY, "upgrayding");
     let partial = partial_of(&leader);
-    let handled = handle_own_and_app(
-        &Event::RelationChanged,
+    let handled = two_bags(
+        Event::RelationChanged,
         partial.clone(),
         &mut v0_hooks(),
         &mut effects,
     );
-    assert_eq!(handled, Handled::NeedsEveryUnit(partial));
-    handle(
-        &Event::RelationChanged,
+    assert!(asks_for_every_unit(&handled, &partial));
+    every_bag(
+        Event::RelationChanged,
         leader,
         &mut v0_hooks(),
         &mut effects,

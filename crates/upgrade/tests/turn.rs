@@ -84,12 +84,22 @@ fn the_outcome_holds_the_bags_as_the_event_left_them() {
         &mut effects,
     );
     assert_eq!(hooks.upgrades.get(), 1);
-    assert_eq!(outcome.own_bag.get(STATE_KEY).map(String::as_str), Some("completed"));
-    assert_eq!(outcome.app_bag, granted_view().app_bag, "a non-leader writes no app data");
+    assert_eq!(
+        outcome.own_bag.get(STATE_KEY).map(String::as_str),
+        Some("completed")
+    );
+    assert_eq!(
+        outcome.app_bag,
+        granted_view().app_bag,
+        "a non-leader writes no app data"
+    );
     assert!(!outcome.became_idle);
     assert_eq!(outcome.action, None, "a hook has no action result");
     assert_eq!(
-        outcome.unit_status.as_ref().map(|status| status.message.as_str()),
+        outcome
+            .unit_status
+            .as_ref()
+            .map(|status| status.message.as_str()),
         Some("upgrade completed")
     );
     assert_eq!(
@@ -158,8 +168,16 @@ fn a_failing_sink_stops_the_turn_before_the_workload_is_touched() {
         )
         .unwrap_err();
         assert_eq!(err, Refused(all[n - 1].clone()), "failing at effect {n}");
-        assert_eq!(sink.taken, all[..n - 1], "nothing after the failure, at {n}");
-        assert_eq!(hooks.upgrades.get(), 0, "the workload untouched, failing at {n}");
+        assert_eq!(
+            sink.taken,
+            all[..n - 1],
+            "nothing after the failure, at {n}"
+        );
+        assert_eq!(
+            hooks.upgrades.get(),
+            0,
+            "the workload untouched, failing at {n}"
+        );
     }
 }
 
@@ -178,7 +196,12 @@ fn a_failing_sink_stops_pre_upgrade_check_before_the_health_check() {
         n: 1,
         taken: Vec::new(),
     };
-    assert!(handle(Input::new(Event::PreUpgradeCheck, view), &mut hooks, &mut sink).is_err());
+    assert!(handle(
+        Input::new(Event::PreUpgradeCheck, view),
+        &mut hooks,
+        &mut sink
+    )
+    .is_err());
     assert_eq!(hooks.checks.get(), 0);
 }
 
@@ -203,7 +226,10 @@ fn pending_completes_with_the_other_bags_as_if_every_bag_had_been_read() {
     let Handled::NeedsEveryUnit(pending) = handled else {
         panic!("the top unit needs every bag before it upgrades");
     };
-    assert!(effects.is_empty(), "nothing emitted before the other bags are read");
+    assert!(
+        effects.is_empty(),
+        "nothing emitted before the other bags are read"
+    );
     assert_eq!(hooks.upgrades.get(), 0);
     assert_eq!(pending.units_to_read(), [0]);
     let bags: Vec<(u32, Bag)> = vec![(0, full.unit_bags[&0].clone())];

@@ -6,12 +6,15 @@
 
 mod support;
 
+use juju_upgrade::wire::{
+    CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY, DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY,
+    REFRESH_PENDING_KEY, REFRESH_ROUND_KEY, RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY,
+    STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+};
 use juju_upgrade::{
     handle, messages, parse_version, unit_number, verify_requirements, Bag, CharmVersions,
-    DependencyModel, Effect, Event, PauseAfterUnitRefresh, PeerScope, PeerSnapshot, Requirement,
-    StatusKind, UnitState, UpgradeStack, CHARM_VERSIONS_KEY, COMPATIBILITY_SKIPPED_KEY,
-    DEPENDENCIES_KEY, ORIGINAL_VERSIONS_KEY, REFRESH_PENDING_KEY, REFRESH_ROUND_KEY,
-    RESUMED_ROUND_KEY, ROLLBACK_ROUND_KEY, ROUND_KEY, STACK_KEY, STATE_KEY, UPGRADE_TARGET_KEY,
+    DependencyModel, Effect, Event, Input, PauseAfterUnitRefresh, PeerScope, PeerSnapshot,
+    Requirement, StatusKind, UnitState, UpgradeStack,
 };
 use proptest::prelude::*;
 use support::{any_event, FakeHooks, RecordingHooks};
@@ -174,7 +177,7 @@ proptest! {
             hooks.upgrade_result = Err(juju_upgrade::UpgradeFailed { cause: "scripted".into() });
         }
         let mut effects = Vec::new();
-        handle(&event, view, &mut hooks, &mut effects);
+        let Ok(_) = handle(Input::new(event, view), &mut hooks, &mut effects);
 
         let wrote = effects
             .iter()
@@ -313,7 +316,7 @@ proptest! {
         let refused_before_reading = event == Event::PreUpgradeCheck && !view.is_leader;
         let is_leader = view.is_leader;
         let mut effects = Vec::new();
-        handle(&event, view, &mut hooks, &mut effects);
+        let Ok(_) = handle(Input::new(event, view), &mut hooks, &mut effects);
 
         let wrote = effects
             .iter()

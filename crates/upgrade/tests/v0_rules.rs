@@ -6,11 +6,11 @@ mod support;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use juju_upgrade::machine::ROLLBACK_REFRESH_PENDING_KEY;
+use juju_upgrade::wire::ROLLBACK_REFRESH_PENDING_KEY;
+use juju_upgrade::wire::{DEPENDENCIES_KEY, ROUND_KEY, STACK_KEY, STATE_KEY};
 use juju_upgrade::{
     handle, messages, no_relation, ClusterNotReady, DependencyModel, Effect, EffectSink, Event,
-    LogLevel, PeerSnapshot, Status, UpgradeFailed, UpgradeHooks, DEPENDENCIES_KEY, ROUND_KEY,
-    STACK_KEY, STATE_KEY,
+    Input, LogLevel, PeerSnapshot, Status, UpgradeFailed, UpgradeHooks,
 };
 use support::*;
 
@@ -96,7 +96,7 @@ fn pre_upgrade_check_on_non_leader_fails_with_v0_message() {
 #[test]
 fn missing_relation_fails_the_action_with_v0_message_and_only_logs_for_hooks() {
     let mut effects = Vec::new();
-    no_relation(&Event::PreUpgradeCheck, &mut effects);
+    let Ok(()) = no_relation(&Event::PreUpgradeCheck, &mut effects);
     assert_eq!(
         effects,
         vec![Effect::ActionFail(
@@ -109,7 +109,7 @@ fn missing_relation_fails_the_action_with_v0_message_and_only_logs_for_hooks() {
         Event::RelationChanged,
     ] {
         let mut effects = Vec::new();
-        no_relation(&event, &mut effects);
+        let Ok(()) = no_relation(&event, &mut effects);
         assert_eq!(effects.len(), 1);
         assert!(matches!(
             effects[0],
@@ -228,9 +228,11 @@ fn pre_upgrade_check_rejects_a_built_stack_that_is_not_every_unit_once() {
     for built in [vec![0, 1], vec![0, 1, 2, 2], vec![0, 1, 2, 7]] {
         let mut hooks = BadStack(FakeHooks::new(), built.clone());
         let mut effects = Vec::new();
-        handle(
-            &Event::PreUpgradeCheck,
-            view(0, true, &[(0, "idle"), (1, "idle"), (2, "idle")]),
+        let Ok(_) = handle(
+            Input::new(
+                Event::PreUpgradeCheck,
+                view(0, true, &[(0, "idle"), (1, "idle"), (2, "idle")]),
+            ),
             &mut hooks,
             &mut effects,
         );
@@ -1119,8 +1121,11 @@ fn waiting_unit_shows_other_units_upgrading_status() {
 struct SharedSink(Rc<RefCell<Vec<Effect>>>);
 
 impl EffectSink for SharedSink {
-    fn apply(&mut self, effect: Effect) {
+    type Error = std::convert::Infallible;
+
+    fn apply(&mut self, effect: Effect) -> Result<(), Self::Error> {
         self.0.borrow_mut().push(effect);
+        Ok(())
     }
 }
 
@@ -1164,9 +1169,11 @@ fn effects_reach_the_sink_before_the_workload_upgrade_starts() {
         seen_at_upgrade: Vec::new(),
     };
     let mut sink = SharedSink(seen);
-    handle(
-        &Event::RelationChanged,
-        view_with_stack(1, false, &[(0, "ready"), (1, "ready")], "[0, 1]"),
+    let Ok(_) = handle(
+        Input::new(
+            Event::RelationChanged,
+            view_with_stack(1, false, &[(0, "ready"), (1, "ready")], "[0, 1]"),
+        ),
         &mut hooks,
         &mut sink,
     );

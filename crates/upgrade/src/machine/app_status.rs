@@ -7,7 +7,7 @@
 //! rollback); a prepared rollback; a pause; a rollback running; an upgrade running; otherwise
 //! active with no message.
 
-use crate::effect::{EffectSink, Effect, Status};
+use crate::effect::{Effect, EffectSink, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
 use crate::pause::PauseAfterUnitRefresh;

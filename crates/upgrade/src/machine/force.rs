@@ -13,11 +13,13 @@
 //! logged as a warning and returned in the action's `skipped` result.
 
 use crate::dependency::check_upgrade;
-use crate::effect::{EffectSink, Effect, LogLevel, Status};
+use crate::effect::{Effect, EffectSink, LogLevel, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
 use crate::state::UnitState;
-use crate::wire::{COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, ROUND_KEY, SKIPPED_KEY, UPGRADE_TARGET_KEY};
+use crate::wire::{
+    COMPATIBILITY_SKIPPED_KEY, RESULT_KEY, ROUND_KEY, SKIPPED_KEY, UPGRADE_TARGET_KEY,
+};
 
 use super::{Stop, Turn};
 
@@ -100,7 +102,9 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
         {
             return Ok(None);
         }
-        if self.reports_versions() && self.view.original_versions()?.as_ref() == Some(&self.this_charm) {
+        if self.reports_versions()
+            && self.view.original_versions()?.as_ref() == Some(&self.this_charm)
+        {
             return Ok(None);
         }
         let Some(deployed) = self.view.stored_dependencies()? else {
@@ -123,7 +127,8 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
             messages::force_skipped(name, check, &format!(" ({reason})")),
         );
         self.set_app(COMPATIBILITY_SKIPPED_KEY, "true".to_owned());
-        if self.reports_versions() && self.view.upgrade_target()?.as_ref() != Some(&self.this_charm) {
+        if self.reports_versions() && self.view.upgrade_target()?.as_ref() != Some(&self.this_charm)
+        {
             self.set_app(UPGRADE_TARGET_KEY, self.this_charm.to_json());
         }
         self.status(Status::waiting(messages::WAITING_FOR_OTHERS));

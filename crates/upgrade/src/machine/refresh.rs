@@ -19,7 +19,7 @@
 //!   old leader would have done at `upgrade-charm`.
 
 use crate::dependency::check_upgrade;
-use crate::effect::{EffectSink, Effect, LogLevel, Status};
+use crate::effect::{Effect, EffectSink, LogLevel, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
 use crate::stack::UpgradeStack;
@@ -186,10 +186,7 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
 
     /// Whether [`Self::join_prepared_upgrade`] applies: a stack, and this unit idle with a
     /// refresh pending (this unit's bag and the app bag only).
-    pub(super) fn joins_prepared_upgrade(
-        &self,
-        stack: &UpgradeStack,
-    ) -> Result<bool, Stop> {
+    pub(super) fn joins_prepared_upgrade(&self, stack: &UpgradeStack) -> Result<bool, Stop> {
         Ok(!stack.is_empty()
             && self.view.refresh_pending(self.view.unit)?.is_some()
             && matches!(self.view.own_state()?, None | Some(UnitState::Idle)))
@@ -312,10 +309,7 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
 
     /// v0's check at `upgrade-charm`: the new charm must support upgrading from the stored
     /// versions; failing it fails the leader (unless `force-upgrade` skipped it).
-    fn check_compatibility<H: UpgradeHooks>(
-        &mut self,
-        hooks: &mut H,
-    ) -> Result<bool, Stop> {
+    fn check_compatibility<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<bool, Stop> {
         if self.view.app_value(COMPATIBILITY_SKIPPED_KEY).is_some() {
             self.log(
                 LogLevel::Warning,
@@ -357,10 +351,7 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// was seen) takes the round over if it received its charm during this round and the round
     /// does not target that charm yet. A leader that has not received the refresh yet (its
     /// charm predates the round) waits for its `upgrade-charm`.
-    pub(super) fn leader_catch_up<H: UpgradeHooks>(
-        &mut self,
-        hooks: &mut H,
-    ) -> Result<(), Stop> {
+    pub(super) fn leader_catch_up<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         if self.view.upgrade_target()?.as_ref() == Some(&self.this_charm) {
             return Ok(());
         }

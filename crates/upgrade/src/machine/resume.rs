@@ -6,7 +6,7 @@
 //! and upgrades at once inside the action. Only the charm on the unit that upgrades (or rolls
 //! back) must work for the operator to move on, as with charm-refresh on machines.
 
-use crate::effect::{EffectSink, Effect, LogLevel};
+use crate::effect::{Effect, EffectSink, LogLevel};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
 use crate::pause::PauseAfterUnitRefresh;
@@ -40,10 +40,7 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
     }
 
     /// The `resume-upgrade` action.
-    pub(super) fn resume_upgrade<H: UpgradeHooks>(
-        &mut self,
-        hooks: &mut H,
-    ) -> Result<(), Stop> {
+    pub(super) fn resume_upgrade<H: UpgradeHooks>(&mut self, hooks: &mut H) -> Result<(), Stop> {
         let name = self.own_name();
         let rollback = self.rollback_command()?;
         if self.view.upgrade_stack()?.is_empty() {
@@ -102,9 +99,9 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
             )),
             Grant::Go => None,
             // Refused above with the rollback command.
-            Grant::Wait(Wait::ClusterFailed | Wait::InRecovery | Wait::NoStack) => Some(
-                messages::RESUME_NOTHING_IN_PROGRESS.to_owned(),
-            ),
+            Grant::Wait(Wait::ClusterFailed | Wait::InRecovery | Wait::NoStack) => {
+                Some(messages::RESUME_NOTHING_IN_PROGRESS.to_owned())
+            }
         };
         if let Some(message) = refusal {
             return self.fail_action(&message);

@@ -29,9 +29,10 @@ pub fn model(json: &str) -> DependencyModel {
     }
 }
 
+use juju_upgrade::wire::{STACK_KEY, STATE_KEY};
 use juju_upgrade::{
     CharmVersions, ClusterNotReady, DependencyModel, Effect, LogLevel, PeerSnapshot, Status,
-    UpgradeFailed, UpgradeHooks, STACK_KEY, STATE_KEY,
+    UpgradeFailed, UpgradeHooks,
 };
 
 /// Hooks whose answers a test scripts, recording what the core asked.
@@ -119,7 +120,7 @@ pub fn view_with_stack(
 
 pub fn run(event: juju_upgrade::Event, view: PeerSnapshot, hooks: &mut FakeHooks) -> Vec<Effect> {
     let mut effects = Vec::new();
-    juju_upgrade::handle(&event, view, hooks, &mut effects);
+    let Ok(_) = juju_upgrade::handle(juju_upgrade::Input::new(event, view), hooks, &mut effects);
     effects
 }
 
@@ -204,6 +205,13 @@ impl RecordingHooks {
         }
     }
 
+    /// `event` on `view` as a charm with these hooks' versions and pause setting hands it in.
+    pub fn input(&self, event: juju_upgrade::Event, view: PeerSnapshot) -> juju_upgrade::Input {
+        juju_upgrade::Input::new(event, view)
+            .with_charm(self.versions.clone())
+            .with_pause_setting(self.pause.clone())
+    }
+
     /// How many times the workload was upgraded.
     pub fn upgrades(&self) -> usize {
         self.calls
@@ -216,14 +224,6 @@ impl RecordingHooks {
 impl UpgradeHooks for RecordingHooks {
     fn dependency_model(&self) -> &DependencyModel {
         &self.model
-    }
-
-    fn this_charm(&self) -> CharmVersions {
-        self.versions.clone()
-    }
-
-    fn pause_after_unit_refresh(&self) -> Option<String> {
-        self.pause.clone()
     }
 
     fn pre_upgrade_check(&mut self, _: &PeerSnapshot) -> Result<(), ClusterNotReady> {

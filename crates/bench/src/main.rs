@@ -1,4 +1,4 @@
-//! `upgrade-bench`: the benchmarks of issue 8, printed as Markdown (see BENCHMARKS.md).
+//! `upgrade-bench`: the benchmarks of the upgrade machinery, printed as Markdown (see BENCHMARKS.md).
 //!
 //! ```text
 //! cargo run --release -p upgrade-bench -- all

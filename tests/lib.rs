@@ -19,7 +19,7 @@ use xtask::pack::{pack, CharmSource, CHARM_FILE_NAME};
 
 /// The application name.
 pub const APP: &str = "mysql";
-/// The revision the seed rolls back to.
+/// The revision the how-to rolls back to.
 pub const OLD_REVISION: u64 = 182;
 /// MySQL in revision 182.
 pub const OLD_VERSION: &str = "8.0.33";

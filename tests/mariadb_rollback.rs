@@ -1,6 +1,6 @@
-//! The seed's rollback with a real database under it (issue 9): three units of the
+//! The how-to's rollback with a real database under it: three units of the
 //! charm, each running its own `mariadbd` (`JUJU_SIM_WORKLOAD=mariadb`), refreshed to a
-//! revision whose server refuses to start, then rolled back as the seed says, while a
+//! revision whose server refuses to start, then rolled back as the how-to says, while a
 //! client keeps writing to the primary and reading from every unit.
 //!
 //! What must hold: every row the client was told was written is on every server at the
@@ -345,7 +345,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
         sim.debug_log()
     );
 
-    // The seed: pre-upgrade-check on the leader enters recovery, then refresh back.
+    // The how-to: pre-upgrade-check on the leader enters recovery, then refresh back.
     let task = sim.pre_upgrade_check();
     assert_eq!(sim.unit_status(&leader).1, READY_TO_ROLLBACK, "{task:?}");
     let windows_before = sim.windows().len();

@@ -1,4 +1,4 @@
-//! The seed's rollback through juju-sim with the real charm: a refresh whose new MySQL fails
+//! The how-to's rollback through juju-sim with the real charm: a refresh whose new MySQL fails
 //! to start on the first unit pauses the upgrade; `pre-upgrade-check` on the leader enters
 //! recovery; `juju refresh` back (by revision or by the old charm file) rolls the units back
 //! one at a time.
@@ -73,7 +73,7 @@ fn failed_upgrade(seed: u64) -> (Sim, String) {
     (sim, first)
 }
 
-/// The seed's step 1: `juju run mysql/leader pre-upgrade-check` enters recovery.
+/// The how-to's step 1: `juju run mysql/leader pre-upgrade-check` enters recovery.
 fn enter_recovery(sim: &mut Sim) {
     let task = sim.pre_upgrade_check();
     let result = task

@@ -1,10 +1,10 @@
-//! Benchmarks of the upgrade machinery (issue 8): what one hook of the Rust MySQL charm costs
+//! Benchmarks of the upgrade machinery: what one hook of the Rust MySQL charm costs
 //! under the emulator's hook tools against a Python `ops` charm doing the same peer-relation
 //! reads and writes, how many hook-tool calls a hook makes as the application grows, and how
 //! the cost of a whole upgrade or rollback grows with the number of units.
 //!
 //! - [`capture`]: recording every process the emulator runs, and keeping some for replay;
-//! - [`model`]: models in the emulator with real charm processes (an upgrade, the seed's
+//! - [`model`]: models in the emulator with real charm processes (an upgrade, the how-to's
 //!   rollback) and what each phase ran;
 //! - [`cases`]: which captured hooks are measured;
 //! - [`synth`]: a captured hook grown to more units;

@@ -1,4 +1,4 @@
-//! `upgrade-bench`: the benchmarks of issue 8, printed as Markdown (see BENCHMARKS.md).
+//! `upgrade-bench`: the benchmarks of the upgrade machinery, printed as Markdown (see BENCHMARKS.md).
 //!
 //! ```text
 //! cargo run --release -p upgrade-bench -- all
@@ -65,7 +65,7 @@ enum Section {
     Calls,
     /// Whole upgrades and rollbacks in the in-process cluster: hooks and reads.
     Rollout,
-    /// The emulator settling the seed's rollback with the real charm binary.
+    /// The emulator settling the how-to's rollback with the real charm binary.
     Emulator,
     /// Writes one captured hook as a script that re-runs it, to profile it by hand
     /// (`DIR/run.sh perf stat -r 20`, `DIR/run.sh valgrind --tool=callgrind`).
@@ -697,7 +697,7 @@ fn rollout_section(cli: &Cli) -> Result<()> {
          (each committed change of a unit's bag queues `upgrade-relation-changed` on every \
          other unit; queued changes from one unit coalesce), one hook at a time, lowest unit \
          first; no processes. Upgrade: `juju refresh` after `pre-upgrade-check` until every unit \
-         is idle on the new revision. Rollback (the seed's): the first unit to upgrade fails; \
+         is idle on the new revision. Rollback (the how-to's): the first unit to upgrade fails; \
          `pre-upgrade-check` (recovery) and `juju refresh` back until every unit is idle on the \
          old revision. Reads: peer-relation tool calls. The core decides in two steps \
          (`juju_upgrade::handle_own_and_app`): every hook reads its own bag and the \
@@ -720,7 +720,7 @@ fn rollout_section(cli: &Cli) -> Result<()> {
 fn emulator_section(cli: &Cli, setup: &Setup) -> Result<()> {
     let units = cli.emulator_units;
     note(&format!(
-        "the emulator: the seed's rollback on {units} units with the real binary (minutes)"
+        "the emulator: the how-to's rollback on {units} units with the real binary (minutes)"
     ));
     let (model, phases) = rollback_model(units, &setup.charms, &setup.hook_tools, &|phase| {
         note(&format!("emulator, {units} units: {phase}"))
@@ -749,7 +749,7 @@ fn emulator_section(cli: &Cli, setup: &Setup) -> Result<()> {
     }
     let rollback = phases.last().context("no rollback phase")?;
     let mut text = format!(
-        "## The emulator: the seed's rollback on {units} units with the real binary\n\n\
+        "## The emulator: the how-to's rollback on {units} units with the real binary\n\n\
          `juju_sim::engine` in this process, the release charm binary for every hook, the \
          emulator's hook tools; every operation run until nothing is due. The rollback \
          (last row) settled in {} ({} operations).\n\n{table}",

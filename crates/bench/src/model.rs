@@ -1,5 +1,5 @@
 //! Models in the emulator (`juju_sim::engine`) with real charm processes: the charms
-//! packed for them, the operator's steps of an upgrade and of the seed's rollback, and what
+//! packed for them, the operator's steps of an upgrade and of the how-to's rollback, and what
 //! each phase ran.
 
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ use crate::error::BenchError;
 
 /// The application name in every model.
 pub const APP: &str = "mysql";
-/// The revision the MySQL charm is deployed at, and rolled back to (as in the seed).
+/// The revision the MySQL charm is deployed at, and rolled back to (as in the how-to).
 pub const OLD_REVISION: u64 = 182;
 /// MySQL in revision 182.
 pub const OLD_VERSION: &str = "8.0.33";
@@ -346,7 +346,7 @@ pub fn upgraded_model(
     Ok((model, vec![deploy, prepare, upgrade]))
 }
 
-/// The seed's rollback with the MySQL charm on `units` units: deploy revision 182, prepare,
+/// The how-to's rollback with the MySQL charm on `units` units: deploy revision 182, prepare,
 /// refresh to a revision whose MySQL fails to start (the first unit fails and the upgrade
 /// pauses), `pre-upgrade-check` again (recovery), `juju refresh --revision 182` (the
 /// rollback). Captures the prepare's `pre-upgrade-check` and every `upgrade-charm` of the

@@ -113,7 +113,7 @@ pub struct Rollout {
 /// Most hooks one phase may run before the benchmark gives up.
 const MAX_HOOKS: u64 = 50_000_000;
 
-/// Runs the upgrade and the rollback (the seed's: the first unit to upgrade fails) on
+/// Runs the upgrade and the rollback (the how-to's: the first unit to upgrade fails) on
 /// `units` units, the leader being unit 0, with the charm reporting its versions as the
 /// MySQL charm does when `report_versions`.
 pub fn rollout(units: u32, report_versions: bool) -> Result<Rollout, BenchError> {

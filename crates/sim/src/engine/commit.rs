@@ -1,4 +1,4 @@
-//! Applying what a finished hook or action did (contract §3.1): immediate
+//! Applying what a finished hook or action did (docs/hook-contract.md §3.1): immediate
 //! effects always; batched writes (relation bags, charm state) only after
 //! exit 0, in one all-or-nothing commit.
 

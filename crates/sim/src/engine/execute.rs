@@ -1,5 +1,5 @@
 //! Running one scheduled operation on one unit: swapping the charm, running
-//! a hook or an action process (contract §1), then applying its effects and
+//! a hook or an action process (docs/hook-contract.md §1), then applying its effects and
 //! the agent's bookkeeping (what the unit has seen, follow-up hooks, errors
 //! and retries).
 
@@ -61,7 +61,7 @@ impl ProcessResult {
     }
 }
 
-/// Which executable handles an event (§1.2).
+/// Which executable handles an event (docs/hook-contract.md §1.2).
 enum Handler {
     Run(PathBuf, &'static str),
     Missing,
@@ -244,7 +244,7 @@ impl Engine {
             .get(&app)
             .map(|a| a.revision)
             .unwrap_or_default();
-        // §3.3: a retried hook runs with the application's current charm, without
+        // docs/hook-contract.md §3.3: a retried hook runs with the application's current charm, without
         // upgrade-charm — unless the failed hook is upgrade-charm itself.
         if source == HookSource::Retry
             && installed_revision.is_some()
@@ -977,7 +977,8 @@ fn status_word(status: TaskStatus) -> &'static str {
     }
 }
 
-/// Adds `stdout`/`stderr` to action results when non-empty; base64 when not UTF-8 (§2.14).
+/// Adds `stdout`/`stderr` to action results when non-empty; base64 when not UTF-8
+/// (docs/hook-contract.md §2.14).
 fn add_output(results: &mut serde_json::Map<String, Value>, key: &str, bytes: &[u8]) {
     if bytes.is_empty() {
         return;

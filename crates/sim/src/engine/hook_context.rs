@@ -1,6 +1,6 @@
 //! Builds the [`HookContext`] a hook or action process sees: the unit's view
 //! of leadership, relations (members its agent knows, cached remote unit
-//! bags, fresh application bags — contract §3.2), config with defaults,
+//! bags, fresh application bags — docs/hook-contract.md §3.2), config with defaults,
 //! charm state and statuses.
 
 use std::collections::BTreeMap;

@@ -65,8 +65,8 @@ pub struct EngineOptions {
     /// The `PATH` after the tools directory (default: this process's `PATH`).
     pub system_path: Option<String>,
     /// Run `start` after the `config-changed` that follows `upgrade-charm`,
-    /// as Juju's docs table says; Juju's code does not on machines (contract
-    /// §5.1), hence off by default.
+    /// as Juju's docs table says; Juju's code does not on machines
+    /// (docs/hook-contract.md §5.1), hence off by default.
     pub start_after_refresh: bool,
 }
 
@@ -567,7 +567,7 @@ impl Engine {
     }
 
     /// Points `app` at another charm revision; every unit then swaps its
-    /// charm directory and runs `upgrade-charm` and `config-changed` (§5.1).
+    /// charm directory and runs `upgrade-charm` and `config-changed` (docs/hook-contract.md §5.1).
     /// Returns the new revision.
     pub fn refresh(&mut self, app: &str, source: Source) -> Result<u64, EngineError> {
         let current = self

@@ -1,8 +1,8 @@
 //! The per-unit scheduler: given the model (controller state plus the unit
 //! agent's local state), which single operation does this unit run next?
 //!
-//! The priority order is Juju 3.6's uniter resolver (contract §4.1), with
-//! queued follow-up hooks first (§4.4): queued hooks → `install` →
+//! The priority order is Juju 3.6's uniter resolver (docs/hook-contract.md §4.1),
+//! with queued follow-up hooks first (§4.4): queued hooks → `install` →
 //! `-relation-created` → leadership → actions → charm upgrade →
 //! `config-changed` → relation hooks (§4.3) → a requested `update-status`. A hook in error blocks every
 //! other hook but not actions.
@@ -177,7 +177,7 @@ fn next_for_dying(model: &Model, unit: &Unit) -> Next {
     })
 }
 
-/// Contract §4.3, one relation at a time in id order: a `-changed` still
+/// docs/hook-contract.md §4.3, one relation at a time in id order: a `-changed` still
 /// due after `-joined`, departed, app-bag changed, joined, unit-bag changed.
 fn next_relation_hook(model: &Model, unit: &Unit) -> Option<HookInfo> {
     for (id, seen) in &unit.relations {

@@ -1,5 +1,5 @@
 //! `juju status` as data: what an operator sees per application and unit
-//! (contract §5.2), shared by the library API and the CLI's formats.
+//! (docs/hook-contract.md §5.2), shared by the library API and the CLI's formats.
 
 use std::collections::BTreeMap;
 

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use juju_upgrade::Event;
 
-use crate::dispatch::HookContext;
+use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::lifecycle;
 use crate::upgrade::on_upgrade_event;

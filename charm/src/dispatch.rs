@@ -14,6 +14,7 @@ use juju_upgrade::Event;
 use log::LevelFilter;
 
 use crate::actions;
+use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::lifecycle;
 use crate::peer::{self, UPGRADE_ENDPOINT};
@@ -23,35 +24,6 @@ use crate::workload::{
     EmulatedWorkload, MariaDbWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper,
     Workload,
 };
-
-/// Everything a handler works with during one hook or action.
-pub struct HookContext<'a> {
-    /// The event and the unit it runs on.
-    pub dispatch: &'a Dispatch,
-    /// The hook tools.
-    pub tools: &'a dyn HookTools,
-    /// This unit's MySQL server.
-    pub workload: &'a dyn Workload,
-    /// What this charm revision ships.
-    pub versions: &'a Versions,
-}
-
-impl HookContext<'_> {
-    /// This unit, e.g. `mysql/0`.
-    pub fn unit_name(&self) -> &str {
-        &self.dispatch.unit_name
-    }
-
-    /// This unit's number.
-    pub fn unit_number(&self) -> u32 {
-        self.dispatch.unit_number
-    }
-
-    /// The application, e.g. `mysql`.
-    pub fn app(&self) -> &str {
-        &self.dispatch.app_name
-    }
-}
 
 /// Handles one event. Hooks this charm has no business with succeed doing nothing.
 pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {

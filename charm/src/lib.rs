@@ -5,6 +5,8 @@
 //! `juju-ops`:
 //!
 //! - [`dispatch`]: the entry point ([`run`]) and the routing of each event;
+//! - [`context`]: what a handler works with during one hook or action
+//!   ([`context::HookContext`]);
 //! - [`upgrade`]: Charmed MySQL's upgrade steps ([`upgrade::MySqlUpgrade`]) and the driver
 //!   running the core for the `upgrade` relation's hooks, `upgrade-charm`, `leader-elected`,
 //!   `config-changed` and the upgrade actions;
@@ -18,6 +20,7 @@
 //! - [`workload`]: the MySQL server (the snap in production, emulated under `juju-sim`).
 
 pub mod actions;
+pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod lifecycle;

@@ -9,7 +9,7 @@
 use juju_ops::Status;
 use juju_upgrade::{PeerSnapshot, UnitState};
 
-use crate::dispatch::HookContext;
+use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::peer;
 use crate::workload::{MemberRole, MemberState, RetryPolicy, WorkloadError};

@@ -22,7 +22,7 @@ use juju_upgrade::{
     DependencyModel, Event, Handled, PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
 };
 
-use crate::dispatch::HookContext;
+use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::lifecycle;
 use crate::peer::{self, SinkOutcome, ToolSink};

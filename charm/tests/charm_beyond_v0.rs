@@ -6,7 +6,7 @@ use std::fs;
 
 use juju_ops::StatusName;
 use juju_upgrade::CharmVersions;
-use mysql_charm::dispatch::HookContext;
+use mysql_charm::context::HookContext;
 use mysql_charm::upgrade::this_charm;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadRevision,

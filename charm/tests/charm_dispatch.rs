@@ -2,7 +2,8 @@
 //! tools faked over one unit's world, and a mock MySQL workload.
 
 use juju_ops::{MockHookTools, StatusName, ToolError};
-use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::context::HookContext;
+use mysql_charm::dispatch::route;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
     WorkloadRevision,

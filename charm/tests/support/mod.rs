@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
-use mysql_charm::dispatch::{route, HookContext};
+use mysql_charm::context::HookContext;
+use mysql_charm::dispatch::route;
 use mysql_charm::versions::Versions;
 use mysql_charm::workload::{MockWorkload, WorkloadRevision};
 use mysql_charm::CharmError;

@@ -35,9 +35,10 @@ pub use emulated::{
 pub use error::{CommandFailure, WorkloadError};
 pub use mariadb::MariaDbWorkload;
 pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
+#[cfg(any(test, feature = "mock"))]
+pub use snap::MockCommandRunner;
 pub use snap::{
-    CommandOutput, CommandRunner, CommandSpec, MockCommandRunner, ProcessRunner, SnapConfig,
-    SnapWorkload,
+    CommandOutput, CommandRunner, CommandSpec, ProcessRunner, SnapConfig, SnapWorkload,
 };
 
 use serde::{Deserialize, Serialize};
@@ -66,7 +67,7 @@ impl WorkloadRevision {
 ///
 /// Every method acts on behalf of the unit the implementation was built for; methods
 /// taking a `unit` name act on that other unit's instance.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Workload {
     /// The workload installed on this machine, or `None` before the first install.
     fn installed_revision(&self) -> Result<Option<WorkloadRevision>, WorkloadError>;

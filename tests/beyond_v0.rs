@@ -12,7 +12,8 @@ use juju_sim::engine::Source;
 use juju_sim::model::{Level, OpKind, Outcome, Task, TaskStatus};
 use juju_upgrade::messages;
 use mysql_charm::versions::VersionOverrides;
-use mysql_charm::workload::{EmulatedWorkload, FaultKind, FaultRule, RetryPolicy, Workload};
+use mysql_charm::workload::{RetryPolicy, Workload};
+use mysql_test_workloads::{EmulatedWorkload, FaultKind, FaultRule};
 
 /// The rollback command every status names: back to the deployed revision.
 const ROLLBACK: &str = "juju refresh mysql --revision=182";

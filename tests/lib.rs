@@ -14,7 +14,7 @@ use juju_sim::engine::{Engine, EngineOptions, Source, StatusReport, TaskId, Unit
 use juju_sim::model::{Task, TaskStatus};
 use juju_upgrade::PAUSE_OPTION;
 use mysql_charm::versions::VersionOverrides;
-use mysql_charm::workload::{EmulatedUnitState, EmulatedWorkload, FaultPlan, FaultRule};
+use mysql_test_workloads::{EmulatedUnitState, EmulatedWorkload, FaultPlan, FaultRule};
 use xtask::pack::{pack, CharmSource, CHARM_FILE_NAME};
 
 /// The application name.

@@ -21,8 +21,9 @@ use e2e::{
     binaries, Sim, APP, NEW_VERSION, OLD_REVISION, OLD_VERSION, READY_TO_ROLLBACK, UPGRADE_FAILED,
 };
 use juju_sim::engine::Source;
-use mysql_charm::workload::mariadb::{self, MariaDbBinaries, SqlClient, REFUSED_OPTION};
-use mysql_charm::workload::{FaultKind, FaultRule, MariaDbWorkload, Workload};
+use mysql_charm::workload::Workload;
+use mysql_test_workloads::mariadb::{self, MariaDbBinaries, SqlClient, REFUSED_OPTION};
+use mysql_test_workloads::{FaultKind, FaultRule, MariaDbWorkload};
 
 /// The scheduler seed (any seed must pass; one is enough for a demo that takes minutes).
 const SEED: u64 = 9;

@@ -4,7 +4,8 @@
 use e2e::{binaries, Sim, APP, NEW_VERSION, OLD_VERSION};
 use juju_sim::engine::Source;
 use juju_sim::model::TaskStatus;
-use mysql_charm::workload::{EmulatedWorkload, FaultKind, FaultRule, Workload};
+use mysql_charm::workload::Workload;
+use mysql_test_workloads::{EmulatedWorkload, FaultKind, FaultRule};
 
 const CHECK_FAILED: &str = "Pre-upgrade check failed. Cannot upgrade.";
 

@@ -9,7 +9,7 @@ use e2e::{
 };
 use juju_sim::engine::Source;
 use juju_sim::model::TaskStatus;
-use mysql_charm::workload::{FaultKind, FaultRule};
+use mysql_test_workloads::{FaultKind, FaultRule};
 
 fn active_on(sim: &Sim, version: &str) {
     for (unit, report) in sim.units() {

@@ -1,4 +1,5 @@
-//! What a handler works with during one hook or action.
+//! What a handler works with during one hook or action: the event, the hook tools, this
+//! unit's MySQL server and what this charm revision ships.
 
 use juju_ops::{Dispatch, HookTools};
 

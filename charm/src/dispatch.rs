@@ -1,10 +1,11 @@
 //! The process entry point: which event Juju started us for, and who handles it.
 //!
 //! [`run`] reads the dispatch environment, sets up logging through `juju-log`, loads the
-//! charm's `versions.json`, picks the workload (under `juju-sim` the emulated server, or a
-//! real `mariadbd` when the model sets `JUJU_SIM_WORKLOAD=mariadb`; the snap otherwise)
-//! and hands the event to [`route`], which is free of process state so tests
-//! drive it with mock tools and a mock workload.
+//! charm's `versions.json`, builds the workload (the `charmed-mysql` snap,
+//! [`snap_workload`]) and hands the event to [`route`], which is free of process state so
+//! tests drive it with mock tools and a mock workload. [`run_with`] does the same with
+//! another workload: the binaries that run the charm under `juju-sim` pass the test
+//! workloads' chooser.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -21,10 +22,7 @@ use crate::peer::{self, UPGRADE_ENDPOINT};
 use crate::status::{status_after, After};
 use crate::upgrade::on_upgrade_event;
 use crate::versions::Versions;
-use crate::workload::{
-    EmulatedWorkload, MariaDbWorkload, ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper,
-    Workload,
-};
+use crate::workload::{ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper, Workload};
 
 /// Handles one event. Hooks this charm has no business with succeed doing nothing.
 pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
@@ -57,12 +55,23 @@ pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
     }
 }
 
-/// Runs the charm for the event in this process's environment.
+/// Runs the charm for the event in this process's environment, on the `charmed-mysql`
+/// snap.
 ///
 /// Every error is logged through `juju-log`. A failed action also gets `action-fail` with
 /// the error. The exit status is non-zero when the work could not be done, so Juju discards
 /// the hook's relation writes and retries it.
 pub fn run() -> ExitCode {
+    run_with(snap_workload)
+}
+
+/// Runs the charm as [`run`] does, on the workload `build_workload` makes for the event
+/// and the unit (called once, after `versions.json` is loaded). A failure to build it is
+/// the hook's or action's failure.
+pub fn run_with<F>(build_workload: F) -> ExitCode
+where
+    F: FnOnce(&Dispatch, &dyn HookTools) -> Result<Box<dyn Workload>, CharmError>,
+{
     let tools = ProcessHookTools::new();
     if let Err(err) = juju_ops::logger::init(LevelFilter::Debug) {
         eprintln!("WARNING logging through juju-log is unavailable: {err}");
@@ -74,7 +83,7 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let outcome = load_and_route(&dispatch, &tools);
+    let outcome = load_and_route(&dispatch, &tools, build_workload);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -90,9 +99,16 @@ pub fn run() -> ExitCode {
     }
 }
 
-fn load_and_route(dispatch: &Dispatch, tools: &dyn HookTools) -> Result<(), CharmError> {
+fn load_and_route<F>(
+    dispatch: &Dispatch,
+    tools: &dyn HookTools,
+    build_workload: F,
+) -> Result<(), CharmError>
+where
+    F: FnOnce(&Dispatch, &dyn HookTools) -> Result<Box<dyn Workload>, CharmError>,
+{
     let versions = Versions::load(&dispatch.charm_dir)?;
-    let workload = choose_workload(dispatch, tools)?;
+    let workload = build_workload(dispatch, tools)?;
     let ctx = HookContext {
         dispatch,
         tools,
@@ -110,23 +126,6 @@ fn describe(dispatch: &Dispatch) -> String {
     }
 }
 
-/// Under `juju-sim`: a real `mariadbd` per unit when the model asks for it
-/// (`JUJU_SIM_WORKLOAD=mariadb`), else the emulated server. Elsewhere: the
-/// `charmed-mysql` snap.
-fn choose_workload(
-    dispatch: &Dispatch,
-    tools: &dyn HookTools,
-) -> Result<Box<dyn Workload>, CharmError> {
-    let var = |key: &str| std::env::var(key).ok();
-    if let Some(mariadb) = MariaDbWorkload::from_hook_env(var) {
-        return Ok(Box::new(mariadb));
-    }
-    if let Some(emulated) = EmulatedWorkload::from_hook_env(var) {
-        return Ok(Box::new(emulated));
-    }
-    Ok(Box::new(snap_workload(dispatch, tools)?))
-}
-
 /// Application-bag key of the `database-peers` relation holding the cluster-admin password.
 pub const CLUSTER_ADMIN_PASSWORD_KEY: &str = "cluster-admin-password";
 /// The MySQL user the charm administers the cluster with (Charmed MySQL's).
@@ -134,13 +133,14 @@ pub const CLUSTER_ADMIN_USER: &str = "clusteradmin";
 /// The peer relation carrying cluster-wide settings.
 const DATABASE_PEERS: &str = "database-peers";
 
-/// The production workload: addresses from the `upgrade` relation (`private-address` of
-/// every unit), the cluster name from config (default: the application name), the
-/// cluster-admin password from the `database-peers` application bag.
-fn snap_workload(
+/// The production workload, the `charmed-mysql` snap: addresses from the `upgrade`
+/// relation (`private-address` of every unit), the cluster name from config (default: the
+/// application name), the cluster-admin password from the `database-peers` application
+/// bag.
+pub fn snap_workload(
     dispatch: &Dispatch,
     tools: &dyn HookTools,
-) -> Result<SnapWorkload<ProcessRunner, ThreadSleeper>, CharmError> {
+) -> Result<Box<dyn Workload>, CharmError> {
     let mut addresses = BTreeMap::new();
     if let Some(relation) = peer::upgrade_relation(tools)? {
         let mut units = tools.relation_list(&relation)?;
@@ -170,5 +170,9 @@ fn snap_workload(
         password,
         addresses,
     );
-    Ok(SnapWorkload::new(config, ProcessRunner, ThreadSleeper))
+    Ok(Box::new(SnapWorkload::new(
+        config,
+        ProcessRunner,
+        ThreadSleeper,
+    )))
 }

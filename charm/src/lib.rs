@@ -4,7 +4,10 @@
 //! The charm embeds the sans-IO upgrade core (`juju-upgrade`) and talks to Juju through
 //! `juju-ops`:
 //!
-//! - [`dispatch`]: the entry point ([`run`]) and the routing of each event;
+//! - [`dispatch`]: the entry point ([`run`], on the snap; [`run_with`], on a workload the
+//!   caller builds) and the routing of each event;
+//! - [`context`]: what a handler works with during one hook or action
+//!   ([`context::HookContext`]);
 //! - [`upgrade`]: Charmed MySQL's upgrade steps ([`upgrade::MySqlUpgrade`]) and the driver
 //!   running the core for the `upgrade` relation's hooks, `upgrade-charm`, `leader-elected`,
 //!   `config-changed` and the upgrade actions;
@@ -15,7 +18,12 @@
 //!   `get-cluster-status`;
 //! - [`versions`]: the pinned workload and the dependency model shipped in `versions.json`;
 //! - [`revision`]: the Juju charm revision of the charm directory;
-//! - [`workload`]: the MySQL server (the snap in production, emulated under `juju-sim`).
+//! - [`workload`]: the MySQL server: the [`workload::Workload`] trait and its production
+//!   implementation on the `charmed-mysql` snap.
+//!
+//! The workloads the charm runs on under `juju-sim` (an emulated cluster, a real MariaDB
+//! server per unit) are not part of this crate: the `mysql-test-workloads` crate builds
+//! them and runs the charm on them through [`run_with`].
 
 pub mod actions;
 pub mod context;
@@ -29,5 +37,5 @@ pub mod upgrade;
 pub mod versions;
 pub mod workload;
 
-pub use dispatch::run;
+pub use dispatch::{run, run_with};
 pub use error::CharmError;

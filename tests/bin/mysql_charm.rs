@@ -1,6 +1,6 @@
-//! The MySQL charm binary, built inside the e2e package so tests can pack it
-//! (`CARGO_BIN_EXE_e2e-mysql-charm`).
+//! The MySQL charm on the test workloads, built inside the e2e package so tests can pack
+//! it (`CARGO_BIN_EXE_e2e-mysql-charm`).
 
 fn main() -> std::process::ExitCode {
-    mysql_charm::run()
+    mysql_test_workloads::run()
 }

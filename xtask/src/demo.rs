@@ -1,6 +1,7 @@
 //! `cargo xtask demo`: the seed's rollback on the juju-sim emulator, from a fresh clone.
 //!
-//! It builds `juju-sim` and the charm, packs revision 182 (MySQL 8.0.33) and a new revision
+//! It builds `juju-sim` and the charm on the test workloads (`mysql-test-charm`: under
+//! `juju-sim` it runs on the emulated MySQL server), packs revision 182 (MySQL 8.0.33) and a new revision
 //! (MySQL 8.0.34), deploys revision 182, prepares and refreshes to the new revision with
 //! an emulator fault that makes MySQL 8.0.34 fail to start, and then runs the seed's three
 //! steps: `run mysql/leader pre-upgrade-check`, `refresh mysql --revision=182`, `status`.
@@ -13,10 +14,11 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use mysql_charm::versions::VersionOverrides;
-use mysql_charm::workload::{FaultKind, FaultPlan, FaultRule};
+use mysql_test_workloads::{FaultKind, FaultPlan, FaultRule};
 use serde_json::Value;
 use xtask::pack::{pack, repo_root, CharmSource, CHARM_FILE_NAME};
 
+use crate::binary::CharmBinary;
 use crate::cargo::{self, Profile};
 use crate::options::Options;
 
@@ -44,8 +46,9 @@ pub fn run(args: &[String]) -> Result<()> {
         None => work.join("model"),
     };
 
-    heading("Build the emulator and the charm");
-    let packages = ["juju-sim", "mysql-charm"];
+    heading("Build the emulator and the charm on the test workloads");
+    let charm = CharmBinary::TestWorkloads;
+    let packages = ["juju-sim", charm.package()];
     println!("$ {}", cargo::command_line(&packages, Profile::Debug));
     let built = cargo::build(&packages, Profile::Debug)?;
     let juju = JujuSim {
@@ -53,7 +56,7 @@ pub fn run(args: &[String]) -> Result<()> {
         model: model.clone(),
         cwd: work.clone(),
     };
-    let charm_binary = built.path("mysql-charm")?;
+    let charm_binary = built.path(charm.name())?;
 
     heading("Pack revision 182 (MySQL 8.0.33) and a new revision (MySQL 8.0.34)");
     let old = VersionOverrides {
@@ -169,7 +172,10 @@ fn pack_printed(
     overrides: VersionOverrides,
 ) -> Result<()> {
     let out = work.join(label).join(CHARM_FILE_NAME);
-    let mut line = format!("$ cargo xtask pack --out {}", display_from_repo(&out));
+    let mut line = format!(
+        "$ cargo xtask pack --workloads test --out {}",
+        display_from_repo(&out)
+    );
     if let Some(version) = &overrides.workload_version {
         line.push_str(&format!(" --workload-version {version}"));
     }

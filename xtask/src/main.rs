@@ -1,9 +1,11 @@
 //! `cargo xtask`: developer commands for the MySQL charm.
 //!
 //! - `cargo xtask pack [--out PATH] [--workload-version V] [--snap-revision R]
-//!   [--charm-version V] [--upgrade-supported RANGE] [--profile debug|release]`
+//!   [--charm-version V] [--upgrade-supported RANGE] [--profile debug|release]
+//!   [--workloads production|test]`
 //! - `cargo xtask demo [--model DIR] [--units N]`
 
+mod binary;
 mod cargo;
 mod demo;
 mod options;
@@ -15,6 +17,7 @@ use anyhow::{bail, Result};
 use mysql_charm::versions::{VersionOverrides, Versions};
 use xtask::pack::{pack, repo_root, CharmSource, CHARM_FILE_NAME};
 
+use binary::CharmBinary;
 use cargo::Profile;
 use options::Options;
 
@@ -22,7 +25,11 @@ const USAGE: &str = "\
 usage:
   cargo xtask pack [--out PATH] [--workload-version V] [--snap-revision R]
                    [--charm-version V] [--upgrade-supported RANGE] [--profile debug|release]
+                   [--workloads production|test]
       Build the charm binary and write a .charm archive (default: ./mysql_ubuntu-22.04-amd64.charm).
+        --workloads  production (default): the charm on the charmed-mysql snap;
+                     test: the charm on juju-sim's test workloads (an emulated MySQL
+                     cluster, or a real MariaDB server per unit), to deploy on juju-sim
       The version flags change the versions.json shipped in the archive:
         --workload-version   MySQL version installed (also the `snap` component's version)
         --snap-revision      charmed-mysql snap revision installed
@@ -68,8 +75,10 @@ fn run_pack(args: &[String]) -> Result<()> {
             "charm-version",
             "upgrade-supported",
             "profile",
+            "workloads",
         ],
     )?;
+    let charm = CharmBinary::from_option(options.get("workloads"))?;
     let profile = match options.get("profile") {
         None | Some("debug") => Profile::Debug,
         Some("release") => Profile::Release,
@@ -86,8 +95,8 @@ fn run_pack(args: &[String]) -> Result<()> {
         .map_or_else(|| PathBuf::from(CHARM_FILE_NAME), PathBuf::from);
     // Refuse bad versions before spending a build on them.
     Versions::load(&repo_root())?.with_overrides(&overrides)?;
-    let binaries = cargo::build(&["mysql-charm"], profile)?;
-    let binary = binaries.path("mysql-charm")?;
+    let binaries = cargo::build(&[charm.package()], profile)?;
+    let binary = binaries.path(charm.name())?;
     let source = CharmSource {
         repo_root: repo_root(),
         binary,
@@ -96,11 +105,12 @@ fn run_pack(args: &[String]) -> Result<()> {
     let versions = pack(&source, &out)?;
     let workload = versions.workload();
     println!(
-        "Packed {} ({} {} revision {})",
+        "Packed {} ({} {} revision {}, binary {})",
         out.display(),
         workload.name,
         workload.version,
-        workload.revision
+        workload.revision,
+        charm.name()
     );
     Ok(())
 }

@@ -152,7 +152,7 @@ impl ClusterStatus {
 }
 
 /// Charmed MySQL labels each instance with its unit name, `/` replaced by `-`.
-pub(crate) fn instance_label(unit: &str) -> String {
+pub fn instance_label(unit: &str) -> String {
     unit.replace('/', "-")
 }
 

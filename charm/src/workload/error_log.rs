@@ -2,14 +2,14 @@
 
 /// What mysqld logs at every start (MY-010116); only what follows the last one is about
 /// the current start, so an old refusal does not count after a successful reset.
-pub(crate) const START_MARKER: &str = "starting as process";
+pub const START_MARKER: &str = "starting as process";
 
 /// MySQL's "Cannot boot server version X on data directory built by version Y.
 /// Downgrade is not supported".
-pub(crate) const DOWNGRADE_REFUSED_CODE: &str = "MY-013171";
+pub const DOWNGRADE_REFUSED_CODE: &str = "MY-013171";
 
 /// Whether the log lines after the last start marker (all lines, if none) show MY-013171.
-pub(crate) fn downgrade_refused_since_last_start<S: AsRef<str>>(lines: &[S]) -> bool {
+pub fn downgrade_refused_since_last_start<S: AsRef<str>>(lines: &[S]) -> bool {
     let last_start = lines
         .iter()
         .rposition(|line| line.as_ref().contains(START_MARKER))

@@ -10,34 +10,29 @@
 //! server (error MY-013171), a multi-unit cluster resets this instance's data and lets
 //! it rejoin from the others.
 //!
-//! Two implementations:
-//! - [`SnapWorkload`]: production, the snap and MySQL Shell commands behind a
-//!   [`CommandRunner`]. Unit-tested with mocks only; it has not run against a real server.
-//! - [`EmulatedWorkload`]: a file-backed MySQL cluster for the `juju-sim` emulator, with
-//!   faults a test can arm ([`FaultPlan`]).
+//! The implementation here is [`SnapWorkload`]: the snap and MySQL Shell commands behind
+//! a [`CommandRunner`]. It is unit-tested with mocks only; it has not run against a real
+//! server. The workloads the `juju-sim` emulator runs the charm with (an emulated cluster
+//! and a real MariaDB server per unit) live in the `mysql-test-workloads` crate and build
+//! on what this module shares: the trait, the cluster view, the errors, the wait for a
+//! member to be ONLINE, the instance labels and the reading of mysqld's error log.
 //!
 //! The trait speaks in unit names (`mysql/0`); mapping names to instance labels and
 //! addresses is the implementation's business.
 
 mod cluster;
-mod emulated;
 mod error;
-mod error_log;
-pub mod mariadb;
+pub mod error_log;
 mod retry;
 mod snap;
 
-pub use cluster::{ClusterMember, ClusterStatus, MemberRole, MemberState};
-pub use emulated::{
-    EmulatedUnitState, EmulatedWorkload, FaultKind, FaultPlan, FaultRule, FAULTS_FILE_NAME,
-    STATE_FILE_PREFIX,
-};
+pub use cluster::{instance_label, ClusterMember, ClusterStatus, MemberRole, MemberState};
 pub use error::{CommandFailure, WorkloadError};
-pub use mariadb::MariaDbWorkload;
-pub use retry::{RetryPolicy, Sleeper, ThreadSleeper};
+pub use retry::{wait_for_online, RetryPolicy, Sleeper, ThreadSleeper};
+#[cfg(any(test, feature = "mock"))]
+pub use snap::MockCommandRunner;
 pub use snap::{
-    CommandOutput, CommandRunner, CommandSpec, MockCommandRunner, ProcessRunner, SnapConfig,
-    SnapWorkload,
+    CommandOutput, CommandRunner, CommandSpec, ProcessRunner, SnapConfig, SnapWorkload,
 };
 
 use serde::{Deserialize, Serialize};
@@ -66,7 +61,7 @@ impl WorkloadRevision {
 ///
 /// Every method acts on behalf of the unit the implementation was built for; methods
 /// taking a `unit` name act on that other unit's instance.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Workload {
     /// The workload installed on this machine, or `None` before the first install.
     fn installed_revision(&self) -> Result<Option<WorkloadRevision>, WorkloadError>;

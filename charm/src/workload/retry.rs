@@ -49,7 +49,7 @@ impl Sleeper for ThreadSleeper {
 ///
 /// A poll failing with [`WorkloadError::ServerUnavailable`] counts as "not yet" (a server
 /// that is starting does not answer); any other error ends the wait at once.
-pub(crate) fn wait_for_online(
+pub fn wait_for_online(
     unit: &str,
     retry: RetryPolicy,
     mut poll: impl FnMut() -> Result<MemberState, WorkloadError>,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use juju_sim::engine::{Engine, EngineOptions, Source};
 use juju_sim::model::TaskStatus;
 use mysql_charm::versions::VersionOverrides;
-use mysql_charm::workload::{FaultKind, FaultPlan, FaultRule};
+use mysql_test_workloads::{FaultKind, FaultPlan, FaultRule};
 use xtask::pack::{pack, CharmSource, CHARM_FILE_NAME};
 
 use crate::capture::{lock, Capture, CaptureFilter, Recorder, Recording, Run, UPGRADE_ENDPOINT};

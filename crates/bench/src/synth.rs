@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use juju_sim::context::{Bag, HookContext, RelationView};
-use mysql_charm::workload::{EmulatedUnitState, MemberRole, STATE_FILE_PREFIX};
+use mysql_charm::workload::MemberRole;
+use mysql_test_workloads::{EmulatedUnitState, STATE_FILE_PREFIX};
 
 use crate::capture::UPGRADE_ENDPOINT;
 use crate::error::BenchError;

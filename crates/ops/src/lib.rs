@@ -6,8 +6,8 @@
 //! * [`context`]: which event it was started for ([`Dispatch`]), read from the
 //!   `JUJU_*` environment.
 //! * [`tools`]: the [`HookTools`] trait over every hook tool a charm uses
-//!   (mockable as [`MockHookTools`]), and [`ProcessHookTools`], which runs the
-//!   real tools found on `PATH`.
+//!   (mockable as `MockHookTools` with the `mock` feature, which tests enable), and
+//!   [`ProcessHookTools`], which runs the real tools found on `PATH`.
 //! * [`logger`]: a `log::Log` backend that writes through `juju-log`.
 //!
 //! # Example
@@ -66,7 +66,8 @@ pub mod tools;
 
 pub use context::{ContextError, Dispatch, Event, RelationContext, RelationHookKind};
 pub use logger::JujuLogger;
+#[cfg(any(test, feature = "mock"))]
+pub use tools::MockHookTools;
 pub use tools::{
-    AppStatus, HookTools, MockHookTools, ProcessHookTools, RelationId, Status, StatusName,
-    ToolError,
+    AppStatus, HookTools, ProcessHookTools, RelationId, Status, StatusName, ToolError,
 };

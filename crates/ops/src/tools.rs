@@ -354,7 +354,7 @@ impl ToolError {
 ///
 /// Relation ids are passed as [`RelationId`] (`upgrade:3`); unit names as
 /// Juju prints them (`mysql/1`); application names bare (`mysql`).
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait HookTools {
     /// Writes `message` to the unit's log (`juju-log`) at `level`.
     fn juju_log(&self, level: log::Level, message: &str) -> Result<(), ToolError>;

@@ -23,7 +23,9 @@
 mod mysqlsh;
 mod runner;
 
-pub use runner::{CommandOutput, CommandRunner, CommandSpec, MockCommandRunner, ProcessRunner};
+#[cfg(any(test, feature = "mock"))]
+pub use runner::MockCommandRunner;
+pub use runner::{CommandOutput, CommandRunner, CommandSpec, ProcessRunner};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -104,7 +104,7 @@ impl CommandOutput {
 }
 
 /// Runs commands to completion.
-#[mockall::automock]
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait CommandRunner {
     /// Runs `command` and returns how it ended; `Err` only when it could not be started.
     fn run(&self, command: &CommandSpec) -> std::io::Result<CommandOutput>;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::layout::UnitPaths;
-use crate::workload::{CommandFailure, WorkloadError};
+use mysql_charm::workload::{CommandFailure, WorkloadError};
 
 /// The MariaDB programs the workload runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 //!   replication stopped on an error; OFFLINE when replication is not running at all.
 
 use super::sql::{QueryResult, SqlClient};
-use crate::workload::{CommandFailure, MemberRole, MemberState};
+use mysql_charm::workload::{CommandFailure, MemberRole, MemberState};
 
 /// A replica's `SHOW SLAVE STATUS`, the fields the cluster view needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

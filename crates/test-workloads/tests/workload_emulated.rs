@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mysql_charm::workload::{
-    EmulatedWorkload, FaultKind, FaultPlan, FaultRule, MemberRole, MemberState, RetryPolicy,
-    Workload, WorkloadError, WorkloadRevision,
+    MemberRole, MemberState, RetryPolicy, Workload, WorkloadError, WorkloadRevision,
 };
+use mysql_test_workloads::{EmulatedWorkload, FaultKind, FaultPlan, FaultRule};
 
 const OLD: &str = "8.0.34";
 const NEW: &str = "8.0.35";

@@ -51,11 +51,12 @@ use std::path::{Path, PathBuf};
 
 use state::{read_state, scan_states, state_file, write_state};
 
-use super::error_log::{downgrade_refused_since_last_start, DOWNGRADE_REFUSED_CODE, START_MARKER};
-use super::retry::wait_for_online;
-use super::{
-    ClusterMember, ClusterStatus, MemberRole, MemberState, RetryPolicy, Workload, WorkloadError,
-    WorkloadRevision,
+use mysql_charm::workload::error_log::{
+    downgrade_refused_since_last_start, DOWNGRADE_REFUSED_CODE, START_MARKER,
+};
+use mysql_charm::workload::{
+    wait_for_online, ClusterMember, ClusterStatus, MemberRole, MemberState, RetryPolicy, Workload,
+    WorkloadError, WorkloadRevision,
 };
 
 /// The [`Workload`] of one unit in a `juju-sim` model.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::workload::{CommandFailure, CommandRunner, CommandSpec, ProcessRunner};
+use mysql_charm::workload::{CommandFailure, CommandRunner, CommandSpec, ProcessRunner};
 
 /// The rows of one result set, as the client's batch mode prints them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

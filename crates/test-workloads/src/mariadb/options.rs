@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::layout::{Secrets, UnitPaths, ADMIN_USER, APP_USER, REPLICATION_USER};
-use crate::workload::{WorkloadError, WorkloadRevision};
+use mysql_charm::workload::{WorkloadError, WorkloadRevision};
 
 /// The option an armed `start-fails` fault writes into a revision's options file.
 /// mariadbd does not know it, so it refuses to start ("unknown variable"), as a server

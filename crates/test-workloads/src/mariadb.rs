@@ -76,11 +76,12 @@ use options::ServerIdentity;
 use sql::sql_text;
 use topology::{member_view, probe, Probe};
 
-use super::retry::wait_for_online;
-use super::{
-    ClusterMember, ClusterStatus, CommandFailure, FaultKind, FaultPlan, MemberState, RetryPolicy,
+use mysql_charm::workload::{
+    wait_for_online, ClusterMember, ClusterStatus, CommandFailure, MemberState, RetryPolicy,
     Workload, WorkloadError, WorkloadRevision,
 };
+
+use crate::{FaultKind, FaultPlan};
 
 /// The hook-environment variable that selects a workload in `juju-sim`.
 pub const WORKLOAD_ENV_VAR: &str = "JUJU_SIM_WORKLOAD";

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::workload::cluster::instance_label;
-use crate::workload::{MemberRole, MemberState, WorkloadError, WorkloadRevision};
+use mysql_charm::workload::{
+    instance_label, MemberRole, MemberState, WorkloadError, WorkloadRevision,
+};
 
 /// File names of the per-unit state files start with this; the unit's instance label
 /// follows (`mysql-workload-mysql-0.json`), so co-located units do not collide.

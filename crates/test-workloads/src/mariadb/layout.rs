@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::workload::cluster::instance_label;
-use crate::workload::{WorkloadError, WorkloadRevision};
+use mysql_charm::workload::{instance_label, WorkloadError, WorkloadRevision};
 
 /// Name of the model-wide directory shared by every unit's server.
 pub const SHARED_DIR_NAME: &str = "mariadb";

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::state::write_atomically;
-use crate::workload::WorkloadError;
+use mysql_charm::workload::WorkloadError;
 
 /// Name of the faults file, in the model directory.
 pub const FAULTS_FILE_NAME: &str = "mysql-faults.json";

@@ -9,11 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mysql_charm::workload::mariadb::{self, MariaDbBinaries, SqlClient, REFUSED_OPTION};
 use mysql_charm::workload::{
-    FaultKind, FaultPlan, FaultRule, MariaDbWorkload, MemberRole, MemberState, RetryPolicy,
-    Workload, WorkloadError, WorkloadRevision,
+    MemberRole, MemberState, RetryPolicy, Workload, WorkloadError, WorkloadRevision,
 };
+use mysql_test_workloads::mariadb::{self, MariaDbBinaries, SqlClient, REFUSED_OPTION};
+use mysql_test_workloads::{FaultKind, FaultPlan, FaultRule, MariaDbWorkload};
 
 const UNITS: [&str; 3] = ["mysql/0", "mysql/1", "mysql/2"];
 

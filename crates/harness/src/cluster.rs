@@ -1177,7 +1177,9 @@ impl Cluster {
             .writes
             .iter()
             .any(|w| matches!(w, Write::App { key, .. } if key == STACK_KEY));
-        if flight.upgraded {
+        // A workload change ends with its hook; one `force-upgrade` accepted is over too (no
+        // re-run hook will finish it).
+        if flight.upgraded || flight.forced_completion {
             if let Some(sim) = self.units.get_mut(&unit) {
                 sim.workload_in_flux = false;
             }

@@ -15,7 +15,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{Hash, Hasher};
 
-use crate::cluster::Cluster;
+use juju_upgrade::Event;
+
+use crate::cluster::{Cluster, Task};
 use crate::fixtures::{ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
 use crate::rng::SplitMix64;
 use crate::scenario::{describe, Ending, Operator, OperatorStep, Phase, Script};
@@ -121,6 +123,16 @@ pub struct Config {
     /// The charm reports its versions, which turns on the core's behaviour beyond v0
     /// (automatic rollback detection, convergence on a second refresh, ...).
     pub beyond_v0: bool,
+    /// The `pause-after-unit-refresh` setting deployed (`None`: the charm has no such option).
+    pub pause: Option<&'static str>,
+    /// Beyond v0, while the upgrade rolls: the operator may also change the pause setting, run
+    /// `resume-upgrade` on any unit and `force-upgrade` with any one skip on any unit, at any
+    /// step (left running, like hooks, when they overlap), and accept a failed unit with
+    /// `force-upgrade skip-health-check` instead of recovering. With `vary`, the deployed
+    /// pause setting is drawn from the seed.
+    pub operator_moves: bool,
+    /// At most this many of those moves per run (the forced acceptance not counted).
+    pub max_operator_moves: u32,
 }
 
 impl Config {
@@ -138,6 +150,9 @@ impl Config {
             fault_percent: 5,
             vary: false,
             beyond_v0: false,
+            pause: None,
+            operator_moves: false,
+            max_operator_moves: 3,
         }
     }
 }
@@ -147,7 +162,7 @@ impl fmt::Display for Config {
         let offset = |o: Option<u32>| o.map_or_else(|| "none".to_owned(), |n| n.to_string());
         write!(
             f,
-            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}",
+            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}{}",
             if self.beyond_v0 { "beyond-v0" } else { "v0" },
             self.units,
             if self.vary { "seeded".to_owned() } else { self.leader.to_string() },
@@ -156,7 +171,16 @@ impl fmt::Display for Config {
             self.script.max_recoveries,
             self.faults,
             self.max_faults,
-            self.overlap
+            self.overlap,
+            if self.operator_moves {
+                format!(
+                    " pause={} operator-moves<={}",
+                    if self.vary { "seeded" } else { self.pause.unwrap_or("unset") },
+                    self.max_operator_moves
+                )
+            } else {
+                String::new()
+            }
         )
     }
 }
@@ -180,6 +204,25 @@ pub enum Step {
     Refresh(u32),
     /// The operator's next step.
     Operator(OperatorStep),
+    /// Operator move: `juju config mysql pause-after-unit-refresh=<setting>`.
+    SetPause(&'static str),
+    /// Operator move: `juju run mysql/<unit> resume-upgrade`.
+    Resume(u32),
+    /// Operator move: `juju run mysql/<unit> force-upgrade` with the skips given (bits:
+    /// 1 compatibility check, 2 pre-upgrade check, 4 health check).
+    Force(u32, u8),
+}
+
+/// The pause settings an operator move sets.
+const PAUSE_SETTINGS: [&str; 3] = ["none", "first", "all"];
+
+/// The `force-upgrade` event for the skip bits of [`Step::Force`].
+fn force_event(skips: u8) -> Event {
+    Event::ForceUpgrade {
+        skip_compatibility_check: skips & 1 != 0,
+        skip_pre_upgrade_check: skips & 2 != 0,
+        skip_health_check: skips & 4 != 0,
+    }
 }
 
 impl Step {
@@ -195,9 +238,35 @@ impl Step {
         )
     }
 
+    /// Whether this step is an operator move outside the how-to's script.
+    pub fn is_operator_move(self) -> bool {
+        matches!(self, Step::SetPause(_) | Step::Resume(_) | Step::Force(..))
+    }
+
     /// Parses the short form written by `Display` (`b1`, `c1`, `e1`, `k1`, `l1`, `x1`, `r44`,
-    /// `O:prepare`, ...).
+    /// `pfirst`, `u1`, `f1.4`, `O:prepare`, `O:resume/1`, ...).
     pub fn parse(token: &str) -> Result<Step, String> {
+        let unit_after = |prefix: &str, name: &str| -> Result<u32, String> {
+            name.strip_prefix(prefix)
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| format!("operator step {name:?} needs a unit"))
+        };
+        if let Some(setting) = token.strip_prefix('p') {
+            return PAUSE_SETTINGS
+                .iter()
+                .find(|&&known| known == setting)
+                .map(|&known| Step::SetPause(known))
+                .ok_or_else(|| format!("unknown pause setting in {token:?}"));
+        }
+        if let Some(rest) = token.strip_prefix('f') {
+            let parsed = rest
+                .split_once('.')
+                .and_then(|(unit, skips)| Some((unit.parse().ok()?, skips.parse().ok()?)));
+            return match parsed {
+                Some((unit, skips)) if skips < 8 => Ok(Step::Force(unit, skips)),
+                _ => Err(format!("step {token:?} needs f<unit>.<skips 0-7>")),
+            };
+        }
         if let Some(name) = token.strip_prefix("O:") {
             let step = match name {
                 "prepare" => OperatorStep::Prepare,
@@ -206,6 +275,12 @@ impl Step {
                 "rollback" => OperatorStep::RollBack,
                 "prepare-refreshed" => OperatorStep::PrepareRefreshed,
                 "finish" => OperatorStep::Finish,
+                other if other.starts_with("resume/") => {
+                    OperatorStep::Resume(unit_after("resume/", other)?)
+                }
+                other if other.starts_with("force/") => {
+                    OperatorStep::Force(unit_after("force/", other)?)
+                }
                 other => return Err(format!("unknown operator step {other:?}")),
             };
             return Ok(Step::Operator(step));
@@ -224,6 +299,7 @@ impl Step {
             'l' => Step::MoveLeader(number),
             'x' => Step::Remove(number),
             'r' => Step::Refresh(number),
+            'u' => Step::Resume(number),
             other => return Err(format!("unknown step kind {other:?} in {token:?}")),
         })
     }
@@ -239,6 +315,9 @@ impl fmt::Display for Step {
             Step::MoveLeader(u) => write!(f, "l{u}"),
             Step::Remove(u) => write!(f, "x{u}"),
             Step::Refresh(rev) => write!(f, "r{rev}"),
+            Step::SetPause(setting) => write!(f, "p{setting}"),
+            Step::Resume(u) => write!(f, "u{u}"),
+            Step::Force(u, skips) => write!(f, "f{u}.{skips}"),
             Step::Operator(step) => {
                 let name = match step {
                     OperatorStep::Prepare => "prepare",
@@ -246,6 +325,8 @@ impl fmt::Display for Step {
                     OperatorStep::Recover => "recover",
                     OperatorStep::RollBack => "rollback",
                     OperatorStep::PrepareRefreshed => "prepare-refreshed",
+                    OperatorStep::Resume(unit) => return write!(f, "O:resume/{unit}"),
+                    OperatorStep::Force(unit) => return write!(f, "O:force/{unit}"),
                     OperatorStep::Finish => "finish",
                 };
                 write!(f, "O:{name}")
@@ -276,6 +357,8 @@ pub struct World {
     pub faults_used: u32,
     /// A second refresh was injected.
     pub refreshed_again: bool,
+    /// Operator moves taken so far.
+    pub moves_used: u32,
     /// Steps taken so far.
     pub steps: u32,
 }
@@ -286,6 +369,7 @@ impl World {
         let cluster = Cluster::builder(config.units)
             .leader(config.leader)
             .charm_versions(config.beyond_v0)
+            .pause_setting(config.pause)
             .keep_logs(false)
             .deploy();
         World {
@@ -293,11 +377,13 @@ impl World {
             operator: Operator::new(config.script),
             faults_used: 0,
             refreshed_again: false,
+            moves_used: 0,
             steps: 0,
         }
     }
 
-    /// The steps that can happen next, hooks first, then the operator, then faults.
+    /// The steps that can happen next, hooks first, then the operator, then operator moves,
+    /// then faults.
     pub fn enabled(&self, config: &Config) -> Vec<Step> {
         let mut steps = Vec::new();
         if self.operator.phase == Phase::Done {
@@ -312,15 +398,48 @@ impl World {
         if let Some(step) = self.operator.next_step(cluster) {
             steps.push(Step::Operator(step));
         }
+        let moves = config.operator_moves && config.beyond_v0;
+        if moves {
+            steps.extend(
+                self.operator
+                    .alternatives(cluster)
+                    .into_iter()
+                    .map(Step::Operator),
+            );
+        }
+        if moves
+            && self.moves_used < config.max_operator_moves
+            && self.operator.phase == Phase::Rolling
+        {
+            steps.extend(
+                PAUSE_SETTINGS
+                    .iter()
+                    .filter(|&&setting| cluster.pause_setting() != Some(setting))
+                    .map(|&setting| Step::SetPause(setting)),
+            );
+            for &unit in cluster.units.keys().filter(|&&u| !cluster.is_busy(u)) {
+                steps.push(Step::Resume(unit));
+                // Skipping the pre-upgrade check prepares a new upgrade, which the operator's
+                // script does not follow with a refresh: not drawn.
+                steps.extend([1, 4].map(|skips| Step::Force(unit, skips)));
+            }
+        }
         if self.faults_used >= config.max_faults {
             return steps;
         }
         let faults = config.faults;
+        // A hook fails or its agent dies; an action left running is not retried, so only
+        // hooks are.
+        let in_hooks: Vec<u32> = busy
+            .iter()
+            .copied()
+            .filter(|&u| matches!(cluster.running(u), Some(Task::Hook(_))))
+            .collect();
         if faults.hook_error {
-            steps.extend(busy.iter().copied().map(Step::HookError));
+            steps.extend(in_hooks.iter().copied().map(Step::HookError));
         }
         if faults.kill {
-            steps.extend(busy.iter().copied().map(Step::Kill));
+            steps.extend(in_hooks.iter().copied().map(Step::Kill));
         }
         if faults.leader_move {
             steps.extend(
@@ -347,9 +466,17 @@ impl World {
     }
 
     /// Takes `step` and returns the invariant violations it led to.
-    pub fn apply(&mut self, step: Step) -> Vec<String> {
+    pub fn apply(&mut self, step: Step, config: &Config) -> Vec<String> {
         let mut problems = Vec::new();
         let cluster = &mut self.cluster;
+        // An operator's action overlaps hooks as a hook does: begun now, committed later.
+        let act = |cluster: &mut Cluster, unit: u32, action: Event| {
+            if config.overlap {
+                cluster.begin_action(unit, action)
+            } else {
+                cluster.run_action(unit, action)
+            }
+        };
         match step {
             Step::Begin(unit) => {
                 cluster.begin(unit);
@@ -366,9 +493,22 @@ impl World {
             Step::Operator(operator_step) => {
                 problems.extend(self.operator.perform(operator_step, cluster));
             }
+            Step::SetPause(setting) => cluster.set_pause_setting(Some(setting)),
+            Step::Resume(unit) => {
+                act(cluster, unit, Event::ResumeUpgrade);
+            }
+            Step::Force(unit, skips) => {
+                let outcome = act(cluster, unit, force_event(skips));
+                if outcome.failed.is_none() && skips & 4 != 0 {
+                    self.operator.accept_forced(unit);
+                }
+            }
         }
         if step.is_fault() {
             self.faults_used += 1;
+        }
+        if step.is_operator_move() {
+            self.moves_used += 1;
         }
         self.steps += 1;
         problems.extend(self.cluster.violations.drain(..).map(|v| v.to_string()));
@@ -428,6 +568,7 @@ impl World {
         self.operator.hash(&mut hasher);
         self.faults_used.hash(&mut hasher);
         self.refreshed_again.hash(&mut hasher);
+        self.moves_used.hash(&mut hasher);
         hasher.finish()
     }
 
@@ -603,7 +744,7 @@ pub fn exhaustive_from(config: &Config, root: World, max_states: u64) -> Report 
         let step = top.steps[top.next];
         top.next += 1;
         let mut child = top.world.clone();
-        let problems = child.apply(step);
+        let problems = child.apply(step, config);
         report.transitions += 1;
         if step.is_fault() {
             report.faults_injected += 1;
@@ -724,6 +865,10 @@ pub fn seeded_config(config: &Config, rng: &mut SplitMix64) -> Config {
         };
         chosen.script.fail_upgrade = pick(rng);
         chosen.script.fail_rollback = pick(rng);
+        if config.operator_moves {
+            const DEPLOYED: [Option<&str>; 4] = [None, Some("none"), Some("first"), Some("all")];
+            chosen.pause = DEPLOYED[rng.below(DEPLOYED.len())];
+        }
     }
     chosen
 }
@@ -747,15 +892,17 @@ pub fn walk(config: &Config, seed: u64) -> Walk {
             result.ending = world.operator.ending;
             break;
         }
-        let (faults, normal): (Vec<Step>, Vec<Step>) =
-            steps.into_iter().partition(|step| step.is_fault());
+        // Faults and operator moves are drawn now and then; the rest at every step.
+        let (faults, normal): (Vec<Step>, Vec<Step>) = steps
+            .into_iter()
+            .partition(|step| step.is_fault() || step.is_operator_move());
         let step =
             if !faults.is_empty() && (normal.is_empty() || rng.chance(chosen.fault_percent, 100)) {
                 faults[rng.below(faults.len())]
             } else {
                 normal[rng.below(normal.len())]
             };
-        let problems = world.apply(step);
+        let problems = world.apply(step, &chosen);
         result.trace.push(step);
         result.fingerprints.push(world.fingerprint());
         if step.is_fault() {
@@ -856,7 +1003,7 @@ pub fn replay_to(config: &Config, trace: &[Step]) -> Result<(World, Replay), Str
             .iter()
             .map(|(&unit, sim)| (unit, sim.log.len()))
             .collect();
-        let problems = world.apply(step);
+        let problems = world.apply(step, config);
         let mut lines = format!(
             "{index:>4} {step:<10} {what}\n       -> {}",
             describe(&world.cluster)
@@ -896,6 +1043,16 @@ fn narrate(world: &World, step: Step) -> String {
         Step::MoveLeader(unit) => format!("FAULT leadership moves to mysql/{unit}"),
         Step::Remove(unit) => format!("FAULT mysql/{unit} is removed"),
         Step::Refresh(revision) => format!("FAULT second juju refresh --revision={revision}"),
+        Step::SetPause(setting) => {
+            format!("operator move: juju config mysql pause-after-unit-refresh={setting}")
+        }
+        Step::Resume(unit) => format!("operator move: juju run mysql/{unit} resume-upgrade"),
+        Step::Force(unit, skips) => {
+            format!(
+                "operator move: juju run mysql/{unit} force-upgrade ({skips:?})",
+                skips = force_event(skips)
+            )
+        }
         Step::Operator(operator_step) => format!("operator: {}", operator_step.describe()),
     }
 }
@@ -919,13 +1076,20 @@ mod tests {
             Step::Operator(OperatorStep::Recover),
             Step::Operator(OperatorStep::RollBack),
             Step::Operator(OperatorStep::PrepareRefreshed),
+            Step::Operator(OperatorStep::Resume(2)),
+            Step::Operator(OperatorStep::Force(1)),
             Step::Operator(OperatorStep::Finish),
+            Step::SetPause("first"),
+            Step::Resume(1),
+            Step::Force(0, 5),
         ];
         let text = format_trace(&trace);
         assert_eq!(parse_trace(&text), Ok(trace));
         assert!(parse_trace("b").is_err());
         assert!(parse_trace("z1").is_err());
         assert!(parse_trace("O:dance").is_err());
+        assert!(parse_trace("psometimes").is_err());
+        assert!(parse_trace("f1.9").is_err());
     }
 
     #[test]

@@ -3,14 +3,18 @@
 //! The operator follows the how-to: wait for the deployment, run `pre-upgrade-check` on
 //! the leader, `juju refresh` to the new revision; when a unit shows it failed, run
 //! `pre-upgrade-check` again (recovery) and `juju refresh` back to the original revision; repeat
-//! if the rollback fails, a bounded number of times. A run is over when no hook is left and the
-//! operator has nothing documented left to do; it must then be finished (every unit idle and
-//! active on the last refreshed revision) or paused on a failed unit whose status says why.
+//! if the rollback fails, a bounded number of times. When the upgrade pauses before a unit
+//! (`pause-after-unit-refresh`), the operator runs `resume-upgrade` on it; when a unit failed,
+//! the operator may instead accept it with `force-upgrade skip-health-check` (an alternative
+//! the explorer offers with [`crate::explore::Config::operator_moves`]). A run is over when no
+//! hook is left and the operator has nothing documented left to do; it must then be finished
+//! (every unit idle and active on the last refreshed revision, a unit accepted by force
+//! possibly still broken) or paused on a failed unit whose status says why.
 
 use std::collections::BTreeSet;
 
 use juju_upgrade::wire::ROUND_KEY;
-use juju_upgrade::{messages, Status, StatusKind};
+use juju_upgrade::{messages, Event, Status, StatusKind};
 
 use crate::cluster::{ActionOutcome, Cluster};
 use crate::fixtures::{ORIGINAL_REVISION, UPGRADE_REVISION};
@@ -44,22 +48,31 @@ pub enum OperatorStep {
     /// `juju run mysql/leader pre-upgrade-check` after units blocked on a refresh that no
     /// `pre-upgrade-check` prepared (beyond v0: they join once it runs).
     PrepareRefreshed,
+    /// `juju run mysql/<unit> resume-upgrade` on the unit the upgrade paused before.
+    Resume(u32),
+    /// `juju run mysql/<unit> force-upgrade skip-health-check=true` on a failed unit: accept it
+    /// and go on.
+    Force(u32),
     /// Nothing left to do: check the final state.
     Finish,
 }
 
 impl OperatorStep {
     /// The command the operator types (or the check made), for traces.
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            OperatorStep::Prepare => "juju run mysql/leader pre-upgrade-check (prepare)",
-            OperatorStep::Refresh => "juju refresh mysql --revision=43",
-            OperatorStep::Recover => "juju run mysql/leader pre-upgrade-check (recovery)",
-            OperatorStep::RollBack => "juju refresh mysql --revision=42 (rollback)",
+            OperatorStep::Prepare => "juju run mysql/leader pre-upgrade-check (prepare)".into(),
+            OperatorStep::Refresh => "juju refresh mysql --revision=43".into(),
+            OperatorStep::Recover => "juju run mysql/leader pre-upgrade-check (recovery)".into(),
+            OperatorStep::RollBack => "juju refresh mysql --revision=42 (rollback)".into(),
             OperatorStep::PrepareRefreshed => {
-                "juju run mysql/leader pre-upgrade-check (units wait for it after a refresh)"
+                "juju run mysql/leader pre-upgrade-check (units wait for it after a refresh)".into()
             }
-            OperatorStep::Finish => "final check",
+            OperatorStep::Resume(unit) => format!("juju run mysql/{unit} resume-upgrade"),
+            OperatorStep::Force(unit) => {
+                format!("juju run mysql/{unit} force-upgrade skip-health-check=true")
+            }
+            OperatorStep::Finish => "final check".into(),
         }
     }
 }
@@ -100,6 +113,8 @@ pub struct Operator {
     pub script: Script,
     /// How the run ended, once it has.
     pub ending: Option<Ending>,
+    /// The units accepted by `force-upgrade skip-health-check`, one bit each.
+    pub forced: u64,
 }
 
 impl Operator {
@@ -111,7 +126,50 @@ impl Operator {
             recoveries: 0,
             script,
             ending: None,
+            forced: 0,
         }
+    }
+
+    /// A failed unit the operator sees, and could act on now: blocked under the charm revision
+    /// just refreshed to (not a failure the rollback has yet to reach), not running anything.
+    fn visible_failures(cluster: &Cluster) -> Vec<u32> {
+        cluster
+            .failed_units()
+            .into_iter()
+            .filter(|&unit| {
+                cluster.status(unit).map(|s| s.kind) == Some(StatusKind::Blocked)
+                    && cluster.units[&unit].revision == cluster.app_revision
+                    && !cluster.is_busy(unit)
+            })
+            .collect()
+    }
+
+    /// The unit a quiet upgrade paused before, as its status says.
+    fn paused_before(cluster: &Cluster) -> Option<u32> {
+        cluster.units.keys().copied().find(|&unit| {
+            cluster.status(unit)
+                == Some(&Status::blocked(messages::paused_unit(&format!(
+                    "{}/{unit}",
+                    cluster.app
+                ))))
+        })
+    }
+
+    /// Records that `force-upgrade skip-health-check` accepted `unit` as it is.
+    pub fn accept_forced(&mut self, unit: u32) {
+        self.forced |= unit_bit(unit);
+    }
+
+    /// What else the operator may do instead of [`Self::next_step`]: accept a failed unit with
+    /// `force-upgrade skip-health-check` once nothing moves.
+    pub fn alternatives(&self, cluster: &Cluster) -> Vec<OperatorStep> {
+        if self.phase != Phase::Rolling || !cluster.is_quiet() {
+            return Vec::new();
+        }
+        Operator::visible_failures(cluster)
+            .into_iter()
+            .map(OperatorStep::Force)
+            .collect()
     }
 
     /// The operator's next step in `cluster`, if there is one now. Steps that only make sense
@@ -125,13 +183,7 @@ impl Operator {
             Phase::Recovered => Some(OperatorStep::RollBack),
             Phase::Done => None,
             Phase::Rolling => {
-                // The operator acts on a unit that shows it failed under the charm revision
-                // just refreshed to, not on a failure the rollback has yet to reach.
-                let visible_failure = cluster.failed_units().iter().any(|&unit| {
-                    cluster.status(unit).map(|s| s.kind) == Some(StatusKind::Blocked)
-                        && cluster.units[&unit].revision == cluster.app_revision
-                        && !cluster.is_busy(unit)
-                });
+                let visible_failure = !Operator::visible_failures(cluster).is_empty();
                 let can_recover = visible_failure
                     && self.recoveries < self.script.max_recoveries
                     && !cluster.is_busy(cluster.leader);
@@ -148,6 +200,9 @@ impl Operator {
                     && self.recoveries < self.script.max_recoveries
                 {
                     Some(OperatorStep::PrepareRefreshed)
+                } else if let Some(unit) = quiet.then(|| Operator::paused_before(cluster)).flatten()
+                {
+                    Some(OperatorStep::Resume(unit))
                 } else if quiet {
                     Some(OperatorStep::Finish)
                 } else {
@@ -252,8 +307,35 @@ impl Operator {
                     ));
                 }
             }
+            OperatorStep::Resume(unit) => {
+                let outcome = cluster.run_action(unit, Event::ResumeUpgrade);
+                // Only the unit's own upgrade may fail once resumed (a scripted failure).
+                if let Some(message) = outcome.failed {
+                    if !message.starts_with("Upgrade resumed, but") {
+                        problems.push(format!(
+                            "the upgrade paused before mysql/{unit} but resume-upgrade there fails: {message}"
+                        ));
+                    }
+                }
+            }
+            OperatorStep::Force(unit) => {
+                let outcome = cluster.run_action(
+                    unit,
+                    Event::ForceUpgrade {
+                        skip_compatibility_check: false,
+                        skip_pre_upgrade_check: false,
+                        skip_health_check: true,
+                    },
+                );
+                match outcome.failed {
+                    None => self.accept_forced(unit),
+                    Some(message) => problems.push(format!(
+                        "mysql/{unit} failed but force-upgrade skip-health-check there fails: {message}"
+                    )),
+                }
+            }
             OperatorStep::Finish => {
-                let (ending, found) = check_final(cluster, self.rolling_back);
+                let (ending, found) = check_final(cluster, self.rolling_back, self.forced);
                 problems.extend(found);
                 self.ending = Some(ending);
                 self.phase = Phase::Done;
@@ -371,7 +453,10 @@ pub enum Ending {
 
 /// A run over: finished on the last refreshed revision, or paused on failed units that say so,
 /// or (v0 only) a refresh that came after the upgrade ended.
-pub fn check_final(cluster: &Cluster, rolling_back: bool) -> (Ending, Vec<String>) {
+///
+/// A unit in `forced` (one bit each) was accepted by `force-upgrade skip-health-check` and may
+/// still run its broken workload.
+pub fn check_final(cluster: &Cluster, rolling_back: bool, forced: u64) -> (Ending, Vec<String>) {
     let failed = cluster.failed_units();
     if !failed.is_empty() {
         return (Ending::Paused, check_paused(cluster, &failed));
@@ -379,7 +464,10 @@ pub fn check_final(cluster: &Cluster, rolling_back: bool) -> (Ending, Vec<String
     if !cluster.report_versions && ended_before_an_unprepared_refresh(cluster) {
         return (Ending::UnpreparedRefresh, Vec::new());
     }
-    (Ending::Finished, check_finished(cluster, rolling_back))
+    (
+        Ending::Finished,
+        check_finished(cluster, rolling_back, forced),
+    )
 }
 
 /// Every unit idle and active, no stack, and workloads and baseline consistently those of one
@@ -404,7 +492,7 @@ fn ended_before_an_unprepared_refresh(cluster: &Cluster) -> bool {
             .all(|sim| &sim.workload == pinned && sim.revision == cluster.app_revision)
 }
 
-fn check_finished(cluster: &Cluster, rolling_back: bool) -> Vec<String> {
+fn check_finished(cluster: &Cluster, rolling_back: bool, forced: u64) -> Vec<String> {
     let mut problems = Vec::new();
     let target = cluster.app_revision;
     if rolling_back && target != ORIGINAL_REVISION {
@@ -432,7 +520,8 @@ fn check_finished(cluster: &Cluster, rolling_back: bool) -> Vec<String> {
                 sim.status
             ));
         }
-        if sim.revision != target || sim.workload != revision.workload {
+        let accepted_broken = forced & unit_bit(unit) != 0 && sim.workload == "broken";
+        if sim.revision != target || (sim.workload != revision.workload && !accepted_broken) {
             problems.push(format!(
                 "unit {unit} ended on revision {} with workload {} instead of {target} with {}",
                 sim.revision, sim.workload, revision.workload
@@ -471,6 +560,11 @@ fn check_paused(cluster: &Cluster, failed: &[u32]) -> Vec<String> {
         }
     }
     problems
+}
+
+/// `unit`'s bit in a set of units (units past 63 share the last bit).
+fn unit_bit(unit: u32) -> u64 {
+    1 << unit.min(63)
 }
 
 fn model_json(cluster: &Cluster, revision: u32) -> Option<String> {

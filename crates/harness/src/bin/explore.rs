@@ -5,6 +5,7 @@
 //! cargo run -p juju-upgrade-harness --release --bin explore -- --units 5 --seeds 10000 --vary
 //! cargo run -p juju-upgrade-harness --release --bin explore -- --units 5 --vary --replay 1234
 //! cargo run -p juju-upgrade-harness --release --bin explore -- --units 2 --trace "b0 c0 ..."
+//! cargo run -p juju-upgrade-harness --release --bin explore -- --units 4 --vary --beyond-v0 --operator-moves
 //! ```
 //!
 //! Prints one closing line with the figures; on a violation prints the seed (random walks) and
@@ -64,6 +65,17 @@ struct Args {
     /// The charm reports its versions: explore the core's behaviour beyond v0.
     #[arg(long)]
     beyond_v0: bool,
+    /// The deployed `pause-after-unit-refresh` setting: none, first or all (default: the
+    /// charm has no such option; with --vary and --operator-moves, drawn from each seed).
+    #[arg(long)]
+    pause: Option<String>,
+    /// Beyond v0: the operator may also change the pause setting, run resume-upgrade and
+    /// force-upgrade on any unit at any step, and force a failed unit on.
+    #[arg(long)]
+    operator_moves: bool,
+    /// At most this many operator moves per run.
+    #[arg(long, default_value_t = 3)]
+    max_operator_moves: u32,
     /// Exhaustive search: stop expanding after this many states.
     #[arg(long, default_value_t = 5_000_000)]
     max_states: u64,
@@ -102,6 +114,15 @@ fn config(args: &Args) -> Result<Config> {
     config.fault_percent = args.fault_percent;
     config.vary = args.vary;
     config.beyond_v0 = args.beyond_v0;
+    config.operator_moves = args.operator_moves;
+    config.max_operator_moves = args.max_operator_moves;
+    config.pause = match args.pause.as_deref() {
+        None => None,
+        Some("none") => Some("none"),
+        Some("first") => Some("first"),
+        Some("all") => Some("all"),
+        Some(other) => return Err(anyhow!("--pause is none, first or all, not {other:?}")),
+    };
     if let Some(max_steps) = args.max_steps {
         config.max_steps = max_steps;
     }
@@ -126,12 +147,16 @@ fn print_report(report: &Report, config: &Config) {
     for found in &report.examples {
         println!("VIOLATION: {}", found.message);
         if let Some(seed) = found.seed {
-            let flags = match (config.vary, config.beyond_v0) {
+            let mut flags = match (config.vary, config.beyond_v0) {
                 (false, false) => "",
                 (true, false) => " --vary",
                 (false, true) => " --beyond-v0",
                 (true, true) => " --vary --beyond-v0",
-            };
+            }
+            .to_owned();
+            if config.operator_moves {
+                flags.push_str(" --operator-moves");
+            }
             println!(
                 "  seed {seed}: replay with --units {}{flags} --replay {seed} (and the same fault options)",
                 config.units

@@ -813,9 +813,9 @@ impl Workload for MariaDbWorkload {
     }
 }
 
-/// The unit number of `app/N`.
+/// The unit number of `app/N`, if it fits a port offset.
 fn unit_number(unit: &str) -> Option<u16> {
-    unit.rsplit_once('/').and_then(|(_, n)| n.parse().ok())
+    juju_ops::context::parse_unit_name(unit).and_then(|(_, n)| u16::try_from(n).ok())
 }
 
 fn parse_port(path: &Path, text: &str) -> Result<u16, WorkloadError> {

@@ -33,7 +33,7 @@ pub(crate) fn is_valid_unit(name: &str) -> bool {
 
 /// The application part of a unit name.
 pub(crate) fn unit_application(unit: &str) -> &str {
-    unit.split_once('/').map_or(unit, |(app, _)| app)
+    crate::model::app_of(unit)
 }
 
 #[cfg(test)]

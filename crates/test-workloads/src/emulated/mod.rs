@@ -242,9 +242,7 @@ impl EmulatedWorkload {
 
 /// The unit number of `app/N`, for ordering.
 fn unit_number(unit: &str) -> u64 {
-    unit.rsplit_once('/')
-        .and_then(|(_, n)| n.parse().ok())
-        .unwrap_or(u64::MAX)
+    juju_ops::context::parse_unit_name(unit).map_or(u64::MAX, |(_, n)| u64::from(n))
 }
 
 fn member_of(state: &EmulatedUnitState) -> ClusterMember {

@@ -1,9 +1,9 @@
-//! `cargo xtask demo`: the seed's rollback on the juju-sim emulator, from a fresh clone.
+//! `cargo xtask demo`: the how-to's rollback on the juju-sim emulator, from a fresh clone.
 //!
 //! It builds `juju-sim` and the charm on the test workloads (`mysql-test-charm`: under
 //! `juju-sim` it runs on the emulated MySQL server), packs revision 182 (MySQL 8.0.33) and a new revision
 //! (MySQL 8.0.34), deploys revision 182, prepares and refreshes to the new revision with
-//! an emulator fault that makes MySQL 8.0.34 fail to start, and then runs the seed's three
+//! an emulator fault that makes MySQL 8.0.34 fail to start, and then runs the how-to's three
 //! steps: `run mysql/leader pre-upgrade-check`, `refresh mysql --revision=182`, `status`.
 //! Every step runs the real `juju-sim` binary, printed as an operator would type it, and is
 //! followed by `juju-sim status`. The end state is checked: the command fails if any unit

@@ -36,7 +36,7 @@ usage:
         --charm-version      the `charm` component's version
         --upgrade-supported  the `snap` component's range of versions it upgrades from
   cargo xtask demo [--model DIR] [--units N]
-      Run the seed's rollback on the juju-sim emulator, printing each command and the
+      Run the how-to's rollback on the juju-sim emulator, printing each command and the
       status after each step (default model: target/juju-sim-demo/model, 3 units).
 ";
 

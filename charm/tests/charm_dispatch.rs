@@ -145,14 +145,20 @@ fn pre_upgrade_check_on_an_unhealthy_cluster_fails_and_writes_no_stack() {
     assert!(!world.app_bag.contains_key("upgrade-stack"));
 }
 
-#[test]
-fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
+/// A single idle leader with its stack prepared and 8.0.33 deployed, about to be refreshed.
+fn single_unit_prepared() -> World {
     let mut world = World::new("mysql/0", &[], true);
     world.set_state("mysql/0", "idle");
     world.app_bag.insert("upgrade-stack".into(), "[0]".into());
     world
         .app_bag
         .insert("dependencies".into(), DEPENDENCIES_8_0_33.into());
+    world
+}
+
+#[test]
+fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
+    let world = single_unit_prepared();
     let juju = FakeJuju::new(world);
     let mut workload = upgrades_once();
     workload
@@ -204,12 +210,7 @@ fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
 
 #[test]
 fn a_failing_status_set_stops_the_hook_before_the_workload_is_touched() {
-    let mut world = World::new("mysql/0", &[], true);
-    world.set_state("mysql/0", "idle");
-    world.app_bag.insert("upgrade-stack".into(), "[0]".into());
-    world
-        .app_bag
-        .insert("dependencies".into(), DEPENDENCIES_8_0_33.into());
+    let mut world = single_unit_prepared();
     world.status_set_fails_on = Some("upgrading...".into());
     let juju = FakeJuju::new(world);
     let mut workload = MockWorkload::new();

@@ -60,6 +60,11 @@
 
 #![deny(missing_docs)]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod context;
 pub mod logger;
 pub mod tools;

@@ -68,9 +68,12 @@ pub enum CharmError {
     /// A hook tool failed.
     #[error(transparent)]
     Tool(#[from] ToolError),
-    /// A file of the charm directory is missing or invalid.
+    /// A file of the charm directory cannot be read.
     #[error("charm file {0}")]
     CharmFile(String),
+    /// `dependencies.json` is not a dependency model.
+    #[error("dependencies.json: {0}")]
+    Dependencies(#[from] juju_upgrade::DependencyError),
     /// The workload refused.
     #[error(transparent)]
     Kv(#[from] KvError),
@@ -79,19 +82,18 @@ pub enum CharmError {
 /// Handles the hook or action Juju started this process for.
 pub fn run(tools: &dyn HookTools) -> Result<(), CharmError> {
     let dispatch = Dispatch::from_env()?;
-    let file =
-        |name: &str, err: &dyn std::fmt::Display| CharmError::CharmFile(format!("{name}: {err}"));
     let read = |name: &str| {
-        std::fs::read_to_string(dispatch.charm_dir.join(name)).map_err(|e| file(name, &e))
+        let text = std::fs::read_to_string(dispatch.charm_dir.join(name));
+        text.map_err(|err| CharmError::CharmFile(format!("{name}: {err}")))
     };
-    let model = DependencyModel::from_json(&read("dependencies.json")?)
-        .map_err(|e| file("dependencies.json", &e))?;
+    let model = DependencyModel::from_json(&read("dependencies.json")?)?;
     let mut hooks = KvHooks {
         workload: KvStore::on_this_machine(),
         model,
     };
     if dispatch.is_hook("install") {
         hooks.workload.install(&hooks.pin())?;
+        tools.application_version_set(&hooks.pin())?;
         return Ok(tools.status_set(&Status::active(""))?);
     }
     if let Some(event) = upgrade_event(&dispatch, tools)? {

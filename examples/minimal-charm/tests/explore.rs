@@ -190,7 +190,7 @@ fn a_broken_charm_is_caught_with_a_replayable_seed() {
     let reports = explore_charm(Arc::new(WrongPin), &revisions(), &plan).expect("explorable");
     let report = &reports[0];
     for line in report.lines() {
-        println!("{line}");
+        println!("a charm that installs the wrong version: {line}");
     }
     assert!(report.violations() > 0);
     let found = report

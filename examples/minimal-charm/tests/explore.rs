@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use juju_upgrade::{DependencyModel, UpgradeHooks};
+use juju_upgrade::{ClusterNotReady, DependencyModel, PeerSnapshot, UpgradeFailed, UpgradeHooks};
 use juju_upgrade_harness::author::{
     explore_charm, walk_charm, CharmRevisions, ExploreError, ExploredCharm, Plan, UnitTurn,
 };
@@ -211,4 +211,86 @@ fn a_broken_charm_is_caught_with_a_replayable_seed() {
         .violations
         .iter()
         .any(|(message, _)| message == &found.message));
+}
+
+/// The author's hooks with their own stack order in place of the trait's default.
+struct Ordered<H> {
+    hooks: H,
+    order: fn(&PeerSnapshot) -> Vec<u32>,
+}
+
+impl<H: UpgradeHooks> UpgradeHooks for Ordered<H> {
+    fn dependency_model(&self) -> &DependencyModel {
+        self.hooks.dependency_model()
+    }
+    fn pre_upgrade_check(&mut self, view: &PeerSnapshot) -> Result<(), ClusterNotReady> {
+        self.hooks.pre_upgrade_check(view)
+    }
+    fn build_upgrade_stack(&mut self, view: &PeerSnapshot) -> Result<Vec<u32>, ClusterNotReady> {
+        Ok((self.order)(view))
+    }
+    fn upgrade_unit(
+        &mut self,
+        view: &PeerSnapshot,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<(), UpgradeFailed> {
+        self.hooks.upgrade_unit(view, progress)
+    }
+    fn workload_version(&mut self, view: &PeerSnapshot) -> Option<String> {
+        self.hooks.workload_version(view)
+    }
+}
+
+/// The example charm with a stack order of its author's choosing.
+struct KvOrdered(fn(&PeerSnapshot) -> Vec<u32>);
+
+impl ExploredCharm for KvOrdered {
+    fn failure_modes(&self) -> Vec<String> {
+        vec![START_FAILS.into()]
+    }
+    fn hooks<'a>(&'a self, turn: UnitTurn<'a>) -> Box<dyn UpgradeHooks + 'a> {
+        let model = turn.model.clone();
+        let workload = MemoryKv {
+            state: turn.workload,
+            fault: turn.fault,
+        };
+        Box::new(Ordered {
+            hooks: KvHooks { workload, model },
+            order: self.0,
+        })
+    }
+}
+
+/// The explorer runs the author's stack order: the leader first (a valid order, though not
+/// v0's) passes; an order that leaves a unit out is caught.
+#[test]
+fn the_authors_stack_order_is_the_one_explored() {
+    let mut plan = plan();
+    plan.seeds = 0..50;
+    let leader_first = |view: &PeerSnapshot| {
+        let mut stack: Vec<u32> = view
+            .app_units()
+            .into_iter()
+            .filter(|&unit| unit != view.unit)
+            .collect();
+        stack.push(view.unit);
+        stack
+    };
+    let reports =
+        explore_charm(Arc::new(KvOrdered(leader_first)), &revisions(), &plan).expect("explorable");
+    for line in reports[0].lines() {
+        println!("leader first: {line}");
+    }
+    assert_eq!(reports[0].violations(), 0);
+
+    let without_the_leader = |view: &PeerSnapshot| {
+        let all = view.app_units().into_iter();
+        all.filter(|&unit| unit != view.unit).collect()
+    };
+    let reports = explore_charm(Arc::new(KvOrdered(without_the_leader)), &revisions(), &plan)
+        .expect("explorable");
+    for line in reports[0].lines() {
+        println!("an order without the leader: {line}");
+    }
+    assert!(reports[0].violations() > 0);
 }

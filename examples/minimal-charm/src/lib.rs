@@ -2,9 +2,9 @@
 //! and rolled back one unit at a time with v0's protocol.
 //!
 //! - [`kv`]: the workload, written for the example (not part of the glue).
-//! - [`charm`]: the glue: [`charm::KvHooks`] implements the core's `UpgradeHooks` over any
-//!   [`kv::Workload`], [`charm::run`] dispatches a hook or action to the core and performs
-//!   its effects with the hook tools.
+//! - [`charm`]: [`charm::KvHooks`] implements the core's `UpgradeHooks` over any
+//!   [`kv::Workload`]; the binary (`src/main.rs`) dispatches each hook or action to the core
+//!   through `juju_ops::upgrade`, which performs its effects with the hook tools.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

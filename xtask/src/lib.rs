@@ -4,5 +4,7 @@
 //! - [`pack`]: assemble the charm's files (the root `dispatch` and YAML files, a
 //!   `manifest.yaml`, `versions.json` with per-revision overrides, the compiled binary)
 //!   and write a `.charm` archive.
+//! - [`minimal`]: the same for the example charm, `examples/minimal-charm`.
 
+pub mod minimal;
 pub mod pack;

@@ -5,6 +5,8 @@
 //!   `manifest.yaml`, `versions.json` with per-revision overrides, the compiled binary)
 //!   and write a `.charm` archive.
 //! - [`minimal`]: the same for the example charm, `examples/minimal-charm`.
+//! - [`lint`]: `charmcraft analyse` on a packed charm.
 
+pub mod lint;
 pub mod minimal;
 pub mod pack;

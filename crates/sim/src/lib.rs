@@ -17,6 +17,7 @@ pub mod cli;
 pub mod context;
 pub mod engine;
 pub mod model;
+pub mod models;
 pub mod tools;
 
 /// If this process was started through a hook-tool symlink (its `argv[0]`

@@ -143,11 +143,12 @@ fn deploy_status_run_refresh_and_logs() {
     assert_eq!(status["applications"]["db"]["charm-rev"], 182);
     assert_eq!(status["applications"]["db"]["version"], "v2");
     let history = ok(&model, &["history", "--unit", "db/1"]);
-    let tail: Vec<&str> = history.lines().rev().take(2).collect();
+    let tail: Vec<&str> = history.lines().rev().take(3).collect();
     assert!(
-        tail[1].contains("upgrade-charm rev 182 ok")
-            && tail[0].contains("config-changed rev 182 ok"),
-        "{history}"
+        tail[2].contains("upgrade-charm rev 182 ok")
+            && tail[1].contains("config-changed rev 182 ok")
+            && tail[0].contains("leader-settings-changed rev 182 ok"),
+        "db/1 is not the leader: {history}"
     );
     ok(&model, &["refresh", "db", "--revision", "181"]);
     assert_eq!(status_json(&model)["applications"]["db"]["charm-rev"], 181);
@@ -303,4 +304,46 @@ fn every_command_has_help() {
     }
     let usage = sim(tmp.path(), &["refresh", "app"]);
     assert_eq!(usage.status.code(), Some(2), "a usage error exits 2");
+}
+
+#[test]
+fn a_relative_model_directory_works_in_every_hook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let charm = packed(tmp.path(), "v1");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_juju-sim"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("JUJU_SIM_MODEL", "rel/model")
+            .output()
+            .expect("run juju-sim")
+    };
+    let out = run(&["deploy", charm.to_str().unwrap(), "db", "-n", "2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: Value =
+        serde_json::from_slice(&run(&["status", "--format", "json"]).stdout).unwrap();
+    for unit in ["db/0", "db/1"] {
+        assert_eq!(
+            status["applications"]["db"]["units"][unit]["workload-status"]["current"], "active",
+            "{unit}: {status}"
+        );
+    }
+    let log = String::from_utf8_lossy(&run(&["debug-log", "--replay"]).stdout).to_string();
+    assert!(!log.contains("fork/exec"), "{log}");
+    // The same model by its relative path with --model.
+    let out = Command::new(env!("CARGO_BIN_EXE_juju-sim"))
+        .args(["--model", "rel/model", "update-status", "db"])
+        .current_dir(tmp.path())
+        .env_remove("JUJU_SIM_MODEL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -114,6 +114,13 @@ impl Engine {
                 self.swap_charm(unit, revision)?;
                 if let Some(u) = self.model.units.get_mut(unit) {
                     u.queue.push_back(HookInfo::simple(HookKind::UpgradeCharm));
+                    // Juju's agent restarts its resolver after a charm swap and forgets the
+                    // leader-settings version it had seen (it keeps whether it leads), so a
+                    // non-leader runs leader-settings-changed after upgrade-charm and
+                    // config-changed (docs/hook-contract.md §5.1).
+                    if !u.leader_local {
+                        u.leader_settings_seen = None;
+                    }
                 }
                 (Outcome::Succeeded, false)
             }
@@ -512,6 +519,11 @@ impl Engine {
             HookKind::UpgradeCharm => {
                 u.queue.push_back(HookInfo::simple(HookKind::ConfigChanged));
                 if start_after_refresh {
+                    // The documented order: leader-settings-changed (non-leaders) before start.
+                    if !u.leader_local {
+                        u.queue
+                            .push_back(HookInfo::simple(HookKind::LeaderSettingsChanged));
+                    }
                     u.queue.push_back(HookInfo::simple(HookKind::Start));
                 }
             }

@@ -347,3 +347,92 @@ fn a_relative_model_directory_works_in_every_hook() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A charm whose config-changed sets a status, then waits (at most 10 s) for a file `go`
+/// in its machine directory before setting the next.
+fn waiting_charm(root: &Path) -> PathBuf {
+    let dir = root.join("waiter");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("metadata.yaml"),
+        "name: waiter\nsummary: s\ndescription: d\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("config.yaml"),
+        "options:\n  step:\n    type: string\n    default: a\n    description: d\n",
+    )
+    .unwrap();
+    let dispatch = dir.join("dispatch");
+    fs::write(
+        &dispatch,
+        r#"#!/bin/bash
+set -eu
+m="$JUJU_SIM_MACHINE_DIR"
+case "$JUJU_DISPATCH_PATH" in
+  hooks/config-changed)
+    if [ "$(config-get step)" = "b" ]; then
+      status-set maintenance "stopping services.."
+      touch "$m/in-hook"
+      for _ in $(seq 1 200); do [ -e "$m/go" ] && break; sleep 0.05; done
+      status-set maintenance "starting services..."
+    fi
+    status-set active "ready"
+    ;;
+esac
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&dispatch, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn a_status_set_shows_while_the_hook_still_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    let charm = waiting_charm(tmp.path());
+    ok(&model, &["deploy", charm.to_str().unwrap()]);
+    let machine = model.join("machines/0");
+    let mut config = Command::new(env!("CARGO_BIN_EXE_juju-sim"))
+        .arg("--model")
+        .arg(&model)
+        .args(["config", "waiter", "step=b"])
+        .env_remove("JUJU_SIM_MODEL")
+        .spawn()
+        .unwrap();
+    let workload = |status: &Value| {
+        let shown = &status["applications"]["waiter"]["units"]["waiter/0"]["workload-status"];
+        (
+            shown["current"].as_str().unwrap_or_default().to_string(),
+            shown["message"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let mut seen = None;
+    for _ in 0..200 {
+        if machine.join("in-hook").exists() {
+            seen = Some(status_json(&model));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let during = seen.expect("the hook started");
+    fs::write(machine.join("go"), "").unwrap();
+    assert!(config.wait().unwrap().success());
+    assert_eq!(
+        workload(&during),
+        ("maintenance".into(), "stopping services..".into()),
+        "{during}"
+    );
+    assert_eq!(
+        during["applications"]["waiter"]["units"]["waiter/0"]["juju-status"]["current"],
+        "executing"
+    );
+    let table = ok(&model, &["status"]);
+    assert!(table.contains("ready"), "{table}");
+    assert_eq!(
+        workload(&status_json(&model)),
+        ("active".into(), "ready".into())
+    );
+}

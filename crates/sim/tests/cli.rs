@@ -436,3 +436,84 @@ fn a_status_set_shows_while_the_hook_still_runs() {
         ("active".into(), "ready".into())
     );
 }
+
+#[test]
+fn background_agents_run_the_model_while_commands_return() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("models");
+    let charm = packed(tmp.path(), "v1");
+    let juju = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_juju-sim"))
+            .args(args)
+            .env("JUJU_SIM_HOME", &home)
+            .env_remove("JUJU_SIM_MODEL")
+            .env_remove("JUJU_MODEL")
+            .output()
+            .expect("run juju-sim")
+    };
+    let add = juju(&[
+        "add-model",
+        "bg",
+        "--config",
+        "juju-sim-agents=background",
+        "--config",
+        "juju-sim-operation-delay=1s",
+    ]);
+    assert!(add.status.success(), "{add:?}");
+    let deploy = juju(&["deploy", charm.to_str().unwrap(), "db", "-n", "2"]);
+    assert!(deploy.status.success(), "{deploy:?}");
+    // A 1 s pause after each operation: the unit cannot install and run the action in 100 ms.
+    let late = juju(&["run", "db/0", "report", "count=1", "--wait", "100ms"]);
+    assert_eq!(late.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&late.stderr).contains("timed out"),
+        "{late:?}"
+    );
+    let agent_pid: i32 = fs::read_to_string(home.join("bg/.agent.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(Path::new(&format!("/proc/{agent_pid}")).exists());
+    // Faster now: the agent reads the setting before each operation.
+    assert!(juju(&["model-config", "juju-sim-operation-delay=0s"])
+        .status
+        .success());
+    let mut active = false;
+    for _ in 0..600 {
+        let status: Value =
+            serde_json::from_slice(&juju(&["status", "--format", "json"]).stdout).unwrap();
+        let units = status["applications"]["db"]["units"].as_object().cloned();
+        active = units.is_some_and(|units| {
+            units
+                .values()
+                .all(|u| u["workload-status"]["current"] == "active")
+        });
+        if active {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(active, "the agent brought every unit up");
+    let run = juju(&["run", "db/0", "report", "count=2", "--format", "json"]);
+    assert!(run.status.success(), "{run:?}");
+    let task: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(task["db/0"]["results"]["count"], "2");
+    // The task that timed out ran as well.
+    let first: Value =
+        serde_json::from_slice(&juju(&["show-task", "1", "--format", "json"]).stdout).unwrap();
+    assert_eq!(first["status"], "completed");
+
+    let destroy = juju(&["destroy-model", "bg", "--no-prompt"]);
+    assert!(destroy.status.success(), "{destroy:?}");
+    assert!(!home.join("bg").exists());
+    for _ in 0..100 {
+        let gone = fs::read_to_string(format!("/proc/{agent_pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "));
+        if gone {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the agent {agent_pid} outlived its model");
+}

@@ -7,7 +7,9 @@ use serde_json::{json, Map, Value};
 use super::DataFormat;
 use crate::engine::status::StatusReport;
 use crate::engine::Engine;
-use crate::model::{clock_text, timestamp_text, LogEntry, Model, OpRecord, Outcome, Task};
+use crate::model::{
+    clock_text, since_text, timestamp_text, LogEntry, Model, OpRecord, Outcome, Task,
+};
 
 /// A table whose columns are padded to their widest cell; `right` columns are right-aligned.
 fn table(header: &[&str], right: &[usize], rows: &[Vec<String>]) -> String {
@@ -59,9 +61,13 @@ pub fn status(report: &StatusReport) -> Result<String> {
                 &[vec![
                     report.model.name.clone(),
                     "juju-sim".into(),
-                    "local/local".into(),
+                    "localhost/localhost".into(),
                     crate::engine::JUJU_VERSION.into(),
-                    clock_text(report.model.clock),
+                    since_text(report.model.epoch + report.model.clock)
+                        .rsplit(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
                 ]],
             );
             out.push('\n');

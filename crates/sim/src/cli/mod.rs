@@ -7,6 +7,7 @@
 //! read without the lock. Started as `juju` (a link named so), it is the
 //! same CLI.
 
+mod agent;
 mod exec;
 mod format;
 mod juju_status;
@@ -561,6 +562,9 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// The model's background agent (started by commands when `juju-sim-agents` is `background`).
+    #[command(hide = true)]
+    Agent,
     /// Not supported: relations between applications are not emulated.
     Integrate {
         /// Arguments as `juju integrate` takes them.
@@ -651,6 +655,27 @@ fn open_model(model: &ModelRef) -> Result<Engine> {
     open(&model.dir)
 }
 
+/// Waits (polling `model.json`, no lock) until task `id` is final; the model then, or
+/// `None` after `timeout`.
+fn wait_for_task(
+    dir: &std::path::Path,
+    id: u64,
+    timeout: std::time::Duration,
+) -> Result<Option<crate::model::Model>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(model) = ModelDir::new(dir).load()? {
+            if model.tasks.get(&id).is_some_and(|t| t.status.is_final()) {
+                return Ok(Some(model));
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+}
+
 /// Reads a model without the lock.
 fn load(model: &ModelRef) -> Result<crate::model::Model> {
     ModelDir::new(&model.dir)
@@ -661,8 +686,12 @@ fn load(model: &ModelRef) -> Result<crate::model::Model> {
         })
 }
 
-/// Settles unless told not to, and reports units left in error on stderr.
+/// Settles unless told not to (or hands the work to the model's background agent), and
+/// reports units left in error on stderr.
 fn settle(engine: &mut Engine, wait: &Wait) -> Result<()> {
+    if agent::is_background(engine.model()) {
+        return agent::ensure_running(engine.dir());
+    }
     if wait.no_wait {
         return Ok(());
     }
@@ -911,9 +940,10 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
             wait,
             ..
         } => {
-            if let Some(wait) = &wait {
-                exec::parse_duration(wait)?;
-            }
+            let timeout = match &wait {
+                Some(text) => exec::parse_duration(text)?,
+                None => std::time::Duration::from_secs(300),
+            };
             let mut engine = open_model(&model)?;
             let mut parsed = match &params_file {
                 Some(path) => params::from_file(path)?,
@@ -922,7 +952,11 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
             parsed.extend(params::parse(&params, string_args)?);
             let id = engine.run_action(&target, &action, parsed)?;
             let unit = engine.task(id).map(|t| t.unit.clone()).unwrap_or_default();
+            let in_background = agent::is_background(engine.model());
             if background {
+                if in_background {
+                    agent::ensure_running(engine.dir())?;
+                }
                 println!(
                     "Scheduled operation {id} with task {id}\nCheck operation status with 'juju-sim show-operation {id}'\nCheck task status with 'juju-sim show-task {id}'"
                 );
@@ -935,11 +969,28 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
                 );
                 println!("Waiting for task {id}...");
             }
-            let report = engine.settle()?;
-            let task = engine
-                .task(id)
+            let (report, settled) = if in_background {
+                let dir = engine.dir().to_path_buf();
+                drop(engine);
+                agent::ensure_running(&dir)?;
+                match wait_for_task(&dir, id, timeout)? {
+                    Some(model) => (SettleReport::default(), model),
+                    None => {
+                        eprintln!(
+                            "ERROR timed out waiting for results from: task {id} on {unit} (after {timeout:?}); it goes on in the background"
+                        );
+                        return Ok(1);
+                    }
+                }
+            } else {
+                let report = engine.settle()?;
+                (report, engine.model().clone())
+            };
+            let task = settled
+                .tasks
+                .get(&id)
                 .ok_or_else(|| anyhow!("task {id} vanished"))?;
-            let epoch = engine.model().epoch;
+            let epoch = settled.epoch;
             match format {
                 TaskFormat::Plain => print!("{}", format::task_result(task)?),
                 TaskFormat::Json | TaskFormat::Yaml => {
@@ -1207,10 +1258,12 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
             if !model_dir.exists() {
                 bail!("no model at {}", dir.display());
             }
+            agent::stop(&dir)?;
             let _lock = model_dir.lock()?;
             std::fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
             println!("destroyed model {}", dir.display());
         }
+        Command::Agent => return agent::run(&dir),
         Command::Integrate { .. } => {
             bail!("juju-sim does not support integrate: relations between applications are not emulated (only peer relations)")
         }

@@ -62,6 +62,7 @@ pub fn run(model_option: Option<&str>, command: Command) -> Result<i32> {
             if !model_dir.exists() {
                 bail!("model {name:?} not found");
             }
+            super::agent::stop(&dir)?;
             {
                 let _lock = model_dir.lock()?;
                 std::fs::remove_dir_all(&dir)

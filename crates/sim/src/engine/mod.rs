@@ -223,15 +223,38 @@ impl Engine {
     /// waits while a mutating `juju-sim` command or another `Engine` holds it,
     /// so do not run mutating CLI commands on a model a test has open.
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine, EngineError> {
-        // Hooks run with the charm directory as cwd, so every path the engine
-        // hands them must be absolute.
         let given = dir.as_ref();
         fs::create_dir_all(given).map_err(io_err(given))?;
+        Self::open_with(given, options, true)?
+            .ok_or_else(|| EngineError::Invalid(format!("no model at {}", given.display())))
+    }
+
+    /// Opens the model in `dir` only if one exists (checked under the lock, so a model
+    /// destroyed meanwhile is not created again); `None` otherwise.
+    pub fn open_existing(
+        dir: impl AsRef<Path>,
+        options: EngineOptions,
+    ) -> Result<Option<Engine>, EngineError> {
+        let given = dir.as_ref();
+        if !given.is_dir() {
+            return Ok(None);
+        }
+        Self::open_with(given, options, false)
+    }
+
+    fn open_with(
+        given: &Path,
+        options: EngineOptions,
+        create: bool,
+    ) -> Result<Option<Engine>, EngineError> {
+        // Hooks run with the charm directory as cwd, so every path the engine
+        // hands them must be absolute.
         let root = fs::canonicalize(given).map_err(io_err(given))?;
         let dir = ModelDir::new(root);
         let lock = dir.lock()?;
         let model = match dir.load()? {
             Some(model) => model,
+            None if !create => return Ok(None),
             None => {
                 let name = options
                     .model_name
@@ -248,7 +271,7 @@ impl Engine {
             None => std::env::current_exe().map_err(io_err(Path::new("current executable")))?,
         };
         let tool_binary = fs::canonicalize(&tool_binary).map_err(io_err(&tool_binary))?;
-        Ok(Engine {
+        Ok(Some(Engine {
             dir,
             model,
             options,
@@ -257,7 +280,7 @@ impl Engine {
             charms: HashMap::new(),
             tools_ready: HashSet::new(),
             _lock: lock,
-        })
+        }))
     }
 
     /// Replaces the process runner (tests of the scheduler script hooks this way).
@@ -1086,6 +1109,25 @@ impl Engine {
         }
         report.errors = self.errors();
         Ok(report)
+    }
+
+    /// Runs one operation as [`Engine::settle`] does, with `retries` counting the
+    /// automatic retries made so far per unit (at most
+    /// [`EngineOptions::max_auto_retries`] each): for a caller that runs the model
+    /// one operation at a time across several opens, as the background agent does.
+    pub fn step_within(
+        &mut self,
+        retries: &mut HashMap<String, u32>,
+    ) -> Result<Option<StepReport>, EngineError> {
+        let max_retries = self.options.max_auto_retries;
+        let step =
+            self.step_with(&|unit: &str| retries.get(unit).copied().unwrap_or(0) < max_retries)?;
+        if let Some(step) = &step {
+            if step.retry {
+                *retries.entry(step.unit.clone()).or_default() += 1;
+            }
+        }
+        Ok(step)
     }
 
     /// Runs one operation (advancing the virtual clock to the next retry when

@@ -44,6 +44,8 @@ pub struct ModelInfo {
     pub uuid: String,
     /// Virtual seconds since creation.
     pub clock: u64,
+    /// Unix time of virtual second 0.
+    pub epoch: u64,
 }
 
 /// One application row and its units.
@@ -223,6 +225,7 @@ pub fn report(model: &Model) -> StatusReport {
             name: model.name.clone(),
             uuid: model.uuid.clone(),
             clock: model.clock,
+            epoch: model.epoch,
         },
         applications,
     }

@@ -15,6 +15,7 @@ pub mod charm_archive;
 pub mod charm_meta;
 pub mod cli;
 pub mod context;
+pub mod duration;
 pub mod engine;
 pub mod model;
 pub mod models;

@@ -93,6 +93,10 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The model setting that makes every `status-set` pause afterwards (a duration such as
+/// `200ms`), so statuses set in a hook stay visible to `juju status` that long.
+pub const STATUS_SET_DELAY_KEY: &str = "juju-sim-status-set-delay";
+
 impl Engine {
     /// Runs one operation of `unit`.
     pub(super) fn execute(&mut self, unit: &str, op: Operation) -> Result<StepReport, EngineError> {
@@ -861,6 +865,17 @@ impl Engine {
             ("JUJU_SIM_MODEL_DIR", self.dir.root().display().to_string()),
         ];
         env.extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
+        if let Some(delay) = self
+            .model
+            .config
+            .get(STATUS_SET_DELAY_KEY)
+            .and_then(|v| v.as_str())
+        {
+            env.insert(
+                crate::tools::STATUS_SET_DELAY_VAR.to_string(),
+                delay.to_string(),
+            );
+        }
         match (hook, task_ref.as_ref()) {
             (Some(h), _) => {
                 env.insert("JUJU_DISPATCH_PATH".into(), format!("hooks/{}", h.name()));

@@ -28,6 +28,7 @@ use crate::model::{
     Task, TaskStatus, Unit, VersionedBag,
 };
 
+pub use execute::STATUS_SET_DELAY_KEY;
 pub use runner::{Exit, ProcessRunner, RunOutput, RunRequest, SystemRunner};
 pub use scheduler::{next_operation, HookSource, Next, Operation};
 pub use status::{AppReport, StatusInfo, StatusReport, UnitReport};

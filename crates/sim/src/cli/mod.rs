@@ -807,6 +807,7 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
             ..
         } => {
             let level: Level = level.parse().map_err(|e: String| anyhow!(e))?;
+            let epoch = ModelDir::new(&dir).load()?.map_or(0, |m| m.epoch);
             let entries = ModelDir::new(&dir).read_log()?;
             let selected: Vec<_> = entries
                 .iter()
@@ -820,7 +821,7 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
                 (false, None, None) => 10,
             };
             for entry in &selected[selected.len().saturating_sub(keep)..] {
-                println!("{}", entry.render());
+                println!("{}", entry.render_from(epoch));
             }
         }
         Command::History { unit } => {

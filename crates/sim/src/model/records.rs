@@ -74,14 +74,20 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
-    /// The entry as `juju debug-log` prints it.
+    /// The entry as `juju debug-log` prints it, with the model's virtual time as the time of day.
     pub fn render(&self) -> String {
+        self.render_from(0)
+    }
+
+    /// The entry as `juju debug-log` prints it, the time of day being `epoch` (the model's
+    /// Unix time of virtual second 0) plus the entry's virtual time, in UTC.
+    pub fn render_from(&self, epoch: u64) -> String {
         let entity = self.unit.as_deref().map_or("model".to_string(), |u| {
             format!("unit-{}", u.replace('/', "-"))
         });
         format!(
             "{entity}: {} {} {} {}",
-            clock_text(self.time),
+            clock_text(epoch + self.time),
             self.level,
             self.module,
             self.message
@@ -238,6 +244,11 @@ mod tests {
         assert_eq!(
             entry.render(),
             "unit-mysql-0: 01:02:05 INFO unit.mysql/0.juju-log hello"
+        );
+        // A model created at 23:00 UTC: the entry is an hour and some later, the next day.
+        assert_eq!(
+            entry.render_from(1_740_438_000 - 1_740_438_000 % 86_400 + 23 * 3600),
+            "unit-mysql-0: 00:02:05 INFO unit.mysql/0.juju-log hello"
         );
     }
 }

@@ -199,10 +199,17 @@ def test_refresh_by_path_and_by_revision(juju: jubilant.Juju, shell_charm):
     juju.refresh(APP, path=shell_charm("v2"))
     status = juju.wait(jubilant.all_active, delay=0.2)
     assert (status.apps[APP].charm_rev, status.apps[APP].version) == (2, "v2")
-    juju.refresh(APP, revision=1)
+    # force=True passes --force --force-base --force-units: accepted while no unit is in error.
+    juju.refresh(APP, revision=1, force=True)
     status = juju.wait(jubilant.all_active, delay=0.2)
     assert (status.apps[APP].charm_rev, status.apps[APP].version) == (1, "v1")
     assert status.apps[APP].charm == "local:shelly-1"
+    juju.exec("touch fail-upgrade-charm", unit="shelly/1")
+    juju.refresh(APP, revision=2)
+    juju.wait(jubilant.any_error, delay=0.2)
+    with pytest.raises(jubilant.CLIError) as refused:
+        juju.refresh(APP, revision=1, force=True)
+    assert "--force-units with a unit in error (shelly/1)" in refused.value.stderr
 
 
 def test_models_version_and_show_model():

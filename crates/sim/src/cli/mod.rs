@@ -221,7 +221,8 @@ pub enum Command {
         /// Ignored (no base to force).
         #[arg(long)]
         force_base: bool,
-        /// Not supported: units in error are not refreshed past their error.
+        /// Accepted while no unit of the application is in error (what it would change is
+        /// not emulated: a unit in error is not refreshed past its error).
         #[arg(long)]
         force_units: bool,
         /// Flags accepted and ignored.
@@ -912,13 +913,24 @@ fn run_in_model(model: &ModelRef, command: Command) -> Result<i32> {
                     "juju-sim does not support --base on refresh: the application keeps its base"
                 );
             }
-            if force_units {
-                bail!("juju-sim does not support --force-units: units in error are not refreshed past their error");
-            }
             if !resource.is_empty() || !storage.is_empty() {
                 bail!("juju-sim does not support --resource or --storage: resources and storage are not emulated");
             }
             let mut engine = open_model(&model)?;
+            if force_units {
+                if let Some(unit) = engine
+                    .model()
+                    .units_of(&app)
+                    .into_iter()
+                    .find(|u| u.error.is_some())
+                {
+                    bail!(
+                        "juju-sim does not support --force-units with a unit in error ({}): resolve it first (`juju-sim resolved {}`)",
+                        unit.name,
+                        unit.name
+                    );
+                }
+            }
             let values = config_words(&app, &config)?;
             let source = match (path, revision) {
                 (Some(path), None) => Source::Path(path),

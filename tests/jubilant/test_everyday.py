@@ -256,3 +256,12 @@ def test_what_juju_sim_does_not_do_fails_as_juju_does(juju: jubilant.Juju, shell
     )
     assert missing.returncode == 1
     assert 'model "no-such-model" not found' in missing.stderr
+
+
+def test_a_model_directory_and_the_juju_sim_name(juju_sim: pathlib.Path, tmp_path, shell_charm):
+    """`Juju(model=DIR, cli_binary="juju-sim")`: a model directory anywhere, no PATH link."""
+    juju = jubilant.Juju(model=str(tmp_path / "model"), cli_binary=juju_sim)
+    deploy(juju, shell_charm("v1"))
+    assert (tmp_path / "model" / "model.json").is_file()
+    assert juju.status().model.name == "model"
+    assert juju.run("shelly/0", "report", {"count": 1}).results["unit"] == "shelly/0"

@@ -3,11 +3,12 @@ while the model's agents work in the background. Units roll back one at a time, 
 one first, and their intermediate statuses (`stopping services..`, `starting services...`,
 ...) show as they are set.
 
-The model runs with background agents (`juju-sim-agents=background`), each operation
-followed by a pause and each `status-set` by another (`juju-sim-operation-delay`,
-`juju-sim-status-set-delay`), so a status stays up long enough for a poll to see it, as
-on a real model where every step takes seconds. The assertions count what was seen; no
-timing is asserted."""
+The model runs with background agents (`juju-sim-agents=background`), each `status-set`
+followed by a pause (`juju-sim-status-set-delay`), so a status stays up long enough for a
+poll to see it, as on a real model where every step takes seconds. Operations follow each
+other without a pause, so an agent is idle between them only for an instant and
+`all_agents_idle` seen five times in a row means settled. The assertions count what was
+seen; no timing is asserted."""
 
 from __future__ import annotations
 
@@ -27,11 +28,7 @@ BUSY = {
     "starting services...",
     "recovering unit after upgrade",
 }
-PACED = {
-    "juju-sim-agents": "background",
-    "juju-sim-operation-delay": "100ms",
-    "juju-sim-status-set-delay": "300ms",
-}
+PACED = {"juju-sim-agents": "background", "juju-sim-status-set-delay": "300ms"}
 
 
 def settled(juju: jubilant.Juju) -> jubilant.Status:

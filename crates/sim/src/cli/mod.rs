@@ -195,7 +195,8 @@ pub enum Command {
         #[arg(long)]
         revision: Option<u64>,
     },
-    /// Change an application's charm: every unit runs upgrade-charm, then config-changed.
+    /// Change an application's charm: every unit runs upgrade-charm, config-changed, and on
+    /// non-leaders leader-settings-changed.
     Refresh {
         /// The application.
         app: String,
@@ -614,6 +615,12 @@ pub fn main() -> i32 {
                 return 0;
             }
             // `juju` prints one ERROR line and exits 2 for a command line it does not take.
+            if e.kind() == clap::error::ErrorKind::UnknownArgument {
+                if let Some(arg) = e.get(clap::error::ContextKind::InvalidArg) {
+                    eprintln!("ERROR option provided but not defined: {arg}");
+                    return 2;
+                }
+            }
             let text = e.to_string();
             let first = text
                 .lines()

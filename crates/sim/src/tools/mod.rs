@@ -17,6 +17,7 @@ mod log;
 mod names;
 mod output;
 mod process;
+pub(crate) use process::STATUS_SET_DELAY_VAR;
 mod relation;
 mod state;
 mod status;

@@ -811,6 +811,29 @@ impl Workload for MariaDbWorkload {
         self.boot(&installed)?;
         self.take_role(&installed)
     }
+
+    /// Replication from one primary has no group to re-form: a server that holds the
+    /// primary role serves on its own as soon as it answers.
+    fn reboot_from_complete_outage(&self) -> Result<(), WorkloadError> {
+        if !self.is_running()? {
+            return Err(WorkloadError::ServerUnavailable {
+                unit: self.unit.clone(),
+                reason: "mariadbd is not running".into(),
+                failure: None,
+            });
+        }
+        match recorded_primary_in(&self.shared)? {
+            Some(primary) if primary == self.unit => Ok(()),
+            other => Err(WorkloadError::Precondition {
+                operation: "reboot cluster from complete outage".to_owned(),
+                reason: format!(
+                    "{} is not the primary (the primary is {})",
+                    self.unit,
+                    other.as_deref().unwrap_or("nobody")
+                ),
+            }),
+        }
+    }
 }
 
 /// The unit number of `app/N`, if it fits a port offset.

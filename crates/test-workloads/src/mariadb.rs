@@ -89,6 +89,11 @@ pub const WORKLOAD_ENV_VAR: &str = "JUJU_SIM_WORKLOAD";
 pub const WORKLOAD_ENV_VALUE: &str = "mariadb";
 /// The hook-environment variable that fixes the model's port base (optional).
 pub const BASE_PORT_ENV_VAR: &str = "JUJU_SIM_MARIADB_BASE_PORT";
+/// The hook-environment variable naming a directory of unpacked servers, one per version
+/// (`<dir>/<version>/usr/sbin/mariadbd`, as `scripts/install-mariadb` leaves them): a
+/// revision then runs the server of its own version (optional; without it the system's
+/// server runs every revision).
+pub const SERVERS_ENV_VAR: &str = "JUJU_SIM_MARIADB_SERVERS";
 
 /// How long a starting server may take to answer before the start counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -121,6 +126,7 @@ pub struct MariaDbWorkload {
     model_dir: PathBuf,
     base_port: Option<u16>,
     binaries: Option<MariaDbBinaries>,
+    servers: Option<PathBuf>,
 }
 
 impl MariaDbWorkload {
@@ -141,7 +147,15 @@ impl MariaDbWorkload {
             model_dir,
             base_port: None,
             binaries: MariaDbBinaries::locate(),
+            servers: None,
         }
+    }
+
+    /// Runs each revision on the server of its version unpacked under `dir`
+    /// (`<dir>/<version>/`); a revision whose version is not there cannot be installed.
+    pub fn with_servers(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.servers = Some(dir.into());
+        self
     }
 
     /// Fixes the model's port base instead of deriving it (every unit of the model must
@@ -169,9 +183,13 @@ impl MariaDbWorkload {
             var("JUJU_SIM_MACHINE_DIR")?,
             var("JUJU_SIM_MODEL_DIR")?,
         );
+        let workload = match var(BASE_PORT_ENV_VAR).and_then(|p| p.trim().parse().ok()) {
+            Some(base) => workload.with_base_port(base),
+            None => workload,
+        };
         Some(
-            match var(BASE_PORT_ENV_VAR).and_then(|p| p.trim().parse().ok()) {
-                Some(base) => workload.with_base_port(base),
+            match var(SERVERS_ENV_VAR).filter(|d| !d.trim().is_empty()) {
+                Some(dir) => workload.with_servers(dir.trim()),
                 None => workload,
             },
         )
@@ -252,6 +270,25 @@ impl MariaDbWorkload {
                          (run scripts/install-mariadb)"
                     .into(),
             })
+    }
+
+    /// The programs that run `version`: its unpacked server when the model has a servers
+    /// directory, the system's server otherwise.
+    fn binaries_for(&self, version: &str) -> Result<MariaDbBinaries, WorkloadError> {
+        let system = self.binaries()?;
+        let Some(servers) = &self.servers else {
+            return Ok(system.clone());
+        };
+        let root = servers.join(version);
+        MariaDbBinaries::unpacked(&root, &system.client).ok_or_else(|| {
+            WorkloadError::Precondition {
+                operation: format!("run MariaDB {version}"),
+                reason: format!(
+                    "no server of version {version} is unpacked in {} (run scripts/install-mariadb)",
+                    servers.display()
+                ),
+            }
+        })
     }
 
     fn base_port(&self) -> Result<u16, WorkloadError> {
@@ -341,8 +378,8 @@ impl MariaDbWorkload {
         let start_fails =
             self.faults()?
                 .is_armed(FaultKind::StartFails, &self.unit, Some(&target.version));
-        let text =
-            options::revision_options(target, &self.binaries()?.server_version()?, start_fails);
+        let server_version = self.binaries_for(&target.version)?.server_version()?;
+        let text = options::revision_options(target, &server_version, start_fails);
         let path = self.paths.revision_options(&target.revision);
         write_atomically(&path, text.as_bytes(), 0o644)?;
         Ok(path)
@@ -358,7 +395,7 @@ impl MariaDbWorkload {
 
     /// Starts the server and waits until it answers SQL, or fails with its error log.
     fn boot(&self, installed: &WorkloadRevision) -> Result<(), WorkloadError> {
-        let binaries = self.binaries()?.clone();
+        let binaries = self.binaries_for(&installed.version)?;
         let as_root = server::running_as_root();
         let port = self.port()?;
         server::initialise_data_dir(&binaries, &self.paths, as_root)?;
@@ -380,6 +417,7 @@ impl MariaDbWorkload {
             server_id,
             run_as_root: as_root,
             revision_file: &revision_file,
+            basedir: binaries.basedir.as_deref(),
         })?;
         write_atomically(&self.paths.server_options, text.as_bytes(), 0o644)?;
         self.publish_endpoint()?;

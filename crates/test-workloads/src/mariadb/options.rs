@@ -19,6 +19,8 @@ pub(crate) struct ServerIdentity<'a> {
     pub server_id: u64,
     pub run_as_root: bool,
     pub revision_file: &'a Path,
+    /// The installation directory of an unpacked server (messages live under it).
+    pub basedir: Option<&'a Path>,
 }
 
 /// Quotes a path for an option file; refuses what the format cannot carry.
@@ -47,6 +49,14 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
         .filter(|t| !t.contains(['\n', '\r']))
         .ok_or_else(|| unwritable(id.revision_file, "not a single UTF-8 line"))?;
     let user = if id.run_as_root { "user = root\n" } else { "" };
+    let install = match id.basedir {
+        Some(dir) => format!(
+            "basedir = {}\nlc-messages-dir = {}\n",
+            quoted(dir)?,
+            quoted(&dir.join("share").join("mysql"))?
+        ),
+        None => String::new(),
+    };
     Ok(format!(
         "# Written by the juju-sim MariaDB workload at every start; edits are lost.\n\
          [mariadbd]\n\
@@ -58,6 +68,7 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
          pid-file = {pid}\n\
          log-error = {log}\n\
          {user}\
+         {install}\
          server-id = {server_id}\n\
          log-bin = binlog\n\
          log-slave-updates = ON\n\
@@ -197,6 +208,7 @@ mod tests {
             server_id: 4,
             run_as_root: true,
             revision_file: &revision_file,
+            basedir: None,
         })
         .expect("options");
         assert!(text.contains("datadir = \"/m dir/0/mariadb-mysql-3/data\"\n"));
@@ -211,6 +223,7 @@ mod tests {
             server_id: 1,
             run_as_root: false,
             revision_file: &revision_file,
+            basedir: None,
         });
         assert!(refused.is_err());
     }

@@ -349,8 +349,9 @@ fn every_unit_runs(sim: &Sim, model_dir: &Path, versions: &ServerVersions, versi
         assert_eq!(
             sim.unit_status(unit).0,
             "active",
-            "{unit}: {:?}",
-            sim.unit_status(unit)
+            "{unit}: {:?}\n{}",
+            sim.unit_status(unit),
+            sim.debug_log()
         );
         let reported = client.query("SELECT @@version AS v").expect("version");
         let reported = reported.first("v").unwrap_or_default().to_owned();
@@ -365,6 +366,57 @@ fn every_unit_runs(sim: &Sim, model_dir: &Path, versions: &ServerVersions, versi
             "{unit} runs {}",
             running.display()
         );
+    }
+}
+
+/// Runs one operation at a time until `done` (checked before each), bounded.
+fn step_until(sim: &mut Sim, what: &str, mut done: impl FnMut(&mut Sim) -> bool) {
+    for _ in 0..2_000 {
+        if done(sim) {
+            return;
+        }
+        assert!(sim.step(), "the model settled before {what}");
+    }
+    panic!("no {what} within 2000 operations");
+}
+
+/// How many windows of `unit` completed since the `since`-th window.
+fn completed_windows(sim: &Sim, since: usize, unit: &str) -> usize {
+    sim.windows()
+        .iter()
+        .skip(since)
+        .filter(|w| w.unit == unit && w.completed)
+        .count()
+}
+
+/// How many of `unit`'s hooks were killed midway so far.
+fn killed_hooks(sim: &Sim, unit: &str) -> usize {
+    sim.engine
+        .history()
+        .expect("history")
+        .iter()
+        .filter(|r| r.unit == unit && r.outcome == juju_sim::model::Outcome::Killed)
+        .count()
+}
+
+/// `kill -9` of `unit`'s server (no shutdown, no hand-over of the primary role).
+fn kill_server(sim: &Sim, model_dir: &Path, unit: &str) {
+    let machine = sim.engine.machine_dir(unit).expect("machine");
+    let workload = MariaDbWorkload::new(unit, machine, model_dir);
+    let endpoint = workload.endpoint().expect("endpoint");
+    let pid = std::fs::read_to_string(&endpoint.pid_file).expect("pid file");
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -9 {pid}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while workload.is_running().expect("process check") {
+        assert!(
+            Instant::now() < deadline,
+            "{unit}'s server survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -549,7 +601,48 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
     let task = sim.pre_upgrade_check();
     assert_eq!(sim.unit_status(&leader).1, READY_TO_ROLLBACK, "{task:?}");
     let windows_before = sim.windows().len();
-    sim.refresh(Source::Revision(OLD_REVISION));
+    sim.engine
+        .refresh(APP, Source::Revision(OLD_REVISION))
+        .expect("refresh");
+    // Mid-rollback: once the failed unit is back, the next unit's agent is killed in the
+    // middle of its hooks (the hook runs again) until that unit is back too; then the
+    // primary's server (the leader's, rolled back last) is killed with SIGKILL before its
+    // turn. Nothing acknowledged may be lost.
+    step_until(&mut sim, "the failed unit rolled back", |sim: &mut Sim| {
+        completed_windows(sim, windows_before, first) > 0
+    });
+    let middle = sim
+        .unit_names()
+        .into_iter()
+        .find(|u| u != first && *u != leader)
+        .expect("a third unit");
+    let mut round = 0_u32;
+    step_until(
+        &mut sim,
+        "the middle unit back under agent kills",
+        |sim: &mut Sim| {
+            round += 1;
+            let back = completed_windows(sim, windows_before, &middle) > 0;
+            // Kills while it works on its server; once it is back, an unreachable count
+            // disarms the fault (a run with fewer tool calls uses it up).
+            let after = if back { u32::MAX } else { 4 + (7 * round) % 23 };
+            sim.engine
+                .kill_agent_mid_hook(&middle, after)
+                .expect("arm kill");
+            back
+        },
+    );
+    // Its rerun hooks may redo the rollback; the leader's turn comes once the middle
+    // unit's completion is committed.
+    step_until(
+        &mut sim,
+        "the middle unit's rollback committed",
+        |sim: &mut Sim| sim.upgrade_state(&middle).as_deref() == Some("completed"),
+    );
+    let agent_kills = killed_hooks(&sim, &middle);
+    assert!(agent_kills > 0, "{middle}'s agent was never killed mid-hook");
+    kill_server(&sim, &model_dir, &leader);
+    sim.settle();
 
     // Every unit is back, active, on the older server; they went one at a time, the failed
     // unit first.
@@ -639,7 +732,8 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
          rows acknowledged {} ({ROWS_BEFORE} before, {during} during), rows found {}, \
          max units down {max_down}, longest write gap {} ms, catch-up after {}; \
          failed reads on serving units {} (reads {}, {} on the unit that was down), \
-         failed write attempts {}, monitor rounds {}",
+         failed write attempts {}, monitor rounds {}; mid-rollback: {middle}'s agent killed in \
+         {agent_kills} hooks, {leader}'s server (the primary) killed with SIGKILL",
         acked.len(),
         found.join(" "),
         write_gap.as_millis(),

@@ -25,7 +25,11 @@
 //! `SELECT @@version` reports `<server version>-juju-sim-<version>-r<revision>`, and the
 //! server's `my.cnf` includes the installed revision's file. Upgrading or rolling back
 //! is stop, install (switch the included file), start; a start is healthy when a real
-//! SQL connection answers. When the faults file of the model
+//! SQL connection answers. With a servers directory (`JUJU_SIM_MARIADB_SERVERS`, as
+//! `scripts/install-mariadb` fills it with the two newest versions Debian serves), each
+//! revision runs the server of its own version, `<dir>/<version>/usr/sbin/mariadbd`, on
+//! the unit's one data directory: an upgrade or a rollback then changes the real binary.
+//! Without one, the system's server runs every revision. When the faults file of the model
 //! (`<model dir>/mysql-faults.json`, [`FaultPlan`]) arms `start-fails` for a version,
 //! that revision's options file gets an option mariadbd does not know
 //! ([`REFUSED_OPTION`]): the server really refuses to start, and
@@ -50,8 +54,11 @@
 //!
 //! Faults honoured besides `start-fails`: `no-rejoin` (the replica does not start
 //! replicating, so it stays OFFLINE), `status-unavailable` (cluster status is refused)
-//! and `upgrade-check-fails`. `downgrade-refused` is not simulated: the same binary
-//! serves every revision, so no real downgrade happens.
+//! and `upgrade-check-fails`. `downgrade-refused` is not simulated: a MariaDB server
+//! refusing another version's data is read from its real error log
+//! ([`Workload::downgrade_refused`]); within a release series MariaDB accepts both ways.
+//! [`Workload::reboot_from_complete_outage`] has no group to re-form: the lone server
+//! that holds the primary role serves once it answers.
 
 mod layout;
 mod options;

@@ -640,7 +640,10 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
         |sim: &mut Sim| sim.upgrade_state(&middle).as_deref() == Some("completed"),
     );
     let agent_kills = killed_hooks(&sim, &middle);
-    assert!(agent_kills > 0, "{middle}'s agent was never killed mid-hook");
+    assert!(
+        agent_kills > 0,
+        "{middle}'s agent was never killed mid-hook"
+    );
     kill_server(&sim, &model_dir, &leader);
     sim.settle();
 

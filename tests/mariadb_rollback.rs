@@ -49,29 +49,38 @@ fn unavailable(message: &str) -> Option<ServerVersions> {
     None
 }
 
-/// The two server versions the lane runs, as `scripts/install-mariadb` unpacked them.
+/// What a lane runs: the two versions, from which servers, replicating how.
 struct ServerVersions {
-    /// The servers directory (`<dir>/<version>/usr/sbin/mariadbd`).
-    dir: PathBuf,
+    /// The servers directory (`<dir>/<version>/usr/sbin/mariadbd`), as
+    /// `scripts/install-mariadb` unpacked them; `None`: the system's server runs both
+    /// revisions.
+    dir: Option<PathBuf>,
+    /// The system's `mariadbd`.
+    system: PathBuf,
     older: String,
     newer: String,
-    /// The sources served one version only: both revisions run the same binary.
-    one_binary: bool,
+    /// The sources served one version only: both revisions are that version.
+    same_version: bool,
+    /// The servers form a Galera cluster (else GTID replicas of the primary).
+    galera: bool,
 }
 
 impl ServerVersions {
     fn binary(&self, version: &str) -> PathBuf {
-        self.dir.join(version).join("usr/sbin/mariadbd")
+        match &self.dir {
+            Some(dir) => dir.join(version).join("usr/sbin/mariadbd"),
+            None => self.system.clone(),
+        }
     }
 }
 
 /// The unpacked servers, or why the test cannot run.
 fn server_versions() -> Option<ServerVersions> {
-    if MariaDbBinaries::locate().is_none() {
+    let Some(system) = MariaDbBinaries::locate() else {
         return unavailable(
             "mariadbd, mariadb or mariadb-install-db not found: run `bash scripts/install-mariadb`",
         );
-    }
+    };
     let dir = std::env::var_os(mariadb::SERVERS_ENV_VAR)
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.mariadb/servers"));
@@ -84,16 +93,20 @@ fn server_versions() -> Option<ServerVersions> {
         .collect();
     match versions.as_slice() {
         [older, newer] => Some(ServerVersions {
-            dir,
+            dir: Some(dir),
+            system: system.server,
             older: older.clone(),
             newer: newer.clone(),
-            one_binary: false,
+            same_version: false,
+            galera: false,
         }),
         [only] => Some(ServerVersions {
-            dir,
+            dir: Some(dir),
+            system: system.server,
             older: only.clone(),
             newer: only.clone(),
-            one_binary: true,
+            same_version: true,
+            galera: false,
         }),
         _ => unavailable(&format!(
             "no unpacked MariaDB servers listed in {}: run `bash scripts/install-mariadb`",
@@ -355,8 +368,13 @@ fn every_unit_runs(sim: &Sim, model_dir: &Path, versions: &ServerVersions, versi
         );
         let reported = client.query("SELECT @@version AS v").expect("version");
         let reported = reported.first("v").unwrap_or_default().to_owned();
+        let expected = if versions.dir.is_some() {
+            format!("{version}-MariaDB")
+        } else {
+            String::new()
+        };
         assert!(
-            reported.starts_with(&format!("{version}-MariaDB")),
+            reported.starts_with(&expected) && reported.contains(&format!("-juju-sim-{version}-")),
             "{unit} reports {reported}"
         );
         let running = running_binary(sim, model_dir, unit);
@@ -436,17 +454,55 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
     let Some(versions) = server_versions() else {
         return;
     };
+    run_lane(&versions);
+}
+
+/// The Galera lane: the same steps on the system's server (one binary: this lane is
+/// about membership, not versions), its three nodes a Galera cluster on loopback ports.
+#[test]
+fn a_refused_upgrade_rolls_back_one_unit_at_a_time_on_galera_each_node_back_when_synced() {
+    let Some(lane) = server_versions() else {
+        return;
+    };
+    let galera = Path::new(mariadb::GALERA_PROVIDER);
+    if !galera.is_file() || MariaDbBinaries::locate().is_none() {
+        unavailable("no Galera provider or mariabackup: run `bash scripts/install-mariadb`");
+        return;
+    }
+    run_lane(&ServerVersions {
+        dir: None,
+        system: lane.system,
+        older: e2e::OLD_VERSION.to_owned(),
+        newer: e2e::NEW_VERSION.to_owned(),
+        same_version: false,
+        galera: true,
+    });
+}
+
+fn run_lane(versions: &ServerVersions) {
     let (older, newer) = (versions.older.clone(), versions.newer.clone());
+    let lane_name = if versions.galera {
+        "mariadb-galera"
+    } else {
+        "mariadb-gtid"
+    };
     let mut sim = Sim::new(SEED, binaries!());
     sim.engine
         .set_model_env(mariadb::WORKLOAD_ENV_VAR, Some(mariadb::WORKLOAD_ENV_VALUE))
         .expect("model env");
-    sim.engine
-        .set_model_env(
-            mariadb::SERVERS_ENV_VAR,
-            Some(versions.dir.to_str().expect("a UTF-8 servers directory")),
-        )
-        .expect("model env");
+    if let Some(dir) = &versions.dir {
+        sim.engine
+            .set_model_env(
+                mariadb::SERVERS_ENV_VAR,
+                Some(dir.to_str().expect("a UTF-8 servers directory")),
+            )
+            .expect("model env");
+    }
+    if versions.galera {
+        sim.engine
+            .set_model_env(mariadb::REPLICATION_ENV_VAR, Some(mariadb::GALERA))
+            .expect("model env");
+    }
     let model_dir = sim.model_dir().to_owned();
     let _stop_servers = StopServers(model_dir.clone());
 
@@ -460,7 +516,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
         )
     };
     let old_charm = sim.charm(
-        "mariadb-182",
+        &format!("{lane_name}-182"),
         VersionOverrides {
             workload_version: Some(older.clone()),
             snap_revision: Some("1018".into()),
@@ -469,7 +525,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
         },
     );
     let new_charm = sim.charm(
-        "mariadb-new",
+        &format!("{lane_name}-new"),
         VersionOverrides {
             workload_version: Some(newer.clone()),
             snap_revision: Some("1019".into()),
@@ -483,7 +539,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
         .deploy(&old_charm, APP, 3, Some(OLD_REVISION))
         .expect("deploy");
     sim.settle();
-    every_unit_runs(&sim, &model_dir, &versions, &older);
+    every_unit_runs(&sim, &model_dir, versions, &older);
     let units = clients(&model_dir);
     assert_eq!(
         units.iter().map(|(u, _)| u.as_str()).collect::<Vec<_>>(),
@@ -595,7 +651,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
 
     // The how-to: pre-upgrade-check on the leader enters recovery, then refresh back.
     // With one binary only, the fault would refuse the old revision too: it goes first.
-    if versions.one_binary {
+    if versions.same_version {
         sim.arm([]);
     }
     let task = sim.pre_upgrade_check();
@@ -649,7 +705,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
 
     // Every unit is back, active, on the older server; they went one at a time, the failed
     // unit first.
-    every_unit_runs(&sim, &model_dir, &versions, &older);
+    every_unit_runs(&sim, &model_dir, versions, &older);
     assert_eq!(
         sim.app_revision_and_version(),
         (OLD_REVISION, older.clone())
@@ -671,7 +727,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
     sim.pre_upgrade_check();
     let windows_before = sim.windows().len();
     sim.refresh(Source::Path(new_charm));
-    every_unit_runs(&sim, &model_dir, &versions, &newer);
+    every_unit_runs(&sim, &model_dir, versions, &newer);
     let upgrade = sim.assert_one_at_a_time(&sim.windows()[windows_before..]);
     assert_eq!(upgrade.last(), Some(&leader), "the leader upgrades last");
     checkpoints.push(check_every_row_everywhere("upgrade", &units, None, &acks));
@@ -705,7 +761,44 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
         .filter(|r| !read_hit_a_down_server(r, &samples))
         .collect();
 
-    let lane = if versions.one_binary {
+    // Galera: the restarted nodes came back by incremental state transfers; full ones
+    // only for the joiners at deploy and a node whose start had aborted.
+    let mut transfers = String::new();
+    if versions.galera {
+        let mut ists = Vec::new();
+        let mut ssts = 0;
+        for unit in sim.unit_names() {
+            let machine = sim.engine.machine_dir(&unit).expect("machine");
+            let log = std::fs::read_to_string(
+                MariaDbWorkload::new(unit.as_str(), machine, &model_dir).error_log(),
+            )
+            .expect("error log");
+            let ist = log.matches("IST received").count();
+            // A donor runs mariabackup only for a full transfer; an IST is `--bypass`.
+            ssts += log
+                .lines()
+                .filter(|l| l.contains("--role 'donor'") && !l.contains("--bypass"))
+                .count();
+            assert!(ist > 0, "{unit} never rejoined by IST:\n{log}");
+            ists.push(format!("{unit}={ist}"));
+        }
+        // Two joiners at deploy; a start that aborts (the refused upgrade) leaves no saved
+        // position, so that node needs a full transfer again: at most one per unit more.
+        assert!(
+            (2..=5).contains(&ssts),
+            "{ssts} full state transfers: restarted nodes did not rejoin by IST"
+        );
+        transfers = format!(
+            "; IST rejoins {}, full state transfers {ssts}",
+            ists.join(" ")
+        );
+    }
+    let lane = if versions.galera {
+        format!(
+            "Galera, one binary ({}) for both revisions; ",
+            versions.system.display()
+        )
+    } else if versions.same_version {
         format!(
             "WARNING: ONLY ONE MariaDB SERVER VERSION WAS SERVED ({older}): both revisions ran \
              the same binary, no real version changed; "
@@ -736,7 +829,7 @@ fn a_refused_upgrade_rolls_back_one_unit_at_a_time_without_losing_a_row_or_a_rea
          max units down {max_down}, longest write gap {} ms, catch-up after {}; \
          failed reads on serving units {} (reads {}, {} on the unit that was down), \
          failed write attempts {}, monitor rounds {}; mid-rollback: {middle}'s agent killed in \
-         {agent_kills} hooks, {leader}'s server (the primary) killed with SIGKILL",
+         {agent_kills} hooks, {leader}'s server (the primary) killed with SIGKILL{transfers}",
         acked.len(),
         found.join(" "),
         write_gap.as_millis(),

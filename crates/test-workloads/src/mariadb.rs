@@ -67,7 +67,7 @@ mod sql;
 mod topology;
 
 pub use layout::{MariaDbEndpoint, PORT_SPAN, SHARED_DIR_NAME};
-pub use options::REFUSED_OPTION;
+pub use options::{GALERA_PROVIDER, REFUSED_OPTION};
 pub use server::MariaDbBinaries;
 pub use sql::{QueryResult, SqlClient};
 
@@ -101,6 +101,14 @@ pub const BASE_PORT_ENV_VAR: &str = "JUJU_SIM_MARIADB_BASE_PORT";
 /// revision then runs the server of its own version (optional; without it the system's
 /// server runs every revision).
 pub const SERVERS_ENV_VAR: &str = "JUJU_SIM_MARIADB_SERVERS";
+/// The hook-environment variable that picks how the servers replicate: `galera` for a
+/// Galera cluster, anything else (or nothing) for GTID replication from the primary.
+pub const REPLICATION_ENV_VAR: &str = "JUJU_SIM_MARIADB_REPLICATION";
+/// The value of [`REPLICATION_ENV_VAR`] that makes the servers a Galera cluster.
+pub const GALERA: &str = "galera";
+/// Units of a Galera model: each needs four ports (SQL, group communication, IST, SST),
+/// so the model's port range holds this many.
+pub const GALERA_UNITS: u16 = PORT_SPAN / 4;
 
 /// How long a starting server may take to answer before the start counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -134,6 +142,7 @@ pub struct MariaDbWorkload {
     base_port: Option<u16>,
     binaries: Option<MariaDbBinaries>,
     servers: Option<PathBuf>,
+    galera: bool,
 }
 
 impl MariaDbWorkload {
@@ -155,7 +164,15 @@ impl MariaDbWorkload {
             base_port: None,
             binaries: MariaDbBinaries::locate(),
             servers: None,
+            galera: false,
         }
+    }
+
+    /// Makes the model's servers a Galera cluster (Debian's galera-4 provider, state
+    /// transfers by mariabackup) instead of GTID replicas of the primary.
+    pub fn with_galera(mut self) -> Self {
+        self.galera = true;
+        self
     }
 
     /// Runs each revision on the server of its version unpacked under `dir`
@@ -194,12 +211,14 @@ impl MariaDbWorkload {
             Some(base) => workload.with_base_port(base),
             None => workload,
         };
-        Some(
-            match var(SERVERS_ENV_VAR).filter(|d| !d.trim().is_empty()) {
-                Some(dir) => workload.with_servers(dir.trim()),
-                None => workload,
-            },
-        )
+        let workload = match var(SERVERS_ENV_VAR).filter(|d| !d.trim().is_empty()) {
+            Some(dir) => workload.with_servers(dir.trim()),
+            None => workload,
+        };
+        Some(match var(REPLICATION_ENV_VAR) {
+            Some(mode) if mode.trim() == GALERA => workload.with_galera(),
+            _ => workload,
+        })
     }
 
     /// The unit this workload belongs to.
@@ -233,9 +252,10 @@ impl MariaDbWorkload {
             operation: format!("choose a port for {}", self.unit),
             reason,
         };
-        if number >= PORT_SPAN {
+        let span = if self.galera { GALERA_UNITS } else { PORT_SPAN };
+        if number >= span {
             return Err(refuse(format!(
-                "unit number {number} is beyond the model's {PORT_SPAN} ports"
+                "unit number {number} is beyond the model's {span} units"
             )));
         }
         base.checked_add(number)
@@ -277,6 +297,26 @@ impl MariaDbWorkload {
                          (run scripts/install-mariadb)"
                     .into(),
             })
+    }
+
+    /// The Galera ports of the unit whose SQL port is `port`: group communication, IST
+    /// and SST, each in its own quarter of the model's port range.
+    fn galera_ports(&self, port: u16) -> Result<(u16, u16, u16), WorkloadError> {
+        let base = self.base_port()?;
+        let offset = port.saturating_sub(base);
+        Ok((
+            base + GALERA_UNITS + offset,
+            base + 2 * GALERA_UNITS + offset,
+            base + 3 * GALERA_UNITS + offset,
+        ))
+    }
+
+    /// Whether no other server of the model runs: a Galera node then has no group to
+    /// join.
+    fn alone(&self) -> Result<bool, WorkloadError> {
+        Ok(!read_endpoints(&self.shared)?
+            .iter()
+            .any(|e| e.unit != self.unit && endpoint_process_alive(e)))
     }
 
     /// The programs that run `version`: its unpacked server when the model has a servers
@@ -351,7 +391,7 @@ impl MariaDbWorkload {
         if !endpoint_process_alive(endpoint) {
             return Err(unavailable("mariadbd is not running", None));
         }
-        probe(&self.admin_client(endpoint)?)
+        probe(&self.admin_client(endpoint)?, self.galera)
             .map_err(|failure| unavailable("no answer to SQL", Some(failure)))
     }
 
@@ -418,6 +458,40 @@ impl MariaDbWorkload {
         }
         let revision_file = self.write_revision_options(installed)?;
         let server_id = u64::from(unit_number(&self.unit).unwrap_or(0)) + 1;
+        // Galera: every node of the address book is a peer; the first node of a new
+        // cluster bootstraps it, any other start joins (and fails when nobody is up).
+        let sst_auth = format!("{ADMIN_USER}:{}", secrets.admin_password);
+        let mut peers = Vec::new();
+        let mut bootstrap = false;
+        let galera = if self.galera {
+            let (gcomm_port, ist_port, sst_port) = self.galera_ports(port)?;
+            for endpoint in read_endpoints(&self.shared)? {
+                if endpoint.unit != self.unit {
+                    peers.push(self.galera_ports(endpoint.port)?.0);
+                }
+            }
+            peers.push(gcomm_port);
+            if self.alone()? {
+                if self.paths.data.join("grastate.dat").exists() {
+                    return Err(self.start_failed(
+                        "no other Galera node is up to join, and this node was a member: \
+                         the cluster must be bootstrapped from its most advanced node"
+                            .into(),
+                        None,
+                    ));
+                }
+                bootstrap = true;
+            }
+            Some(options::GaleraIdentity {
+                gcomm_port,
+                ist_port,
+                sst_port,
+                peers: &peers,
+                sst_auth: &sst_auth,
+            })
+        } else {
+            None
+        };
         let text = options::server_options(&ServerIdentity {
             paths: &self.paths,
             port,
@@ -425,8 +499,9 @@ impl MariaDbWorkload {
             run_as_root: as_root,
             revision_file: &revision_file,
             basedir: binaries.basedir.as_deref(),
+            galera,
         })?;
-        write_atomically(&self.paths.server_options, text.as_bytes(), 0o644)?;
+        write_atomically(&self.paths.server_options, text.as_bytes(), 0o600)?;
         self.publish_endpoint()?;
 
         let log_start = server::log_offset(&self.paths.error_log);
@@ -435,7 +510,12 @@ impl MariaDbWorkload {
             binaries.server.display(),
             server::defaults_arg(&self.paths)
         );
-        let mut child = server::spawn_server(&binaries, &self.paths)?;
+        let extra: &[&str] = if bootstrap {
+            &["--wsrep-new-cluster"]
+        } else {
+            &[]
+        };
+        let mut child = server::spawn_server(&binaries, &self.paths, extra)?;
         let admin = SqlClient::new(&binaries.client, &self.paths.admin_client);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -496,6 +576,12 @@ impl MariaDbWorkload {
         let Some(primary) = primary else {
             return Ok(());
         };
+        if self.galera {
+            // Galera replicates to every node; only the primary takes the client's writes.
+            return admin
+                .execute("SET GLOBAL read_only = 1;")
+                .map_err(WorkloadError::Command);
+        }
         let source = self.endpoint_of(&primary)?;
         self.replicate_from(&me, source.port)
     }
@@ -548,6 +634,23 @@ impl MariaDbWorkload {
             Some(unit) => read_endpoint(&self.shared, unit)?.filter(|e| self.probe(e).is_ok()),
             None => None,
         };
+        if self.galera {
+            // Galera certifies every commit on all nodes before acknowledging it: no
+            // position to wait for; the old primary stops taking writes first.
+            if let Some(old_endpoint) = &old_endpoint {
+                self.admin_client(old_endpoint)?
+                    .execute("SET GLOBAL read_only = 1;")
+                    .map_err(|f| {
+                        failed("the old primary did not turn read-only".into(), Some(f))
+                    })?;
+            }
+            target_admin
+                .execute("SET GLOBAL read_only = 0;")
+                .map_err(|f| failed("the new primary did not become writable".into(), Some(f)))?;
+            write_atomically(&self.shared.primary, target.unit.as_bytes(), 0o644)?;
+            log::info!("MariaDB (Galera) primary is now {}", target.unit);
+            return Ok(());
+        }
         if let Some(old_endpoint) = &old_endpoint {
             let old_admin = self.admin_client(old_endpoint)?;
             let position = old_admin

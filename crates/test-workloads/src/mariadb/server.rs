@@ -175,6 +175,7 @@ pub(crate) fn defaults_arg(paths: &UnitPaths) -> String {
 pub(crate) fn spawn_server(
     binaries: &MariaDbBinaries,
     paths: &UnitPaths,
+    extra_args: &[&str],
 ) -> Result<Child, WorkloadError> {
     use std::os::unix::process::CommandExt;
 
@@ -188,6 +189,7 @@ pub(crate) fn spawn_server(
         .map_err(|e| WorkloadError::io(&paths.console_log, e))?;
     Command::new(&binaries.server)
         .arg(defaults_arg(paths))
+        .args(extra_args)
         .stdin(Stdio::null())
         .stdout(console)
         .stderr(console_err)

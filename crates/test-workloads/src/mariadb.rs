@@ -48,6 +48,19 @@
 //! re-points the others; stopping the primary first hands its role to the lowest-numbered
 //! ONLINE replica, as Group Replication elects a new primary when the old one leaves.
 //!
+//! # Galera
+//!
+//! With `JUJU_SIM_MARIADB_REPLICATION=galera` the servers form a Galera cluster instead
+//! (Debian's galera-4 provider, [`GALERA_PROVIDER`]): each node listens on loopback for
+//! SQL, group communication, incremental (IST) and full (SST, by mariabackup) state
+//! transfers, one quarter of the model's port range each ([`GALERA_UNITS`] units at
+//! most). The first node of a new cluster bootstraps it; any other start joins the nodes
+//! of the address book, and a former member that finds no other node up refuses to start
+//! (the cluster must be bootstrapped from its most advanced node). A node is ONLINE only
+//! when the server reports `Synced` in the primary component: the charm's wait for a
+//! member to be back asks the server, never a timer. The recorded primary alone takes
+//! the client's writes (the others run `read_only`), as in single-primary mode.
+//!
 //! Every other unit's server is found through `<model dir>/mariadb/units/<app>-<n>.json`
 //! ([`MariaDbEndpoint`]), written when a server starts; [`endpoints`] and
 //! [`recorded_primary`] read them for test clients.

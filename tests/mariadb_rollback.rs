@@ -36,6 +36,8 @@ const ROWS_BEFORE: u64 = 200;
 /// The client stops by itself after this long or this many rounds, whichever is first.
 const CLIENT_MAX_RUNTIME: Duration = Duration::from_secs(20 * 60);
 const CLIENT_MAX_ROUNDS: u64 = 100_000;
+/// What the client reads from every unit, and the monitor asks to tell a serving server.
+const CLIENT_READ: &str = "SELECT COUNT(*) AS n FROM demo.items";
 /// Pause between two client rounds and between two monitor rounds.
 const CLIENT_PAUSE: Duration = Duration::from_millis(40);
 const MONITOR_PAUSE: Duration = Duration::from_millis(20);
@@ -170,7 +172,7 @@ fn last_ack(acks: &Acks) -> u64 {
 }
 
 /// One monitor round: which servers answered, and when each was asked (start and end of
-/// its `SELECT 1`: a round asks the servers one after the other).
+/// its read: a round asks the servers one after the other).
 #[derive(Debug, Clone)]
 struct Sample {
     answered: Vec<bool>,
@@ -218,7 +220,7 @@ fn spawn_client(
             }
             for (index, (_, client)) in units.iter().enumerate() {
                 let started = Instant::now();
-                let result = client.query("SELECT COUNT(*) AS n FROM demo.items");
+                let result = client.query(CLIENT_READ);
                 log.reads.push(Read {
                     unit: index,
                     started,
@@ -232,7 +234,9 @@ fn spawn_client(
     })
 }
 
-/// Asks every server `SELECT 1` in rounds, until told to stop (bounded like the client).
+/// Asks every server the client's read in rounds, until told to stop (bounded like the
+/// client). A server is up when it answers that read: a Galera node that is joining
+/// answers `SELECT 1` but refuses to read tables (ERROR 1047), and is not serving.
 fn spawn_monitor(model_dir: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Sample>> {
     std::thread::spawn(move || {
         let units = clients(&model_dir);
@@ -246,7 +250,7 @@ fn spawn_monitor(model_dir: PathBuf, stop: Arc<AtomicBool>) -> JoinHandle<Vec<Sa
             let mut asked = Vec::with_capacity(units.len());
             for (_, client) in &units {
                 let started = Instant::now();
-                answered.push(client.execute("SELECT 1").is_ok());
+                answered.push(client.query(CLIENT_READ).is_ok());
                 asked.push((started, Instant::now()));
             }
             samples.push(Sample { answered, asked });

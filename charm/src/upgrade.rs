@@ -18,8 +18,9 @@
 
 use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
-    handle_own_and_app, messages, no_relation, CharmVersions, ClusterNotReady, DependencyModel,
-    Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
+    handle_own_and_app, messages, missed_upgrade_charm, no_relation, CharmVersions,
+    ClusterNotReady, DependencyModel, Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed,
+    UpgradeHooks, PAUSE_OPTION,
 };
 
 use crate::context::HookContext;
@@ -346,4 +347,26 @@ pub fn on_upgrade_event(
     };
     sink.commit()?;
     Ok(Some(outcome))
+}
+
+/// Whether this unit runs a charm it got without `upgrade-charm`: Juju swaps the charm of a
+/// unit in error at the retry of its failed hook (an `update-status`, a
+/// `leader-settings-changed`) and runs no `upgrade-charm` for it (juju/juju#20173). Its bag
+/// still records the charm it ran before. Reads this unit's bag only; `false` without the
+/// `upgrade` relation or when this build reports no versions.
+pub fn missed_upgrade_charm_here(ctx: &HookContext<'_>) -> Result<bool, CharmError> {
+    let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
+        return Ok(false);
+    };
+    let (own, _app) = peer::own_and_app_bags(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
+    let mut view = PeerSnapshot::new(ctx.app(), ctx.unit_number(), false);
+    view.unit_bags.insert(ctx.unit_number(), own);
+    match missed_upgrade_charm(&view, &this_charm(ctx)) {
+        Ok(missed) => Ok(missed),
+        Err(err) => {
+            // The core reports unreadable peer data at the next upgrade event.
+            log::warn!("cannot tell whether this unit missed upgrade-charm: {err}");
+            Ok(false)
+        }
+    }
 }

@@ -200,7 +200,8 @@ pub use error::{
 pub use hooks::UpgradeHooks;
 pub use input::Input;
 pub use machine::{
-    handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled, Pending,
+    handle, handle_own_and_app, missed_upgrade_charm, needs_every_unit, no_relation, Event,
+    Handled, Pending,
 };
 pub use outcome::{ActionOutcome, Outcome};
 pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION};

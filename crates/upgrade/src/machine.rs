@@ -42,11 +42,13 @@ use crate::wire::{
 };
 
 mod app_status;
+mod code_swap;
 mod force;
 mod grant;
 mod refresh;
 mod resume;
 
+pub use code_swap::missed_upgrade_charm;
 use grant::{grant, Grant};
 
 /// The Juju event the charm is handling.
@@ -366,6 +368,14 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         self.view.validate()?;
         self.drop_departed_units(&departed);
         self.record_own_versions()?;
+        if self.catch_up_on_missed_upgrade_charm(event, hooks)? && !event.is_action() {
+            // `upgrade-charm`'s rules settled already; a new leader still takes over.
+            if *event == Event::LeaderElected {
+                self.leader_elected(hooks)?;
+            }
+            self.publish_app_status(hooks)?;
+            return self.go_on();
+        }
         match *event {
             Event::RelationCreated => self.relation_created(hooks),
             Event::PreUpgradeCheck => self.pre_upgrade_check(hooks),

@@ -35,6 +35,10 @@ pub struct Faults {
     pub removal: bool,
     /// The operator refreshes again while units are upgrading (once per run).
     pub second_refresh: bool,
+    /// A unit is in error (a failed `update-status`) when the refresh lands, and Juju swaps
+    /// its charm at the retry without `upgrade-charm`; also the swap of a unit in error from
+    /// any other failed hook. Beyond v0 only: v0 records no charm versions to notice it by.
+    pub missed_upgrade_charm: bool,
 }
 
 impl Faults {
@@ -45,6 +49,7 @@ impl Faults {
         leader_move: true,
         removal: true,
         second_refresh: true,
+        missed_upgrade_charm: true,
     };
 
     /// No faults.
@@ -54,10 +59,11 @@ impl Faults {
         leader_move: false,
         removal: false,
         second_refresh: false,
+        missed_upgrade_charm: false,
     };
 
-    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, or
-    /// `all` / `none`.
+    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, `swap`,
+    /// or `all` / `none`.
     pub fn parse(text: &str) -> Result<Faults, String> {
         let mut faults = Faults::NONE;
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -69,6 +75,7 @@ impl Faults {
                 "leader" => faults.leader_move = true,
                 "remove" => faults.removal = true,
                 "refresh" => faults.second_refresh = true,
+                "swap" => faults.missed_upgrade_charm = true,
                 other => return Err(format!("unknown fault kind {other:?}")),
             }
         }
@@ -84,6 +91,7 @@ impl fmt::Display for Faults {
             (self.leader_move, "leader"),
             (self.removal, "remove"),
             (self.second_refresh, "refresh"),
+            (self.missed_upgrade_charm, "swap"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -202,6 +210,11 @@ pub enum Step {
     Remove(u32),
     /// Fault: a second `juju refresh` to this revision.
     Refresh(u32),
+    /// Fault: this unit's `update-status` fails just before the operator's refresh, so the
+    /// unit is in error when the refresh lands.
+    ErrorAtRefresh(u32),
+    /// Juju swaps the charm of this unit in error at its retry, without `upgrade-charm`.
+    SwapCharm(u32),
     /// The operator's next step.
     Operator(OperatorStep),
     /// Operator move: `juju config mysql pause-after-unit-refresh=<setting>`.
@@ -235,6 +248,7 @@ impl Step {
                 | Step::MoveLeader(_)
                 | Step::Remove(_)
                 | Step::Refresh(_)
+                | Step::ErrorAtRefresh(_)
         )
     }
 
@@ -244,6 +258,7 @@ impl Step {
     }
 
     /// Parses the short form written by `Display` (`b1`, `c1`, `e1`, `k1`, `l1`, `x1`, `r44`,
+    /// `s1` (swap), `E1` (error at refresh),
     /// `pfirst`, `u1`, `f1.4`, `O:prepare`, `O:resume/1`, ...).
     pub fn parse(token: &str) -> Result<Step, String> {
         let unit_after = |prefix: &str, name: &str| -> Result<u32, String> {
@@ -299,6 +314,8 @@ impl Step {
             'l' => Step::MoveLeader(number),
             'x' => Step::Remove(number),
             'r' => Step::Refresh(number),
+            's' => Step::SwapCharm(number),
+            'E' => Step::ErrorAtRefresh(number),
             'u' => Step::Resume(number),
             other => return Err(format!("unknown step kind {other:?} in {token:?}")),
         })
@@ -315,6 +332,8 @@ impl fmt::Display for Step {
             Step::MoveLeader(u) => write!(f, "l{u}"),
             Step::Remove(u) => write!(f, "x{u}"),
             Step::Refresh(rev) => write!(f, "r{rev}"),
+            Step::SwapCharm(u) => write!(f, "s{u}"),
+            Step::ErrorAtRefresh(u) => write!(f, "E{u}"),
             Step::SetPause(setting) => write!(f, "p{setting}"),
             Step::Resume(u) => write!(f, "u{u}"),
             Step::Force(u, skips) => write!(f, "f{u}.{skips}"),
@@ -424,10 +443,20 @@ impl World {
                 steps.extend([1, 4].map(|skips| Step::Force(unit, skips)));
             }
         }
+        let faults = config.faults;
+        if faults.missed_upgrade_charm && config.beyond_v0 {
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| cluster.can_swap_charm(u))
+                    .map(Step::SwapCharm),
+            );
+        }
         if self.faults_used >= config.max_faults {
             return steps;
         }
-        let faults = config.faults;
         // A hook fails or its agent dies; an action left running is not retried, so only
         // hooks are.
         let in_hooks: Vec<u32> = busy
@@ -453,6 +482,17 @@ impl World {
         }
         if faults.removal && cluster.units.len() > 1 {
             steps.extend(cluster.units.keys().copied().map(Step::Remove));
+        }
+        let refresh_next = matches!(self.operator.phase, Phase::Prepared | Phase::Recovered);
+        if faults.missed_upgrade_charm && config.beyond_v0 && refresh_next {
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| !cluster.is_busy(u) && cluster.units[&u].retry.is_none())
+                    .map(Step::ErrorAtRefresh),
+            );
         }
         if faults.second_refresh && !self.refreshed_again && self.operator.phase == Phase::Rolling {
             let revision = if self.operator.rolling_back {
@@ -490,6 +530,8 @@ impl World {
                 cluster.refresh(revision);
                 self.refreshed_again = true;
             }
+            Step::ErrorAtRefresh(unit) => cluster.fail_update_status(unit),
+            Step::SwapCharm(unit) => cluster.swap_charm(unit),
             Step::Operator(operator_step) => {
                 problems.extend(self.operator.perform(operator_step, cluster));
             }
@@ -1043,6 +1085,12 @@ fn narrate(world: &World, step: Step) -> String {
         Step::MoveLeader(unit) => format!("FAULT leadership moves to mysql/{unit}"),
         Step::Remove(unit) => format!("FAULT mysql/{unit} is removed"),
         Step::Refresh(revision) => format!("FAULT second juju refresh --revision={revision}"),
+        Step::ErrorAtRefresh(unit) => {
+            format!("FAULT mysql/{unit}'s update-status fails: in error when the refresh lands")
+        }
+        Step::SwapCharm(unit) => {
+            format!("Juju swaps mysql/{unit}'s charm at its retry, without upgrade-charm")
+        }
         Step::SetPause(setting) => {
             format!("operator move: juju config mysql pause-after-unit-refresh={setting}")
         }
@@ -1071,6 +1119,8 @@ mod tests {
             Step::MoveLeader(1),
             Step::Remove(3),
             Step::Refresh(44),
+            Step::ErrorAtRefresh(1),
+            Step::SwapCharm(2),
             Step::Operator(OperatorStep::Prepare),
             Step::Operator(OperatorStep::Refresh),
             Step::Operator(OperatorStep::Recover),

@@ -138,6 +138,25 @@ pub fn paused_app(unit: &str, rollback: &str) -> String {
     format!("Paused: check units, then `juju run {unit} resume-upgrade`. Roll back: `{rollback}`")
 }
 
+/// Application status (active) once `pre-upgrade-check` prepared an upgrade and before any
+/// unit was refreshed: the refresh that starts it, in the form the deployment takes (a
+/// Charmhub revision, or a charm file for a charm deployed from one). Nothing is under way
+/// yet, so there is nothing to roll back:
+/// `Upgrade prepared: start it with `juju refresh mysql --revision=<new revision>``.
+pub fn prepared_app(app: &str, deployed: Option<&CharmVersions>) -> String {
+    let source = match deployed {
+        Some(versions) if versions.is_reported() && !is_revision(&versions.charm) => {
+            "--path=<new charm file>"
+        }
+        _ => "--revision=<new revision>",
+    };
+    format!("Upgrade prepared: start it with `juju refresh {app} {source}`")
+}
+
+fn is_revision(charm: &str) -> bool {
+    !charm.is_empty() && charm.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Application status (maintenance) while units upgrade one at a time:
 /// `Upgrading one unit at a time. Roll back: `juju refresh mysql --revision=42``.
 pub fn upgrading_app(rollback: &str) -> String {

@@ -28,12 +28,12 @@ pub enum After {
 /// - the unit went back to `idle` in the event (its upgrade round is over, or it just
 ///   joined): always, as Charmed MySQL runs its update-status then;
 /// - `pre-upgrade-check` that succeeded on the leader (it may have just become the primary):
-///   unless this unit itself takes part in an upgrade; the stack the check just wrote does not
-///   count, until the refresh every unit shows its health;
-/// - `leader-elected`, `config-changed`, `start`, `update-status`: unless an upgrade is under
-///   way ([`PeerSnapshot::upgrade_in_progress`]: a stack, this unit past `idle`, or this unit
-///   waiting for `pre-upgrade-check` after a refresh);
-/// - any other upgrade event: never (the core set what the unit shows).
+///   unless this unit itself takes part in an upgrade;
+/// - `upgrade-charm`: never (the core set what the unit shows);
+/// - any other event, `start` and `update-status` included: when this unit takes no part in
+///   an upgrade yet ([`takes_no_part_yet`]) and the core set no status of its own in the
+///   event. So a unit whose role changed (the check moved the primary to the leader) or whose
+///   server recovered shows it at its next hook, also while an upgrade is prepared.
 pub fn status_after(
     ctx: &HookContext<'_>,
     after: After,
@@ -49,23 +49,41 @@ pub fn status_after(
             }
             _ => Ok(()),
         },
-        After::Upgrade(Event::LeaderElected | Event::ConfigChanged) => {
-            show_health_if_no_upgrade(ctx, outcome.map(Outcome::unit_view).as_ref())
-        }
-        After::Upgrade(_) => Ok(()),
-        After::OrdinaryHook => show_health_if_no_upgrade(ctx, own_view(ctx)?.as_ref()),
+        // After a refresh the core says what the unit does (v0 only logs a refresh nobody
+        // prepared); the next hook shows the health of a unit that takes no part.
+        After::Upgrade(Event::UpgradeCharm) => Ok(()),
+        After::Upgrade(_) => match outcome {
+            Some(outcome) if outcome.unit_status.is_some() => Ok(()),
+            Some(outcome) => show_health_if_no_part(ctx, Some(&outcome.unit_view())),
+            None => show_health_if_no_part(ctx, None),
+        },
+        After::OrdinaryHook => show_health_if_no_part(ctx, own_view(ctx)?.as_ref()),
     }
 }
 
-/// Shows the unit's health unless `view` (this unit's bag and the application bag; `None`
-/// without the relation) says an upgrade is under way.
-fn show_health_if_no_upgrade(
+/// Whether the unit whose own bag and the application bag `view` holds takes no part in an
+/// upgrade yet: `idle` (or not yet joined), not waiting with a refreshed charm, and either no
+/// stack or a stack no refresh has reached yet (no round target recorded). Unreadable data
+/// counts as taking part: the core reports it, and nothing paints over that.
+pub fn takes_no_part_yet(view: &PeerSnapshot) -> bool {
+    let idle = matches!(view.own_state(), Ok(None | Some(UnitState::Idle)));
+    let refresh_pending = !matches!(view.refresh_pending(view.unit), Ok(None));
+    let not_refreshed = match view.upgrade_stack() {
+        Ok(stack) if stack.is_empty() => true,
+        Ok(_) => matches!(view.upgrade_target(), Ok(None)),
+        Err(_) => false,
+    };
+    idle && !refresh_pending && not_refreshed
+}
+
+/// Shows the unit's health if `view` (`None` without the relation) says this unit takes no
+/// part in an upgrade yet.
+fn show_health_if_no_part(
     ctx: &HookContext<'_>,
     view: Option<&PeerSnapshot>,
 ) -> Result<(), CharmError> {
-    // Unreadable data is the core's to report: do not paint over it.
-    if view.is_some_and(|view| view.upgrade_in_progress().unwrap_or(true)) {
-        log::debug!("upgrade in progress; leaving this unit's status alone");
+    if view.is_some_and(|view| !takes_no_part_yet(view)) {
+        log::debug!("this unit takes part in an upgrade; leaving its status alone");
         return Ok(());
     }
     lifecycle::show_health(ctx)

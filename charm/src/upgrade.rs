@@ -183,11 +183,31 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         })?;
         let online = status.online_units();
         if online.len() < planned_units {
+            // Name the units the operator has to look at, not the healthy ones.
+            let not_online: Vec<String> = view
+                .app_units()
+                .into_iter()
+                .map(|unit| view.unit_name(unit))
+                .filter(|name| !online.contains(&name.as_str()))
+                .collect();
+            let not_joined = planned_units.saturating_sub(online.len() + not_online.len());
+            let mut down = if not_online.is_empty() {
+                String::new()
+            } else {
+                format!("not ONLINE: {}", not_online.join(", "))
+            };
+            if not_joined > 0 {
+                if !down.is_empty() {
+                    down.push_str("; ");
+                }
+                down.push_str(&format!(
+                    "{not_joined} planned unit(s) not in the cluster yet"
+                ));
+            }
             log::error!(
-                "{} of {} planned units are ONLINE ({})",
+                "{} of {} planned units are ONLINE; {down}",
                 online.len(),
                 planned_units,
-                online.join(", ")
             );
             return Err(not_ready(
                 "Not all units are online",

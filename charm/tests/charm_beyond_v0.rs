@@ -176,13 +176,54 @@ fn a_refresh_without_pre_upgrade_check_blocks_and_update_status_leaves_it_alone(
 }
 
 #[test]
-fn update_status_leaves_units_alone_while_an_upgrade_is_prepared() {
+fn update_status_shows_the_health_of_a_unit_an_upgrade_prepared_but_no_refresh_reached() {
     let mut world = World::new("mysql/1", &["mysql/0"], false);
     world.set_state("mysql/0", "idle");
     world.set_state("mysql/1", "idle");
     world
         .app_bag
         .insert("upgrade-stack".into(), "[0, 1]".into());
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    // pre-upgrade-check moved the primary to mysql/0: mysql/1 no longer is.
+    workload.expect_cluster_status().returning(|| {
+        Ok(ClusterStatus::from_members(
+            [
+                ("mysql/0", MemberRole::Primary),
+                ("mysql/1", MemberRole::Secondary),
+            ]
+            .map(|(unit, role)| ClusterMember {
+                unit: unit.into(),
+                state: MemberState::Online,
+                role: Some(role),
+                address: None,
+                version: Some("8.0.33".into()),
+            }),
+        ))
+    });
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "hooks/update-status"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    let last = world.last_status().expect("a status");
+    assert_eq!((last.name, last.message.as_str()), (StatusName::Active, ""));
+}
+
+#[test]
+fn update_status_leaves_a_unit_alone_once_the_refresh_reached_the_round() {
+    let mut world = World::new("mysql/1", &["mysql/0"], false);
+    world.set_state("mysql/0", "ready");
+    world.set_state("mysql/1", "idle");
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), "[0, 1]".into());
+    world.app_bag.insert(
+        "upgrade-target".into(),
+        r#"{"charm":"43","workload":"8.0.34"}"#.into(),
+    );
     let juju = FakeJuju::new(world);
     let mut workload = MockWorkload::new();
     workload.expect_cluster_status().never();

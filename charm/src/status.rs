@@ -29,6 +29,8 @@ pub enum After {
 ///   joined): always, as Charmed MySQL runs its update-status then;
 /// - `pre-upgrade-check` that succeeded on the leader (it may have just become the primary):
 ///   unless this unit itself takes part in an upgrade;
+/// - a unit waiting for `pre-upgrade-check` after a refresh: its health instead of that
+///   wait, but only when the workload has a problem (the check would fail on it);
 /// - `upgrade-charm`: never (the core set what the unit shows);
 /// - any other event, `start` and `update-status` included: when this unit takes no part in
 ///   an upgrade yet ([`takes_no_part_yet`]) and the core set no status of its own in the
@@ -41,6 +43,17 @@ pub fn status_after(
 ) -> Result<(), CharmError> {
     if outcome.is_some_and(|outcome| outcome.became_idle) {
         return lifecycle::show_health(ctx);
+    }
+    let view = match (after, outcome) {
+        (After::Upgrade(_), Some(outcome)) => Some(outcome.unit_view()),
+        (After::Upgrade(_), None) => None,
+        (After::OrdinaryHook, _) => own_view(ctx)?,
+    };
+    if view.as_ref().is_some_and(waits_for_pre_upgrade_check) {
+        // "Refreshed without pre-upgrade-check" names a check a stopped server fails: the
+        // server's problem is shown instead until it is solved.
+        lifecycle::show_health_if_unwell(ctx)?;
+        return Ok(());
     }
     match after {
         After::Upgrade(Event::PreUpgradeCheck) => match outcome {
@@ -57,7 +70,7 @@ pub fn status_after(
             Some(outcome) => show_health_if_no_part(ctx, Some(&outcome.unit_view())),
             None => show_health_if_no_part(ctx, None),
         },
-        After::OrdinaryHook => show_health_if_no_part(ctx, own_view(ctx)?.as_ref()),
+        After::OrdinaryHook => show_health_if_no_part(ctx, view.as_ref()),
     }
 }
 
@@ -74,6 +87,13 @@ pub fn takes_no_part_yet(view: &PeerSnapshot) -> bool {
         Err(_) => false,
     };
     idle && !refresh_pending && not_refreshed
+}
+
+/// Whether this unit runs a refreshed charm that waits for `pre-upgrade-check` (idle, with a
+/// refresh pending in its bag).
+fn waits_for_pre_upgrade_check(view: &PeerSnapshot) -> bool {
+    matches!(view.own_state(), Ok(None | Some(UnitState::Idle)))
+        && matches!(view.refresh_pending(view.unit), Ok(Some(_)))
 }
 
 /// Shows the unit's health if `view` (`None` without the relation) says this unit takes no

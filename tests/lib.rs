@@ -619,8 +619,8 @@ impl Sim {
     /// Settles, then acts as an operator who reads only `juju status`: while the application
     /// status is not active with no message, runs the command it names first, which must
     /// succeed and change the model (a unit's state or the stack, the application status, or
-    /// a unit's workload), and settles again. `charm_files` maps a placeholder
-    /// `<charm file of X>` to the file to pass. Panics, with the status, when the status names
+    /// a unit's workload), and settles again. `charm_files` maps a placeholder the operator
+    /// fills in (`<new revision>`, `<charm file of X>`) to the charm file it stands for. Panics, with the status, when the status names
     /// no command in a settled model (nothing would move), when the command fails or changes
     /// nothing, or after `max` commands.
     pub fn follow_the_status(&mut self, charm_files: &[(&str, PathBuf)], max: usize) -> Followed {
@@ -676,18 +676,25 @@ impl Sim {
                     self.debug_log()
                 );
             }
-            ["juju", "refresh", app, source] if *app == APP => {
-                let source = if let Some(revision) = source.strip_prefix("--revision=") {
-                    Source::Revision(revision.parse().unwrap_or_else(|_| {
-                        panic!("`{command}` names no revision the operator could type")
-                    }))
-                } else if let Some(path) = source.strip_prefix("--path=") {
-                    let file = charm_files
+            ["juju", "refresh", app, source @ ..] if *app == APP && !source.is_empty() => {
+                let source = source.join(" ");
+                let placeholder = |value: &str| {
+                    charm_files
                         .iter()
-                        .find(|(name, _)| *name == path)
+                        .find(|(name, _)| *name == value)
                         .map(|(_, file)| file.clone())
-                        .unwrap_or_else(|| PathBuf::from(path));
-                    Source::Path(file)
+                };
+                let source = if let Some(revision) = source.strip_prefix("--revision=") {
+                    // A placeholder the operator fills in (`<new revision>`): the revision
+                    // the store gets from that file.
+                    match placeholder(revision) {
+                        Some(file) => Source::Path(file),
+                        None => Source::Revision(revision.parse().unwrap_or_else(|_| {
+                            panic!("`{command}` names no revision the operator could type")
+                        })),
+                    }
+                } else if let Some(path) = source.strip_prefix("--path=") {
+                    Source::Path(placeholder(path).unwrap_or_else(|| PathBuf::from(path)))
                 } else {
                     panic!("cannot run `{command}`")
                 };

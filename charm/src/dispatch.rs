@@ -79,7 +79,8 @@ fn ordinary_hook(
         "leader-elected" => upgrade(Event::LeaderElected),
         // `pause-after-unit-refresh` may have changed: a paused unit may go now.
         "config-changed" => upgrade(Event::ConfigChanged),
-        "update-status" => status_after(ctx, After::OrdinaryHook, None),
+        // The unit may have lost leadership, or its health changed.
+        "update-status" | "leader-settings-changed" => status_after(ctx, After::OrdinaryHook, None),
         _ => Ok(()),
     }
 }

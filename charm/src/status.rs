@@ -7,7 +7,8 @@
 //! shown only while no upgrade is under way for it, judged from its own bag and the
 //! application bag as the event left them.
 
-use juju_upgrade::{Event, Outcome, PeerSnapshot, UnitState};
+use juju_ops::Status;
+use juju_upgrade::{messages, Event, Outcome, PeerSnapshot, UnitState};
 
 use crate::context::HookContext;
 use crate::error::CharmError;
@@ -29,6 +30,8 @@ pub enum After {
 ///   joined): always, as Charmed MySQL runs its update-status then;
 /// - `pre-upgrade-check` that succeeded on the leader (it may have just become the primary):
 ///   unless this unit itself takes part in an upgrade;
+/// - a unit in `recovery` that no longer leads (leadership moved after the check prepared
+///   the rollback): waiting for the refresh back, not "ready to rollback application";
 /// - a unit waiting for `pre-upgrade-check` after a refresh: its health instead of that
 ///   wait, but only when the workload has a problem (the check would fail on it);
 /// - `upgrade-charm`: never (the core set what the unit shows);
@@ -49,6 +52,23 @@ pub fn status_after(
         (After::Upgrade(_), None) => None,
         (After::OrdinaryHook, _) => own_view(ctx)?,
     };
+    if let Some(view) = view.as_ref().filter(|view| in_recovery(view)) {
+        let core_set_one = outcome.is_some_and(|outcome| outcome.unit_status.is_some());
+        let leads = match outcome {
+            Some(outcome) => outcome.is_leader,
+            None => ctx.tools.is_leader()?,
+        };
+        if !leads && !core_set_one {
+            // "ready to rollback application" is the leader's; this unit no longer is.
+            log::debug!(
+                "{} is in recovery but no longer leads",
+                view.unit_name(view.unit)
+            );
+            ctx.tools
+                .status_set(&Status::waiting(messages::RECOVERY_LEADER_MOVED))?;
+        }
+        return Ok(());
+    }
     if view.as_ref().is_some_and(waits_for_pre_upgrade_check) {
         // "Refreshed without pre-upgrade-check" names a check a stopped server fails: the
         // server's problem is shown instead until it is solved.
@@ -87,6 +107,11 @@ pub fn takes_no_part_yet(view: &PeerSnapshot) -> bool {
         Err(_) => false,
     };
     idle && !refresh_pending && not_refreshed
+}
+
+/// Whether this unit's own state is `recovery` (only a leader's `pre-upgrade-check` enters it).
+fn in_recovery(view: &PeerSnapshot) -> bool {
+    matches!(view.own_state(), Ok(Some(UnitState::Recovery)))
 }
 
 /// Whether this unit runs a refreshed charm that waits for `pre-upgrade-check` (idle, with a

@@ -11,6 +11,10 @@ pub const NO_RELATION: &str = "Could not find upgrade relation.";
 pub const ALREADY_UPGRADING: &str = "Cannot run pre-upgrade checks, cluster already upgrading.";
 /// Leader status after `pre-upgrade-check` entered recovery.
 pub const READY_TO_ROLLBACK: &str = "ready to rollback application";
+/// Status (waiting) of a former leader still in `recovery`: leadership moved after its
+/// `pre-upgrade-check` prepared the rollback, and the new leader's application status names
+/// the refresh.
+pub const RECOVERY_LEADER_MOVED: &str = "rollback prepared; waiting for the refresh back";
 /// Status of a unit waiting for its turn.
 pub const WAITING_FOR_OTHERS: &str = "other units upgrading first...";
 /// Status of the unit granted the upgrade.

@@ -29,7 +29,7 @@ fn after_pre_upgrade_check_moves_the_primary_only_the_new_primary_says_primary()
     let mut sim = Sim::new(3, binaries!());
     sim.deploy_old(3);
     let primary_before = sim.primary().expect("a primary");
-    assert_eq!(labelled_primary(&sim), [primary_before.clone()]);
+    assert_eq!(labelled_primary(&sim), vec![primary_before.clone()]);
     let new_leader = sim
         .unit_names()
         .into_iter()
@@ -39,7 +39,7 @@ fn after_pre_upgrade_check_moves_the_primary_only_the_new_primary_says_primary()
     sim.settle();
     sim.pre_upgrade_check();
     assert_eq!(sim.primary().as_deref(), Some(new_leader.as_str()));
-    assert_eq!(labelled_primary(&sim), [new_leader.clone()]);
+    assert_eq!(labelled_primary(&sim), vec![new_leader.clone()]);
 
     // Nothing is refreshed yet: the status names the refresh that starts the upgrade, not a
     // rollback to the revision the application runs (Juju refuses that one).

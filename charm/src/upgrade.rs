@@ -26,7 +26,7 @@ use juju_upgrade::{
 use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::peer::{self, ToolSink};
-use crate::revision::charm_revision;
+use crate::revision::charm_id;
 use crate::versions::Versions;
 use crate::workload::{RetryPolicy, Workload, WorkloadError};
 
@@ -299,13 +299,14 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
     }
 }
 
-/// What this charm build is: the Juju charm revision of the charm directory (see
-/// [`crate::revision`]) and the workload version `versions.json` pins.
+/// What this charm build is: the Juju charm revision of the charm directory, or its
+/// `local:` URL for a charm deployed from a file ([`crate::revision::charm_id`]), and the
+/// workload version `versions.json` pins.
 ///
 /// When the revision cannot be read, the error is logged and nothing is reported: the core
 /// then keeps v0's behaviour (no automatic rollback, no rollback command in statuses).
 pub fn this_charm(ctx: &HookContext<'_>) -> CharmVersions {
-    match charm_revision(&ctx.dispatch.charm_dir) {
+    match charm_id(&ctx.dispatch.charm_dir) {
         Ok(revision) => CharmVersions::new(revision, ctx.versions.workload().version.clone()),
         Err(err) => {
             log::warn!(

@@ -138,3 +138,86 @@ fn leadership_moving_after_recovery_leaves_no_ready_to_rollback_on_the_old_leade
     );
     sim.assert_all_active_on(OLD_VERSION);
 }
+
+/// Three units deployed from the old charm file (a local charm, `local:mysql-1`), upgrade
+/// prepared; the status names a `--path` refresh.
+fn deployed_from_a_file(seed: u64) -> Sim {
+    let mut sim = Sim::new(seed, binaries!());
+    let old = sim.old_charm();
+    sim.engine.deploy(&old, APP, 3, None).expect("deploy");
+    sim.settle();
+    sim.pre_upgrade_check();
+    assert_eq!(
+        sim.app_status(),
+        (
+            "active".to_owned(),
+            "Upgrade prepared: start it with `juju refresh mysql --path=<new charm file>`"
+                .to_owned()
+        )
+    );
+    sim
+}
+
+#[test]
+fn a_charm_deployed_from_a_file_is_told_to_refresh_by_path_and_to_recover_first() {
+    let mut sim = deployed_from_a_file(6);
+    let first = sim.planned_order()[0].clone();
+    sim.arm([FaultRule::new(FaultKind::StartFails)
+        .for_version(NEW_VERSION)
+        .for_unit(first.as_str())]);
+    let (new, old) = (sim.new_charm(), sim.old_charm());
+    sim.run_operator_command(
+        "juju refresh mysql --path=<new charm file>",
+        &[("<new charm file>", new)],
+    );
+    sim.arm([]);
+    assert_eq!(
+        sim.app_status(),
+        (
+            "blocked".to_owned(),
+            format!(
+                "Upgrade failed on {first}. Roll back: `juju run mysql/leader pre-upgrade-check`, then refresh to the old file"
+            )
+        )
+    );
+    let followed = sim.follow_the_status(&[("<charm file of local:mysql-1>", old)], 4);
+    assert_eq!(
+        followed.commands,
+        [
+            "juju run mysql/leader pre-upgrade-check",
+            "juju refresh mysql --path=<charm file of local:mysql-1>"
+        ],
+        "{followed:?}"
+    );
+    sim.assert_all_active_on(OLD_VERSION);
+}
+
+#[test]
+fn after_a_path_refresh_back_without_the_check_following_the_status_ends_on_the_old_file() {
+    let mut sim = deployed_from_a_file(7);
+    let first = sim.planned_order()[0].clone();
+    sim.arm([FaultRule::new(FaultKind::StartFails)
+        .for_version(NEW_VERSION)
+        .for_unit(first.as_str())]);
+    let (new, old) = (sim.new_charm(), sim.old_charm());
+    sim.refresh(Source::Path(new));
+    sim.arm([]);
+    // Straight back by file, without the check: a new local revision, not recognised as the
+    // original, so the core takes every unit to it one at a time (as any refresh mid-upgrade),
+    // the failed unit first; the status names the next step of that.
+    let revision = sim
+        .engine
+        .refresh(APP, Source::Path(old.clone()))
+        .expect("refresh");
+    let followed = sim.follow_the_status(&[("<charm file of local:mysql-1>", old)], 4);
+    println!("followed: {followed:?}");
+    sim.assert_all_active_on(OLD_VERSION);
+    assert_eq!(sim.app_revision_and_version().0, revision);
+    let windows = sim.windows();
+    let order = sim.assert_one_at_a_time(&windows);
+    assert_eq!(
+        order.first(),
+        Some(&first),
+        "the failed unit goes first: {order:?}"
+    );
+}

@@ -1399,7 +1399,13 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         self.set_own_state(UnitState::Failed);
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
-        if self.reports_versions() {
+        // A refresh back by revision is recognised as a rollback; one by file is a new local
+        // revision, for which the recovery above comes first.
+        let by_revision = matches!(
+            self.view.original_versions(),
+            Ok(Some(original)) if original.charm.bytes().all(|b| b.is_ascii_digit())
+        );
+        if self.reports_versions() && by_revision {
             if let Ok(command) = self.rollback_command() {
                 self.log(LogLevel::Error, messages::direct_rollback_hint(&command));
             }

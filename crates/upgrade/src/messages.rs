@@ -183,6 +183,16 @@ pub fn upgrade_failed_app(unit: &str, rollback: &str) -> String {
     format!("Upgrade failed on {unit}, see `juju debug-log`. Roll back: `{rollback}`")
 }
 
+/// Application status (blocked) after a unit failed to upgrade an application deployed from
+/// a charm file: a `--path` refresh makes a new local revision, which is not recognised as a
+/// rollback, so recovery comes first:
+/// `Upgrade failed on mysql/2. Roll back: `juju run mysql/leader pre-upgrade-check`, then refresh to the old file`.
+pub fn upgrade_failed_local_app(app: &str, unit: &str) -> String {
+    format!(
+        "Upgrade failed on {unit}. Roll back: `juju run {app}/leader pre-upgrade-check`, then refresh to the old file"
+    )
+}
+
 /// Application status (blocked) after the leader found the refresh incompatible:
 /// `Refresh incompatible, see `juju debug-log`. Roll back: `juju refresh mysql --revision=42``.
 pub fn incompatible_app(rollback: &str) -> String {

@@ -15,6 +15,12 @@ use crate::pause::PauseAfterUnitRefresh;
 use crate::state::UnitState;
 
 use super::{Stop, Turn};
+use crate::versions::CharmVersions;
+
+/// A charm deployed from a file: its versions name it by a `local:` URL, not a revision.
+fn is_local(versions: &CharmVersions) -> bool {
+    versions.is_reported() && !versions.charm.bytes().all(|b| b.is_ascii_digit())
+}
 
 impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// Sets the application status (leader, beyond v0 only).
@@ -106,6 +112,8 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
                         messages::incompatible_app(&rollback)
                     } else if original.is_some() && failed_on == original {
                         messages::rollback_failed_app(app, &name)
+                    } else if original.as_ref().is_some_and(is_local) {
+                        messages::upgrade_failed_local_app(app, &name)
                     } else {
                         messages::upgrade_failed_app(&name, &rollback)
                     };

@@ -603,9 +603,14 @@ impl Sim {
 /// The command an application status names first (its next step; a `Roll back:` after it
 /// is the alternative), or `None` when it names none.
 pub fn next_command(message: &str) -> Option<String> {
-    let start = message.find('`')? + 1;
-    let len = message[start..].find('`')?;
-    Some(message[start..start + len].to_owned())
+    // Every other backtick opens a command; reading ones (`juju debug-log`, `juju status`)
+    // change nothing and are skipped.
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|command| !["juju debug-log", "juju status"].contains(command))
+        .map(str::to_owned)
 }
 
 /// What an operator who follows the application status did, step by step.

@@ -19,6 +19,7 @@ use juju_upgrade::Event;
 
 use crate::cluster::{Cluster, Task};
 use crate::fixtures::{ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
+use crate::literal;
 use crate::rng::SplitMix64;
 use crate::scenario::{describe, Ending, Operator, OperatorStep, Phase, Script};
 
@@ -141,6 +142,10 @@ pub struct Config {
     pub operator_moves: bool,
     /// At most this many of those moves per run (the forced acceptance not counted).
     pub max_operator_moves: u32,
+    /// Beyond v0: once the upgrade is prepared, the operator does only what the application
+    /// status names ([`crate::literal`]), in a quiet cluster, instead of the how-to's script;
+    /// a status naming nothing, a command that cannot run or changes nothing is a violation.
+    pub literal_operator: bool,
 }
 
 impl Config {
@@ -161,6 +166,7 @@ impl Config {
             pause: None,
             operator_moves: false,
             max_operator_moves: 3,
+            literal_operator: false,
         }
     }
 }
@@ -170,7 +176,7 @@ impl fmt::Display for Config {
         let offset = |o: Option<u32>| o.map_or_else(|| "none".to_owned(), |n| n.to_string());
         write!(
             f,
-            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}{}",
+            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}{}{}",
             if self.beyond_v0 { "beyond-v0" } else { "v0" },
             self.units,
             if self.vary { "seeded".to_owned() } else { self.leader.to_string() },
@@ -188,6 +194,11 @@ impl fmt::Display for Config {
                 )
             } else {
                 String::new()
+            },
+            if self.literal_operator && self.beyond_v0 {
+                " operator=literal"
+            } else {
+                ""
             }
         )
     }
@@ -414,7 +425,12 @@ impl World {
             steps.extend(cluster.ready_units().into_iter().map(Step::Begin));
         }
         steps.extend(busy.iter().copied().map(Step::Commit));
-        if let Some(step) = self.operator.next_step(cluster) {
+        if self.follows_the_status(config) {
+            if cluster.is_quiet() {
+                let (step, _) = literal::next_step(&self.operator, cluster);
+                steps.push(Step::Operator(step));
+            }
+        } else if let Some(step) = self.operator.next_step(cluster) {
             steps.push(Step::Operator(step));
         }
         let moves = config.operator_moves && config.beyond_v0;
@@ -533,7 +549,28 @@ impl World {
             Step::ErrorAtRefresh(unit) => cluster.fail_update_status(unit),
             Step::SwapCharm(unit) => cluster.swap_charm(unit),
             Step::Operator(operator_step) => {
+                let literal = self.operator.phase != Phase::Deploying
+                    && config.literal_operator
+                    && config.beyond_v0;
+                let before = literal.then(|| {
+                    let (_, problem) = literal::next_step(&self.operator, cluster);
+                    problems.extend(problem);
+                    let mut hasher = DefaultHasher::new();
+                    cluster.fingerprint(&mut hasher);
+                    hasher.finish()
+                });
                 problems.extend(self.operator.perform(operator_step, cluster));
+                if let Some(before) = before {
+                    let mut hasher = DefaultHasher::new();
+                    cluster.fingerprint(&mut hasher);
+                    if operator_step != OperatorStep::Finish && hasher.finish() == before {
+                        problems.push(format!(
+                            "the application status named `{}`, which changed nothing: {}",
+                            operator_step.describe(),
+                            describe(cluster)
+                        ));
+                    }
+                }
             }
             Step::SetPause(setting) => cluster.set_pause_setting(Some(setting)),
             Step::Resume(unit) => {
@@ -556,6 +593,17 @@ impl World {
         problems.extend(self.cluster.violations.drain(..).map(|v| v.to_string()));
         problems.extend(self.check_state());
         problems
+    }
+
+    /// Whether the operator now acts on the application status alone (see
+    /// [`Config::literal_operator`]): from the preparation on.
+    fn follows_the_status(&self, config: &Config) -> bool {
+        config.literal_operator
+            && config.beyond_v0
+            && matches!(
+                self.operator.phase,
+                Phase::Prepared | Phase::Rolling | Phase::Recovered
+            )
     }
 
     /// The invariants that hold in every state.

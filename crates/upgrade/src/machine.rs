@@ -1047,6 +1047,9 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         // run needs at most about one step per unit plus a few.
         let budget = 2 * self.view.app_units().len() + 4;
         if self.reports_versions() && self.view.is_leader {
+            if self.adopt_pending_refresh_into_round(hooks)? {
+                return Ok(());
+            }
             self.leader_catch_up(hooks)?;
         }
         if self.view.is_leader {

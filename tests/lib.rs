@@ -600,6 +600,139 @@ impl Sim {
     }
 }
 
+/// The command an application status names first (its next step; a `Roll back:` after it
+/// is the alternative), or `None` when it names none.
+pub fn next_command(message: &str) -> Option<String> {
+    // Every other backtick opens a command; reading ones (`juju debug-log`, `juju status`)
+    // change nothing and are skipped.
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .find(|command| !["juju debug-log", "juju status"].contains(command))
+        .map(str::to_owned)
+}
+
+/// What an operator who follows the application status did, step by step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Followed {
+    /// The commands run, in order.
+    pub commands: Vec<String>,
+}
+
+impl Sim {
+    /// Settles, then acts as an operator who reads only `juju status`: while the application
+    /// status is not active with no message, runs the command it names first, which must
+    /// succeed and change the model (a unit's state or the stack, the application status, or
+    /// a unit's workload), and settles again. `charm_files` maps a placeholder the operator
+    /// fills in (`<new revision>`, `<charm file of X>`) to the charm file it stands for. Panics, with the status, when the status names
+    /// no command in a settled model (nothing would move), when the command fails or changes
+    /// nothing, or after `max` commands.
+    pub fn follow_the_status(&mut self, charm_files: &[(&str, PathBuf)], max: usize) -> Followed {
+        let mut commands = Vec::new();
+        self.settle();
+        for _ in 0..=max {
+            let (status, message) = self.app_status();
+            if status == "active" && message.is_empty() {
+                return Followed { commands };
+            }
+            let Some(command) = next_command(&message) else {
+                panic!(
+                    "settled with the application {status} {message:?}, which names no command: nothing would move\n{}",
+                    self.debug_log()
+                );
+            };
+            assert!(
+                commands.len() < max,
+                "still not done after {commands:?}: {message:?}"
+            );
+            let before = self.progress_marker();
+            self.run_operator_command(&command, charm_files);
+            assert_ne!(
+                self.progress_marker(),
+                before,
+                "`{command}` (named by {message:?}) changed nothing\n{}",
+                self.debug_log()
+            );
+            commands.push(command);
+        }
+        unreachable!("the loop returns or panics")
+    }
+
+    /// Runs one command as an operator types it: `juju run UNIT ACTION [key=true ...]` or
+    /// `juju refresh APP --revision=N | --path=FILE`; panics if it fails.
+    pub fn run_operator_command(&mut self, command: &str, charm_files: &[(&str, PathBuf)]) {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        match words.as_slice() {
+            ["juju", "run", target, action, params @ ..] => {
+                let params: Vec<(&str, bool)> = params
+                    .iter()
+                    .map(|param| match param.split_once('=') {
+                        Some((key, "true")) => (key, true),
+                        Some((key, "false")) => (key, false),
+                        _ => panic!("cannot pass {param:?} of `{command}`"),
+                    })
+                    .collect();
+                let task = self.run_action_with(target, action, &params);
+                assert_eq!(
+                    task.status,
+                    TaskStatus::Completed,
+                    "`{command}` failed: {task:?}\n{}",
+                    self.debug_log()
+                );
+            }
+            ["juju", "refresh", app, source @ ..] if *app == APP && !source.is_empty() => {
+                let source = source.join(" ");
+                let placeholder = |value: &str| {
+                    charm_files
+                        .iter()
+                        .find(|(name, _)| *name == value)
+                        .map(|(_, file)| file.clone())
+                };
+                let source = if let Some(revision) = source.strip_prefix("--revision=") {
+                    // A placeholder the operator fills in (`<new revision>`): the revision
+                    // the store gets from that file.
+                    match placeholder(revision) {
+                        Some(file) => Source::Path(file),
+                        None => Source::Revision(revision.parse().unwrap_or_else(|_| {
+                            panic!("`{command}` names no revision the operator could type")
+                        })),
+                    }
+                } else if let Some(path) = source.strip_prefix("--path=") {
+                    Source::Path(placeholder(path).unwrap_or_else(|| PathBuf::from(path)))
+                } else {
+                    panic!("cannot run `{command}`")
+                };
+                if let Err(err) = self.engine.refresh(APP, source) {
+                    panic!("`{command}` failed: {err}");
+                }
+                self.settle();
+            }
+            _ => panic!("the status names `{command}`, which is no command an operator runs"),
+        }
+    }
+
+    /// What an operator's command must change: every unit's upgrade state and workload
+    /// status, the stack, the application status and revision.
+    fn progress_marker(&self) -> String {
+        let mut marker = format!(
+            "{:?} {:?} {:?}",
+            self.upgrade_stack(),
+            self.app_status(),
+            self.app_revision_and_version()
+        );
+        for (unit, report) in self.units() {
+            marker.push_str(&format!(
+                " {unit}:{:?}:{}:{}",
+                self.upgrade_state(&unit),
+                report.workload_status.current,
+                report.workload_status.message
+            ));
+        }
+        marker
+    }
+}
+
 /// The running test binary's name without Cargo's hash (`rollback-0123abcd` is `rollback`),
 /// so that each test binary packs into its own directory, reused from one run to the next.
 fn test_binary_name() -> String {

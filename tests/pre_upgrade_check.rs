@@ -54,6 +54,15 @@ fn with_a_member_offline_it_fails_and_the_log_says_not_all_units_are_online() {
     let causes = sim.log_lines(&leader, "Not all units are online");
     assert!(!causes.is_empty(), "{}", sim.debug_log());
     assert!(causes[0].contains("Ensure all units are online in the cluster"));
+    // The log names the unit that is down, not the healthy ones.
+    let counted = sim.log_lines(&leader, "planned units are ONLINE");
+    assert_eq!(counted.len(), 1, "{counted:?}");
+    assert!(
+        counted[0].ends_with(&format!(
+            "2 of 3 planned units are ONLINE; not ONLINE: {crashed}"
+        )),
+        "{counted:?}"
+    );
     assert_eq!(sim.upgrade_stack(), None, "no stack without a passed check");
     assert_eq!(sim.primary(), primary_before, "nothing was switched");
 

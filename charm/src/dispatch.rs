@@ -20,7 +20,7 @@ use crate::error::CharmError;
 use crate::lifecycle;
 use crate::peer::{self, UPGRADE_ENDPOINT};
 use crate::status::{status_after, After};
-use crate::upgrade::on_upgrade_event;
+use crate::upgrade::{missed_upgrade_charm_here, on_upgrade_event};
 use crate::versions::Versions;
 use crate::workload::{ProcessRunner, SnapConfig, SnapWorkload, ThreadSleeper, Workload};
 
@@ -41,17 +41,47 @@ pub fn route(ctx: &HookContext<'_>) -> Result<(), CharmError> {
             RelationHookKind::Departed => upgrade(Event::RelationDeparted),
             RelationHookKind::Joined | RelationHookKind::Broken => Ok(()),
         },
-        JujuEvent::Hook { name, .. } => match name.as_str() {
-            "install" => lifecycle::install(ctx),
-            "start" => lifecycle::start(ctx),
-            "upgrade-charm" => upgrade(Event::UpgradeCharm),
-            // The new leader takes over what the old one may have left undone.
-            "leader-elected" => upgrade(Event::LeaderElected),
-            // `pause-after-unit-refresh` may have changed: a paused unit may go now.
-            "config-changed" => upgrade(Event::ConfigChanged),
-            "update-status" => status_after(ctx, After::OrdinaryHook, None),
-            _ => Ok(()),
-        },
+        JujuEvent::Hook { name, .. } => {
+            if !NO_CATCH_UP_HOOKS.contains(&name.as_str()) && missed_upgrade_charm_here(ctx)? {
+                // The charm was swapped without `upgrade-charm`: run it now, so the unit joins
+                // the upgrade instead of leaving the others waiting for it.
+                log::warn!("this unit's charm was swapped without upgrade-charm; running it now");
+                upgrade(Event::UpgradeCharm)?;
+            }
+            ordinary_hook(ctx, name, upgrade)
+        }
+    }
+}
+
+/// The hooks that need no check for a missed `upgrade-charm`: those the upgrade core handles
+/// itself, which notice it on their own, `install` (no upgrade data yet), and `stop` and
+/// `remove` (the unit is leaving).
+const NO_CATCH_UP_HOOKS: [&str; 6] = [
+    "install",
+    "upgrade-charm",
+    "leader-elected",
+    "config-changed",
+    "stop",
+    "remove",
+];
+
+/// A hook outside the `upgrade` relation.
+fn ordinary_hook(
+    ctx: &HookContext<'_>,
+    name: &str,
+    upgrade: impl Fn(Event) -> Result<(), CharmError>,
+) -> Result<(), CharmError> {
+    match name {
+        "install" => lifecycle::install(ctx),
+        "start" => lifecycle::start(ctx),
+        "upgrade-charm" => upgrade(Event::UpgradeCharm),
+        // The new leader takes over what the old one may have left undone.
+        "leader-elected" => upgrade(Event::LeaderElected),
+        // `pause-after-unit-refresh` may have changed: a paused unit may go now.
+        "config-changed" => upgrade(Event::ConfigChanged),
+        // The unit may have lost leadership, or its health changed.
+        "update-status" | "leader-settings-changed" => status_after(ctx, After::OrdinaryHook, None),
+        _ => Ok(()),
     }
 }
 

@@ -54,6 +54,19 @@ pub fn show_health(ctx: &HookContext<'_>) -> Result<(), CharmError> {
     Ok(())
 }
 
+/// Sets this unit's status from its instance's health only when that is not active (the
+/// server is down, recovering, out of the cluster): a problem of the workload comes before
+/// what the upgrade asks of the operator, whose next step it would make fail. Returns whether
+/// it did.
+pub fn show_health_if_unwell(ctx: &HookContext<'_>) -> Result<bool, CharmError> {
+    let status = health(ctx);
+    if status.name == juju_ops::StatusName::Active {
+        return Ok(false);
+    }
+    ctx.tools.status_set(&status)?;
+    Ok(true)
+}
+
 /// The status that says how this unit's instance is doing.
 fn health(ctx: &HookContext<'_>) -> Status {
     let status = match ctx.workload.cluster_status() {

@@ -66,6 +66,22 @@ pub fn charm_revision(charm_dir: &Path) -> Result<String, RevisionError> {
     })
 }
 
+/// What identifies the charm in `charm_dir` to the operator's `juju refresh`: the revision
+/// (`"183"`, for `--revision`) of a Charmhub charm, or the whole URL (`"local:mysql-3"`) of a
+/// charm deployed from a file, which only `--path` refreshes to. Read as [`charm_revision`].
+pub fn charm_id(charm_dir: &Path) -> Result<String, RevisionError> {
+    let revision = charm_revision(charm_dir)?;
+    match read_trimmed(&charm_dir.join(CHARM_URL_FILE)) {
+        Ok((_, url))
+            if url.starts_with("local:")
+                && revision_of_url(&url).as_deref() == Some(revision.as_str()) =>
+        {
+            Ok(url)
+        }
+        _ => Ok(revision),
+    }
+}
+
 /// The revision at the end of a charm URL: `local:mysql-183` gives `183`,
 /// `ch:amd64/jammy/mysql-43` gives `43`; `None` when the URL ends in no revision.
 pub fn revision_of_url(url: &str) -> Option<String> {
@@ -122,6 +138,15 @@ mod tests {
         assert_eq!(charm_revision(dir.path()).expect("from the URL"), "183");
         fs::write(dir.path().join(CHARM_URL_FILE), "ch:mysql\n").expect("write");
         assert_eq!(charm_revision(dir.path()).expect("fallback"), "182");
+    }
+
+    #[test]
+    fn a_local_charm_is_identified_by_its_url_a_charmhub_one_by_its_revision() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join(CHARM_URL_FILE), "local:mysql-3\n").expect("write");
+        assert_eq!(charm_id(dir.path()).expect("local"), "local:mysql-3");
+        fs::write(dir.path().join(CHARM_URL_FILE), "ch:amd64/jammy/mysql-43\n").expect("write");
+        assert_eq!(charm_id(dir.path()).expect("charmhub"), "43");
     }
 
     #[test]

@@ -20,14 +20,15 @@
 
 use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
-    handle_own_and_app, messages, no_relation, CharmVersions, ClusterNotReady, DependencyModel,
-    Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
+    handle_own_and_app, messages, missed_upgrade_charm, no_relation, CharmVersions,
+    ClusterNotReady, DependencyModel, Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed,
+    UpgradeHooks, PAUSE_OPTION,
 };
 
 use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::peer::{self, ToolSink};
-use crate::revision::charm_revision;
+use crate::revision::charm_id;
 use crate::versions::Versions;
 use crate::workload::{RetryPolicy, Workload, WorkloadError};
 
@@ -184,11 +185,31 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         })?;
         let online = status.online_units();
         if online.len() < planned_units {
+            // Name the units the operator has to look at, not the healthy ones.
+            let not_online: Vec<String> = view
+                .app_units()
+                .into_iter()
+                .map(|unit| view.unit_name(unit))
+                .filter(|name| !online.contains(&name.as_str()))
+                .collect();
+            let not_joined = planned_units.saturating_sub(online.len() + not_online.len());
+            let mut down = if not_online.is_empty() {
+                String::new()
+            } else {
+                format!("not ONLINE: {}", not_online.join(", "))
+            };
+            if not_joined > 0 {
+                if !down.is_empty() {
+                    down.push_str("; ");
+                }
+                down.push_str(&format!(
+                    "{not_joined} planned unit(s) not in the cluster yet"
+                ));
+            }
             log::error!(
-                "{} of {} planned units are ONLINE ({})",
+                "{} of {} planned units are ONLINE; {down}",
                 online.len(),
                 planned_units,
-                online.join(", ")
             );
             return Err(not_ready(
                 "Not all units are online",
@@ -287,13 +308,14 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
     }
 }
 
-/// What this charm build is: the Juju charm revision of the charm directory (see
-/// [`crate::revision`]) and the workload version `versions.json` pins.
+/// What this charm build is: the Juju charm revision of the charm directory, or its
+/// `local:` URL for a charm deployed from a file ([`crate::revision::charm_id`]), and the
+/// workload version `versions.json` pins.
 ///
 /// When the revision cannot be read, the error is logged and nothing is reported: the core
 /// then keeps v0's behaviour (no automatic rollback, no rollback command in statuses).
 pub fn this_charm(ctx: &HookContext<'_>) -> CharmVersions {
-    match charm_revision(&ctx.dispatch.charm_dir) {
+    match charm_id(&ctx.dispatch.charm_dir) {
         Ok(revision) => CharmVersions::new(revision, ctx.versions.workload().version.clone()),
         Err(err) => {
             log::warn!(
@@ -355,4 +377,26 @@ pub fn on_upgrade_event(
     };
     sink.commit()?;
     Ok(Some(outcome))
+}
+
+/// Whether this unit runs a charm it got without `upgrade-charm`: Juju swaps the charm of a
+/// unit in error at the retry of its failed hook (an `update-status`, a
+/// `leader-settings-changed`) and runs no `upgrade-charm` for it (juju/juju#20173). Its bag
+/// still records the charm it ran before. Reads this unit's bag only; `false` without the
+/// `upgrade` relation or when this build reports no versions.
+pub fn missed_upgrade_charm_here(ctx: &HookContext<'_>) -> Result<bool, CharmError> {
+    let Some(relation) = peer::upgrade_relation(ctx.tools)? else {
+        return Ok(false);
+    };
+    let (own, _app) = peer::own_and_app_bags(ctx.tools, &relation, ctx.app(), ctx.unit_number())?;
+    let mut view = PeerSnapshot::new(ctx.app(), ctx.unit_number(), false);
+    view.unit_bags.insert(ctx.unit_number(), own);
+    match missed_upgrade_charm(&view, &this_charm(ctx)) {
+        Ok(missed) => Ok(missed),
+        Err(err) => {
+            // The core reports unreadable peer data at the next upgrade event.
+            log::warn!("cannot tell whether this unit missed upgrade-charm: {err}");
+            Ok(false)
+        }
+    }
 }

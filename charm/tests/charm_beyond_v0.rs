@@ -9,7 +9,8 @@ use juju_upgrade::CharmVersions;
 use mysql_charm::context::HookContext;
 use mysql_charm::upgrade::this_charm;
 use mysql_charm::workload::{
-    ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadRevision,
+    ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
+    WorkloadRevision,
 };
 use serde_json::{json, Value};
 
@@ -131,9 +132,9 @@ fn without_a_charm_revision_the_charm_reports_nothing_and_keeps_v0s_behaviour() 
     assert!(!world.unit_bags["mysql/1"].contains_key("refresh-pending"));
 }
 
-#[test]
-fn a_refresh_without_pre_upgrade_check_blocks_and_update_status_leaves_it_alone() {
-    let dir = charm_dir_at_43();
+/// Two units of revision 42, no upgrade prepared, and a workload whose server is up (a
+/// secondary) or, with `down`, does not answer.
+fn unprepared(down: bool) -> (FakeJuju, MockWorkload) {
     let mut world = World::new("mysql/1", &["mysql/0"], false);
     for unit in ["mysql/0", "mysql/1"] {
         world.set_state(unit, "idle");
@@ -146,9 +147,30 @@ fn a_refresh_without_pre_upgrade_check_blocks_and_update_status_leaves_it_alone(
     world
         .app_bag
         .insert("original-versions".into(), AT_42.into());
-    let juju = FakeJuju::new(world);
     let mut workload = MockWorkload::new();
-    workload.expect_cluster_status().never();
+    workload.expect_cluster_status().returning(move || {
+        if down {
+            return Err(WorkloadError::ServerUnavailable {
+                unit: "mysql/1".into(),
+                reason: "mysqld is not running".into(),
+                failure: None,
+            });
+        }
+        Ok(ClusterStatus::from_members([ClusterMember {
+            unit: "mysql/1".into(),
+            state: MemberState::Online,
+            role: Some(MemberRole::Secondary),
+            address: None,
+            version: Some("8.0.33".into()),
+        }]))
+    });
+    (FakeJuju::new(world), workload)
+}
+
+#[test]
+fn a_refresh_without_pre_upgrade_check_blocks_and_update_status_leaves_it_alone() {
+    let dir = charm_dir_at_43();
+    let (juju, workload) = unprepared(false);
     run(
         &juju,
         &workload,
@@ -176,13 +198,75 @@ fn a_refresh_without_pre_upgrade_check_blocks_and_update_status_leaves_it_alone(
 }
 
 #[test]
-fn update_status_leaves_units_alone_while_an_upgrade_is_prepared() {
+fn a_unit_waiting_for_pre_upgrade_check_with_its_server_down_shows_the_server_problem() {
+    let dir = charm_dir_at_43();
+    let (juju, workload) = unprepared(true);
+    for hook in ["hooks/upgrade-charm", "hooks/update-status"] {
+        run(&juju, &workload, &dispatch_in("mysql/1", hook, dir.path())).expect(hook);
+        let world = juju.world();
+        let last = world.last_status().expect("a status");
+        assert_eq!(
+            (last.name, last.message.as_str()),
+            (
+                StatusName::Blocked,
+                "MySQL is not available: mysqld is not running"
+            ),
+            "after {hook}"
+        );
+    }
+    // The refresh is still remembered: once the server is back, the unit waits for the check.
+    assert!(juju.world().unit_bags["mysql/1"].contains_key("refresh-pending"));
+}
+
+#[test]
+fn update_status_shows_the_health_of_a_unit_an_upgrade_prepared_but_no_refresh_reached() {
     let mut world = World::new("mysql/1", &["mysql/0"], false);
     world.set_state("mysql/0", "idle");
     world.set_state("mysql/1", "idle");
     world
         .app_bag
         .insert("upgrade-stack".into(), "[0, 1]".into());
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    // pre-upgrade-check moved the primary to mysql/0: mysql/1 no longer is.
+    workload.expect_cluster_status().returning(|| {
+        Ok(ClusterStatus::from_members(
+            [
+                ("mysql/0", MemberRole::Primary),
+                ("mysql/1", MemberRole::Secondary),
+            ]
+            .map(|(unit, role)| ClusterMember {
+                unit: unit.into(),
+                state: MemberState::Online,
+                role: Some(role),
+                address: None,
+                version: Some("8.0.33".into()),
+            }),
+        ))
+    });
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "hooks/update-status"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    let last = world.last_status().expect("a status");
+    assert_eq!((last.name, last.message.as_str()), (StatusName::Active, ""));
+}
+
+#[test]
+fn update_status_leaves_a_unit_alone_once_the_refresh_reached_the_round() {
+    let mut world = World::new("mysql/1", &["mysql/0"], false);
+    world.set_state("mysql/0", "ready");
+    world.set_state("mysql/1", "idle");
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), "[0, 1]".into());
+    world.app_bag.insert(
+        "upgrade-target".into(),
+        r#"{"charm":"43","workload":"8.0.34"}"#.into(),
+    );
     let juju = FakeJuju::new(world);
     let mut workload = MockWorkload::new();
     workload.expect_cluster_status().never();

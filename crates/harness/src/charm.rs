@@ -146,3 +146,11 @@ pub(crate) fn run_hook(
         read_every_unit,
     }
 }
+
+/// Whether a unit running `revision` (pinning `pin`) whose own bag `own_and_app` holds got its
+/// charm without `upgrade-charm`, as the charm checks at a hook outside the upgrade relation.
+/// Unreadable data is left for the core to report at the next upgrade event.
+pub(crate) fn missed_upgrade_charm(own_and_app: &PeerSnapshot, revision: u32, pin: &str) -> bool {
+    let runs = CharmVersions::new(revision.to_string(), pin);
+    juju_upgrade::missed_upgrade_charm(own_and_app, &runs).unwrap_or(false)
+}

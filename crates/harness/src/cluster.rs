@@ -38,7 +38,7 @@ use juju_upgrade::{
     UpgradeStack,
 };
 
-use crate::charm::{run_hook, Charm};
+use crate::charm::{self, run_hook, Charm};
 use crate::fixtures::{howto_revisions, ORIGINAL_REVISION};
 use crate::violation::Violation;
 
@@ -75,12 +75,17 @@ pub enum Hook {
     RelationDeparted(u32),
     /// `upgrade-relation-changed` for a remote unit's or the app's data.
     RelationChanged(Source),
+    /// `update-status`, outside the upgrade relation: the charm hands it to the core only
+    /// when its charm was swapped without `upgrade-charm`, as `upgrade-charm`.
+    UpdateStatus,
 }
 
 impl Hook {
-    /// The core event the charm hands this hook to.
+    /// The core event the charm hands this hook to. `update-status` has none: the charm
+    /// runs the core for it only after a swap without `upgrade-charm` (see [`Cluster::begin`]).
     pub fn core_event(self) -> Event {
         match self {
+            Hook::UpdateStatus => Event::UpgradeCharm,
             Hook::RelationCreated => Event::RelationCreated,
             Hook::UpgradeCharm => Event::UpgradeCharm,
             Hook::ConfigChanged => Event::ConfigChanged,
@@ -98,6 +103,7 @@ impl Hook {
             Hook::UpgradeCharm => "upgrade-charm".into(),
             Hook::ConfigChanged => "config-changed".into(),
             Hook::RelationDeparted(unit) => format!("upgrade-relation-departed (mysql/{unit})"),
+            Hook::UpdateStatus => "update-status".into(),
             Hook::RelationChanged(Source::App) => "upgrade-relation-changed (app)".into(),
             Hook::RelationChanged(Source::Unit(unit)) => {
                 format!("upgrade-relation-changed (mysql/{unit})")
@@ -788,6 +794,60 @@ impl Cluster {
         }
     }
 
+    /// `unit`'s `update-status` failed: it shows `error` and retries that hook before
+    /// anything else (nothing for a unit that is gone, busy or already retrying a hook).
+    /// A refresh landing now reaches it without `upgrade-charm` ([`Self::swap_charm`]).
+    pub fn fail_update_status(&mut self, unit: u32) {
+        if self.is_busy(unit) {
+            return;
+        }
+        if let Some(sim) = self.units.get_mut(&unit).filter(|sim| sim.retry.is_none()) {
+            sim.retry = Some(Hook::UpdateStatus);
+            sim.in_error = true;
+        }
+    }
+
+    /// Whether Juju would swap `unit`'s charm without `upgrade-charm` now: the unit is in
+    /// error retrying another hook, and a refresh is waiting for it.
+    pub fn can_swap_charm(&self, unit: u32) -> bool {
+        self.units.get(&unit).is_some_and(|sim| {
+            sim.in_flight.is_none()
+                && sim.in_error
+                && sim.retry.is_some_and(|hook| hook != Hook::UpgradeCharm)
+                && sim.pending_upgrade_charm
+                && sim.revision != self.app_revision
+        })
+    }
+
+    /// Juju at the retry of a unit in error ([`Self::can_swap_charm`]): the unit gets the
+    /// application's charm and retries its failed hook with it; `upgrade-charm` never runs
+    /// (juju/juju#20173).
+    pub fn swap_charm(&mut self, unit: u32) {
+        if !self.can_swap_charm(unit) {
+            return;
+        }
+        let app_revision = self.app_revision;
+        if let Some(sim) = self.units.get_mut(&unit) {
+            sim.revision = app_revision;
+            sim.pending_upgrade_charm = false;
+        }
+    }
+
+    /// Whether `unit`'s charm, as the charm checks at a hook outside the upgrade relation,
+    /// runs another charm than its bag records (see `juju_upgrade::missed_upgrade_charm`).
+    fn missed_upgrade_charm(&self, unit: u32) -> bool {
+        let Some(sim) = self.units.get(&unit) else {
+            return false;
+        };
+        if !self.report_versions {
+            return false;
+        }
+        let Some(revision) = self.revisions.get(&sim.revision) else {
+            return false;
+        };
+        charm::missed_upgrade_charm(&self.own_and_app(unit), sim.revision, &revision.workload)
+    }
+
     /// The next hook `unit` begins exits non-zero when it ends (see [`Self::fail_hook`]).
     pub fn fail_next_hook(&mut self, unit: u32) {
         if let Some(sim) = self.units.get_mut(&unit) {
@@ -844,11 +904,15 @@ impl Cluster {
                     sim.cache.insert(remote, committed);
                 }
             }
+            Hook::UpdateStatus => {}
         }
         let fails = std::mem::take(&mut sim.fail_next_hook);
-        let flight = self
-            .run_core(unit, hook.core_event(), &hook.name())
-            .into_flight(Task::Hook(hook), fails);
+        let run = if hook == Hook::UpdateStatus && !self.missed_upgrade_charm(unit) {
+            CoreRun::default()
+        } else {
+            self.run_core(unit, hook.core_event(), &hook.name())
+        };
+        let flight = run.into_flight(Task::Hook(hook), fails);
         if let Some(sim) = self.units.get_mut(&unit) {
             sim.in_flight = Some(flight);
         }

@@ -19,6 +19,7 @@ use juju_upgrade::Event;
 
 use crate::cluster::{Cluster, Task};
 use crate::fixtures::{ORIGINAL_REVISION, SECOND_REFRESH_REVISION};
+use crate::literal;
 use crate::rng::SplitMix64;
 use crate::scenario::{describe, Ending, Operator, OperatorStep, Phase, Script};
 
@@ -35,6 +36,10 @@ pub struct Faults {
     pub removal: bool,
     /// The operator refreshes again while units are upgrading (once per run).
     pub second_refresh: bool,
+    /// A unit is in error (a failed `update-status`) when the refresh lands, and Juju swaps
+    /// its charm at the retry without `upgrade-charm`; also the swap of a unit in error from
+    /// any other failed hook. Beyond v0 only: v0 records no charm versions to notice it by.
+    pub missed_upgrade_charm: bool,
 }
 
 impl Faults {
@@ -45,6 +50,7 @@ impl Faults {
         leader_move: true,
         removal: true,
         second_refresh: true,
+        missed_upgrade_charm: true,
     };
 
     /// No faults.
@@ -54,10 +60,11 @@ impl Faults {
         leader_move: false,
         removal: false,
         second_refresh: false,
+        missed_upgrade_charm: false,
     };
 
-    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, or
-    /// `all` / `none`.
+    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, `swap`,
+    /// or `all` / `none`.
     pub fn parse(text: &str) -> Result<Faults, String> {
         let mut faults = Faults::NONE;
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -69,6 +76,7 @@ impl Faults {
                 "leader" => faults.leader_move = true,
                 "remove" => faults.removal = true,
                 "refresh" => faults.second_refresh = true,
+                "swap" => faults.missed_upgrade_charm = true,
                 other => return Err(format!("unknown fault kind {other:?}")),
             }
         }
@@ -84,6 +92,7 @@ impl fmt::Display for Faults {
             (self.leader_move, "leader"),
             (self.removal, "remove"),
             (self.second_refresh, "refresh"),
+            (self.missed_upgrade_charm, "swap"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -133,6 +142,10 @@ pub struct Config {
     pub operator_moves: bool,
     /// At most this many of those moves per run (the forced acceptance not counted).
     pub max_operator_moves: u32,
+    /// Beyond v0: once the upgrade is prepared, the operator does only what the application
+    /// status names ([`crate::literal`]), in a quiet cluster, instead of the how-to's script;
+    /// a status naming nothing, a command that cannot run or changes nothing is a violation.
+    pub literal_operator: bool,
 }
 
 impl Config {
@@ -153,6 +166,7 @@ impl Config {
             pause: None,
             operator_moves: false,
             max_operator_moves: 3,
+            literal_operator: false,
         }
     }
 }
@@ -162,7 +176,7 @@ impl fmt::Display for Config {
         let offset = |o: Option<u32>| o.map_or_else(|| "none".to_owned(), |n| n.to_string());
         write!(
             f,
-            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}{}",
+            "{} units={} leader={} fail-upgrade={} fail-rollback={} recoveries<={} faults={} max-faults={} overlap={}{}{}",
             if self.beyond_v0 { "beyond-v0" } else { "v0" },
             self.units,
             if self.vary { "seeded".to_owned() } else { self.leader.to_string() },
@@ -180,6 +194,11 @@ impl fmt::Display for Config {
                 )
             } else {
                 String::new()
+            },
+            if self.literal_operator && self.beyond_v0 {
+                " operator=literal"
+            } else {
+                ""
             }
         )
     }
@@ -202,6 +221,11 @@ pub enum Step {
     Remove(u32),
     /// Fault: a second `juju refresh` to this revision.
     Refresh(u32),
+    /// Fault: this unit's `update-status` fails just before the operator's refresh, so the
+    /// unit is in error when the refresh lands.
+    ErrorAtRefresh(u32),
+    /// Juju swaps the charm of this unit in error at its retry, without `upgrade-charm`.
+    SwapCharm(u32),
     /// The operator's next step.
     Operator(OperatorStep),
     /// Operator move: `juju config mysql pause-after-unit-refresh=<setting>`.
@@ -235,6 +259,7 @@ impl Step {
                 | Step::MoveLeader(_)
                 | Step::Remove(_)
                 | Step::Refresh(_)
+                | Step::ErrorAtRefresh(_)
         )
     }
 
@@ -244,6 +269,7 @@ impl Step {
     }
 
     /// Parses the short form written by `Display` (`b1`, `c1`, `e1`, `k1`, `l1`, `x1`, `r44`,
+    /// `s1` (swap), `E1` (error at refresh),
     /// `pfirst`, `u1`, `f1.4`, `O:prepare`, `O:resume/1`, ...).
     pub fn parse(token: &str) -> Result<Step, String> {
         let unit_after = |prefix: &str, name: &str| -> Result<u32, String> {
@@ -299,6 +325,8 @@ impl Step {
             'l' => Step::MoveLeader(number),
             'x' => Step::Remove(number),
             'r' => Step::Refresh(number),
+            's' => Step::SwapCharm(number),
+            'E' => Step::ErrorAtRefresh(number),
             'u' => Step::Resume(number),
             other => return Err(format!("unknown step kind {other:?} in {token:?}")),
         })
@@ -315,6 +343,8 @@ impl fmt::Display for Step {
             Step::MoveLeader(u) => write!(f, "l{u}"),
             Step::Remove(u) => write!(f, "x{u}"),
             Step::Refresh(rev) => write!(f, "r{rev}"),
+            Step::SwapCharm(u) => write!(f, "s{u}"),
+            Step::ErrorAtRefresh(u) => write!(f, "E{u}"),
             Step::SetPause(setting) => write!(f, "p{setting}"),
             Step::Resume(u) => write!(f, "u{u}"),
             Step::Force(u, skips) => write!(f, "f{u}.{skips}"),
@@ -395,7 +425,12 @@ impl World {
             steps.extend(cluster.ready_units().into_iter().map(Step::Begin));
         }
         steps.extend(busy.iter().copied().map(Step::Commit));
-        if let Some(step) = self.operator.next_step(cluster) {
+        if self.follows_the_status(config) {
+            if cluster.is_quiet() {
+                let (step, _) = literal::next_step(&self.operator, cluster);
+                steps.push(Step::Operator(step));
+            }
+        } else if let Some(step) = self.operator.next_step(cluster) {
             steps.push(Step::Operator(step));
         }
         let moves = config.operator_moves && config.beyond_v0;
@@ -424,10 +459,20 @@ impl World {
                 steps.extend([1, 4].map(|skips| Step::Force(unit, skips)));
             }
         }
+        let faults = config.faults;
+        if faults.missed_upgrade_charm && config.beyond_v0 {
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| cluster.can_swap_charm(u))
+                    .map(Step::SwapCharm),
+            );
+        }
         if self.faults_used >= config.max_faults {
             return steps;
         }
-        let faults = config.faults;
         // A hook fails or its agent dies; an action left running is not retried, so only
         // hooks are.
         let in_hooks: Vec<u32> = busy
@@ -453,6 +498,17 @@ impl World {
         }
         if faults.removal && cluster.units.len() > 1 {
             steps.extend(cluster.units.keys().copied().map(Step::Remove));
+        }
+        let refresh_next = matches!(self.operator.phase, Phase::Prepared | Phase::Recovered);
+        if faults.missed_upgrade_charm && config.beyond_v0 && refresh_next {
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| !cluster.is_busy(u) && cluster.units[&u].retry.is_none())
+                    .map(Step::ErrorAtRefresh),
+            );
         }
         if faults.second_refresh && !self.refreshed_again && self.operator.phase == Phase::Rolling {
             let revision = if self.operator.rolling_back {
@@ -490,8 +546,31 @@ impl World {
                 cluster.refresh(revision);
                 self.refreshed_again = true;
             }
+            Step::ErrorAtRefresh(unit) => cluster.fail_update_status(unit),
+            Step::SwapCharm(unit) => cluster.swap_charm(unit),
             Step::Operator(operator_step) => {
+                let literal = self.operator.phase != Phase::Deploying
+                    && config.literal_operator
+                    && config.beyond_v0;
+                let before = literal.then(|| {
+                    let (_, problem) = literal::next_step(&self.operator, cluster);
+                    problems.extend(problem);
+                    let mut hasher = DefaultHasher::new();
+                    cluster.fingerprint(&mut hasher);
+                    hasher.finish()
+                });
                 problems.extend(self.operator.perform(operator_step, cluster));
+                if let Some(before) = before {
+                    let mut hasher = DefaultHasher::new();
+                    cluster.fingerprint(&mut hasher);
+                    if operator_step != OperatorStep::Finish && hasher.finish() == before {
+                        problems.push(format!(
+                            "the application status named `{}`, which changed nothing: {}",
+                            operator_step.describe(),
+                            describe(cluster)
+                        ));
+                    }
+                }
             }
             Step::SetPause(setting) => cluster.set_pause_setting(Some(setting)),
             Step::Resume(unit) => {
@@ -514,6 +593,17 @@ impl World {
         problems.extend(self.cluster.violations.drain(..).map(|v| v.to_string()));
         problems.extend(self.check_state());
         problems
+    }
+
+    /// Whether the operator now acts on the application status alone (see
+    /// [`Config::literal_operator`]): from the preparation on.
+    fn follows_the_status(&self, config: &Config) -> bool {
+        config.literal_operator
+            && config.beyond_v0
+            && matches!(
+                self.operator.phase,
+                Phase::Prepared | Phase::Rolling | Phase::Recovered
+            )
     }
 
     /// The invariants that hold in every state.
@@ -1043,6 +1133,12 @@ fn narrate(world: &World, step: Step) -> String {
         Step::MoveLeader(unit) => format!("FAULT leadership moves to mysql/{unit}"),
         Step::Remove(unit) => format!("FAULT mysql/{unit} is removed"),
         Step::Refresh(revision) => format!("FAULT second juju refresh --revision={revision}"),
+        Step::ErrorAtRefresh(unit) => {
+            format!("FAULT mysql/{unit}'s update-status fails: in error when the refresh lands")
+        }
+        Step::SwapCharm(unit) => {
+            format!("Juju swaps mysql/{unit}'s charm at its retry, without upgrade-charm")
+        }
         Step::SetPause(setting) => {
             format!("operator move: juju config mysql pause-after-unit-refresh={setting}")
         }
@@ -1071,6 +1167,8 @@ mod tests {
             Step::MoveLeader(1),
             Step::Remove(3),
             Step::Refresh(44),
+            Step::ErrorAtRefresh(1),
+            Step::SwapCharm(2),
             Step::Operator(OperatorStep::Prepare),
             Step::Operator(OperatorStep::Refresh),
             Step::Operator(OperatorStep::Recover),

@@ -26,6 +26,7 @@ mod charm;
 pub mod cluster;
 pub mod explore;
 pub mod fixtures;
+pub mod literal;
 pub mod rng;
 pub mod scenario;
 pub mod violation;

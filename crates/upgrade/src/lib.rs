@@ -94,6 +94,12 @@
 //!   nothing blocks; every skip is logged.
 //! - **The application status** (leader): what to do next, with the exact rollback command
 //!   ([`rollback_command`]) while an upgrade is under way; active when nothing is.
+//! - **A unit that missed `upgrade-charm`.** Juju swaps the charm of a unit in error at the
+//!   retry of its failed hook without running `upgrade-charm` (juju/juju#20173). The unit's bag
+//!   still records the charm it ran ([`missed_upgrade_charm`]); on any event that sees this, the
+//!   unit first does what `upgrade-charm` does, so it joins the round instead of every other
+//!   unit waiting on it. A charm checks it also at hooks it does not hand to the core
+//!   (`update-status`, `leader-settings-changed`) and then handles `upgrade-charm`.
 //! - **Leader changes and retried hooks.** Every decision reads the bags only, so the same
 //!   inputs give the same effects, and a leader elected mid-round takes it over: if it received
 //!   its charm during this upgrade ([`wire::REFRESH_ROUND_KEY`]: this round, or an earlier one unless
@@ -205,7 +211,8 @@ pub use error::{
 pub use hooks::UpgradeHooks;
 pub use input::Input;
 pub use machine::{
-    handle, handle_own_and_app, needs_every_unit, no_relation, Event, Handled, Pending,
+    handle, handle_own_and_app, missed_upgrade_charm, needs_every_unit, no_relation, Event,
+    Handled, Pending,
 };
 pub use outcome::{ActionOutcome, Outcome};
 pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION};

@@ -42,11 +42,13 @@ use crate::wire::{
 };
 
 mod app_status;
+mod code_swap;
 mod force;
 mod grant;
 mod refresh;
 mod resume;
 
+pub use code_swap::missed_upgrade_charm;
 use grant::{grant, Grant};
 
 /// The Juju event the charm is handling.
@@ -366,6 +368,14 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         self.view.validate()?;
         self.drop_departed_units(&departed);
         self.record_own_versions()?;
+        if self.catch_up_on_missed_upgrade_charm(event, hooks)? && !event.is_action() {
+            // `upgrade-charm`'s rules settled already; a new leader still takes over.
+            if *event == Event::LeaderElected {
+                self.leader_elected(hooks)?;
+            }
+            self.publish_app_status(hooks)?;
+            return self.go_on();
+        }
         match *event {
             Event::RelationCreated => self.relation_created(hooks),
             Event::PreUpgradeCheck => self.pre_upgrade_check(hooks),
@@ -1037,6 +1047,9 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         // run needs at most about one step per unit plus a few.
         let budget = 2 * self.view.app_units().len() + 4;
         if self.reports_versions() && self.view.is_leader {
+            if self.adopt_pending_refresh_into_round(hooks)? {
+                return Ok(());
+            }
             self.leader_catch_up(hooks)?;
         }
         if self.view.is_leader {
@@ -1389,7 +1402,13 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         self.set_own_state(UnitState::Failed);
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
-        if self.reports_versions() {
+        // A refresh back by revision is recognised as a rollback; one by file is a new local
+        // revision, for which the recovery above comes first.
+        let by_revision = matches!(
+            self.view.original_versions(),
+            Ok(Some(original)) if original.charm.bytes().all(|b| b.is_ascii_digit())
+        );
+        if self.reports_versions() && by_revision {
             if let Ok(command) = self.rollback_command() {
                 self.log(LogLevel::Error, messages::direct_rollback_hint(&command));
             }

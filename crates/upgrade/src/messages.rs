@@ -11,6 +11,10 @@ pub const NO_RELATION: &str = "Could not find upgrade relation.";
 pub const ALREADY_UPGRADING: &str = "Cannot run pre-upgrade checks, cluster already upgrading.";
 /// Leader status after `pre-upgrade-check` entered recovery.
 pub const READY_TO_ROLLBACK: &str = "ready to rollback application";
+/// Status (waiting) of a former leader still in `recovery`: leadership moved after its
+/// `pre-upgrade-check` prepared the rollback, and the new leader's application status names
+/// the refresh.
+pub const RECOVERY_LEADER_MOVED: &str = "rollback prepared; waiting for the refresh back";
 /// Status of a unit waiting for its turn.
 pub const WAITING_FOR_OTHERS: &str = "other units upgrading first...";
 /// Status of the unit granted the upgrade.
@@ -138,6 +142,25 @@ pub fn paused_app(unit: &str, rollback: &str) -> String {
     format!("Paused: check units, then `juju run {unit} resume-upgrade`. Roll back: `{rollback}`")
 }
 
+/// Application status (active) once `pre-upgrade-check` prepared an upgrade and before any
+/// unit was refreshed: the refresh that starts it, in the form the deployment takes (a
+/// Charmhub revision, or a charm file for a charm deployed from one). Nothing is under way
+/// yet, so there is nothing to roll back:
+/// `Upgrade prepared: start it with `juju refresh mysql --revision=<new revision>``.
+pub fn prepared_app(app: &str, deployed: Option<&CharmVersions>) -> String {
+    let source = match deployed {
+        Some(versions) if versions.is_reported() && !is_revision(&versions.charm) => {
+            "--path=<new charm file>"
+        }
+        _ => "--revision=<new revision>",
+    };
+    format!("Upgrade prepared: start it with `juju refresh {app} {source}`")
+}
+
+fn is_revision(charm: &str) -> bool {
+    !charm.is_empty() && charm.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Application status (maintenance) while units upgrade one at a time:
 /// `Upgrading one unit at a time. Roll back: `juju refresh mysql --revision=42``.
 pub fn upgrading_app(rollback: &str) -> String {
@@ -158,6 +181,16 @@ pub fn rolling_back_app(to: &CharmVersions) -> String {
 /// `Upgrade failed on mysql/2, see `juju debug-log`. Roll back: `juju refresh mysql --revision=42``.
 pub fn upgrade_failed_app(unit: &str, rollback: &str) -> String {
     format!("Upgrade failed on {unit}, see `juju debug-log`. Roll back: `{rollback}`")
+}
+
+/// Application status (blocked) after a unit failed to upgrade an application deployed from
+/// a charm file: a `--path` refresh makes a new local revision, which is not recognised as a
+/// rollback, so recovery comes first:
+/// `Upgrade failed on mysql/2. Roll back: `juju run mysql/leader pre-upgrade-check`, then refresh to the old file`.
+pub fn upgrade_failed_local_app(app: &str, unit: &str) -> String {
+    format!(
+        "Upgrade failed on {unit}. Roll back: `juju run {app}/leader pre-upgrade-check`, then refresh to the old file"
+    )
 }
 
 /// Application status (blocked) after the leader found the refresh incompatible:

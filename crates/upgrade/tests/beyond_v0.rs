@@ -280,8 +280,13 @@ fn statuses_name_the_next_command_and_fit_in_juju_status() {
         messages::paused_unit(unit),
         messages::paused_app(unit, rollback),
         messages::upgrading_app(rollback),
+        messages::prepared_app(
+            "mysql-ha",
+            Some(&CharmVersions::new("local:mysql-ha-12345", "")),
+        ),
         messages::rolling_back_app(&CharmVersions::new("12345", "8.0.33")),
         messages::upgrade_failed_app(unit, rollback),
+        messages::upgrade_failed_local_app("mysql-ha", unit),
         messages::incompatible_app(rollback),
         messages::rollback_failed_app("mysql-ha", unit),
         messages::ready_to_roll_back_app(rollback),

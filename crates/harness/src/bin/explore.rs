@@ -76,6 +76,9 @@ struct Args {
     /// At most this many operator moves per run.
     #[arg(long, default_value_t = 3)]
     max_operator_moves: u32,
+    /// Beyond v0: after preparing, the operator runs only what the application status names.
+    #[arg(long)]
+    literal_operator: bool,
     /// Exhaustive search: stop expanding after this many states.
     #[arg(long, default_value_t = 5_000_000)]
     max_states: u64,
@@ -116,6 +119,7 @@ fn config(args: &Args) -> Result<Config> {
     config.beyond_v0 = args.beyond_v0;
     config.operator_moves = args.operator_moves;
     config.max_operator_moves = args.max_operator_moves;
+    config.literal_operator = args.literal_operator;
     config.pause = match args.pause.as_deref() {
         None => None,
         Some("none") => Some("none"),

@@ -161,7 +161,12 @@ impl Engine {
         let charm_dir = self.dir.charm_dir(unit);
         expand(&archive, &charm_dir)?;
         let url = charm_dir.join(".juju-charm");
-        fs::write(&url, format!("ch:{charm_name}-{revision}\n")).map_err(io_err(&url))?;
+        let schema = if self.is_local(&charm_name, revision) {
+            "local"
+        } else {
+            "ch"
+        };
+        fs::write(&url, format!("{schema}:{charm_name}-{revision}\n")).map_err(io_err(&url))?;
         let revision_file = charm_dir.join("revision");
         fs::write(&revision_file, format!("{revision}\n")).map_err(io_err(&revision_file))?;
         let previous = self.model.units.get(unit).and_then(|u| u.charm_revision);

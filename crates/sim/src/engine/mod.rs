@@ -370,6 +370,16 @@ impl Engine {
         path: &Path,
         revision: Option<u64>,
     ) -> Result<(String, u64), EngineError> {
+        self.store_charm(path, revision, false)
+    }
+
+    /// [`Engine::add_charm`], recording whether the revision is a local charm.
+    fn store_charm(
+        &mut self,
+        path: &Path,
+        revision: Option<u64>,
+        local: bool,
+    ) -> Result<(String, u64), EngineError> {
         let charm = read_charm(path)?;
         let name = charm.metadata.name.clone();
         let revisions = self.model.store.get(&name);
@@ -403,6 +413,7 @@ impl Engine {
             StoredCharm {
                 archive: relative,
                 source,
+                local,
             },
         );
         self.charms.insert((name.clone(), revision), charm);
@@ -417,7 +428,8 @@ impl Engine {
     }
 
     /// Deploys `n` units of the charm at `charm_path` as application `app`
-    /// (stored as `revision`, default the next free one). Returns the new units.
+    /// (stored as `revision`, as from Charmhub; without one, as a local charm, the next free
+    /// revision). Returns the new units.
     /// Nothing runs until [`Engine::settle`] or [`Engine::step`].
     pub fn deploy(
         &mut self,
@@ -436,7 +448,7 @@ impl Engine {
                 "application {app:?} already exists"
             )));
         }
-        let (charm_name, revision) = self.add_charm(charm_path, revision)?;
+        let (charm_name, revision) = self.store_charm(charm_path, revision, revision.is_none())?;
         let charm = self.charm(&charm_name, revision)?.clone();
         if charm.metadata.subordinate {
             return Err(EngineError::Invalid(
@@ -628,7 +640,10 @@ impl Engine {
                     )));
                 }
                 self.check_peers_kept(app, &charm)?;
-                self.add_charm(&path, None)?.1
+                // An application deployed from a file stays local, as Juju's `local:` URLs;
+                // one deployed at a store revision takes the file as the store's next one.
+                let local = self.is_local(&charm_name, current_revision);
+                self.store_charm(&path, None, local)?.1
             }
             Source::Revision(revision) => {
                 if revision == current_revision {
@@ -664,6 +679,15 @@ impl Engine {
         )?;
         self.save()?;
         Ok(revision)
+    }
+
+    /// Whether `charm`'s `revision` is a local charm.
+    pub fn is_local(&self, charm: &str, revision: u64) -> bool {
+        self.model
+            .store
+            .get(charm)
+            .and_then(|revisions| revisions.get(&revision))
+            .is_some_and(|stored| stored.local)
     }
 
     fn check_peers_kept(&self, app: &str, charm: &Charm) -> Result<(), EngineError> {

@@ -146,6 +146,10 @@ pub struct StoredCharm {
     pub archive: String,
     /// Where it was uploaded from.
     pub source: String,
+    /// A local charm (deployed from a file without `--revision`, or refreshed with `--path`
+    /// onto such an application): its charm URL is `local:<name>-<revision>`, as Juju's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub local: bool,
 }
 
 /// An application: its charm, config, leadership and status.

@@ -4,8 +4,9 @@
 //! Recomputed from the bags at the end of every event the leader handles, so a new leader
 //! shows the same thing. In order: an invalid `pause-after-unit-refresh`; units refreshed
 //! without a prepared upgrade; a failure (incompatible refresh, failed upgrade, failed
-//! rollback); a prepared rollback; a pause; a rollback running; an upgrade running; otherwise
-//! active with no message.
+//! rollback); a prepared rollback; an upgrade prepared but not refreshed to yet (the refresh
+//! to start it, and no rollback wording: nothing runs to roll back from); a pause; a rollback
+//! running; an upgrade running; otherwise active with no message.
 
 use crate::effect::{Effect, EffectSink, Status};
 use crate::hooks::UpgradeHooks;
@@ -14,6 +15,12 @@ use crate::pause::PauseAfterUnitRefresh;
 use crate::state::UnitState;
 
 use super::{Stop, Turn};
+use crate::versions::CharmVersions;
+
+/// A charm deployed from a file: its versions name it by a `local:` URL, not a revision.
+fn is_local(versions: &CharmVersions) -> bool {
+    versions.is_reported() && !versions.charm.bytes().all(|b| b.is_ascii_digit())
+}
 
 impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// Sets the application status (leader, beyond v0 only).
@@ -27,6 +34,28 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
         let status = self.app_status(hooks)?;
         self.emit(Effect::AppStatus(status));
         Ok(())
+    }
+
+    /// A stack `pre-upgrade-check` wrote and no refresh yet: every unit idle, none waiting
+    /// with a refreshed charm, no round target, and every unit that recorded its charm runs
+    /// the original one.
+    fn prepared_not_refreshed(&self) -> Result<bool, Stop> {
+        if self.view.upgrade_stack()?.is_empty() || self.view.upgrade_target()?.is_some() {
+            return Ok(false);
+        }
+        let original = self.view.original_versions()?;
+        for unit in self.view.app_units() {
+            if !matches!(self.view.unit_state(unit)?, None | Some(UnitState::Idle))
+                || self.view.refresh_pending(unit)?.is_some()
+                || self
+                    .view
+                    .unit_charm_versions(unit)?
+                    .is_some_and(|runs| Some(&runs) != original.as_ref())
+            {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn app_status<H: UpgradeHooks>(&self, hooks: &H) -> Result<Status, Stop> {
@@ -51,6 +80,12 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
             )));
         }
         let original = self.view.original_versions()?;
+        if self.prepared_not_refreshed()? {
+            return Ok(Status::active(messages::prepared_app(
+                app,
+                original.as_ref(),
+            )));
+        }
         let rolling_back = original.is_some() && self.view.upgrade_target()? == original;
         match self.view.cluster_state()? {
             Some(UnitState::Failed) => {
@@ -77,6 +112,8 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
                         messages::incompatible_app(&rollback)
                     } else if original.is_some() && failed_on == original {
                         messages::rollback_failed_app(app, &name)
+                    } else if original.as_ref().is_some_and(is_local) {
+                        messages::upgrade_failed_local_app(app, &name)
                     } else {
                         messages::upgrade_failed_app(&name, &rollback)
                     };

@@ -425,6 +425,44 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
         Ok(failed_any)
     }
 
+    /// The leader recorded its refresh as one nobody prepared (no stack, every unit idle as it
+    /// saw them), but another unit took the same refresh for part of the round that was
+    /// ending and is `ready` (or further) now: nobody would ever move it, and the status
+    /// would say units upgrade. The leader takes the refresh into a new round instead, as at
+    /// an `upgrade-charm` that saw the round under way. Returns whether it did.
+    pub(super) fn adopt_pending_refresh_into_round<H: UpgradeHooks>(
+        &mut self,
+        hooks: &mut H,
+    ) -> Result<bool, Stop> {
+        if !self.view.is_leader
+            || !matches!(self.view.own_state()?, None | Some(UnitState::Idle))
+            || self.view.refresh_pending(self.view.unit)?.is_none()
+            || !self.view.upgrade_stack()?.is_empty()
+        {
+            return Ok(false);
+        }
+        let others_in_round = self.view.unit_states()?.into_iter().any(|(unit, state)| {
+            unit != self.view.unit && !matches!(state, None | Some(UnitState::Idle))
+        });
+        if !others_in_round {
+            return Ok(false);
+        }
+        self.log(
+            LogLevel::Info,
+            format!(
+                "Units already took {} as part of the last round: {} starts a round with it",
+                self.this_charm.describe(),
+                self.own_name()
+            ),
+        );
+        self.emit(Effect::SetUnit {
+            key: REFRESH_PENDING_KEY.to_owned(),
+            value: String::new(),
+        });
+        self.upgrade_charm_beyond_v0(hooks)?;
+        Ok(true)
+    }
+
     /// Whether some unit runs a refreshed charm that waits for the upgrade to be prepared.
     pub(super) fn any_refresh_pending(&self) -> Result<bool, Stop> {
         for unit in self.view.app_units() {

@@ -32,6 +32,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod peer;
 pub mod revision;
+pub mod secrets;
 pub mod status;
 pub mod upgrade;
 pub mod versions;

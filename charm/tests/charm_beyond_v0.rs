@@ -8,9 +8,7 @@ use juju_ops::StatusName;
 use juju_upgrade::CharmVersions;
 use mysql_charm::context::HookContext;
 use mysql_charm::upgrade::this_charm;
-use mysql_charm::workload::{
-    ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadRevision,
-};
+use mysql_charm::workload::{ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload};
 use serde_json::{json, Value};
 
 mod support;
@@ -321,11 +319,11 @@ fn force_upgrade_skip_health_check_accepts_a_failed_unit() {
         .action_params
         .insert("skip-health-check".into(), Value::Bool(true));
     let juju = FakeJuju::new(world);
-    // Nothing is upgraded again; the version the unit runs is published.
+    // Nothing is upgraded again; the version the running server reports is published.
     let mut workload = MockWorkload::new();
     workload
-        .expect_installed_revision()
-        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
+        .expect_running_version()
+        .returning(|| Ok(Some("8.0.34".to_owned())));
     let force = dispatch_in("mysql/1", "actions/force-upgrade", dir.path());
     run(&juju, &workload, &force).expect("handled");
     let world = juju.world();

@@ -32,7 +32,8 @@ pub use retry::{wait_for_online, RetryPolicy, Sleeper, ThreadSleeper};
 #[cfg(any(test, feature = "mock"))]
 pub use snap::MockCommandRunner;
 pub use snap::{
-    CommandOutput, CommandRunner, CommandSpec, ProcessRunner, SnapConfig, SnapWorkload,
+    users, CommandOutput, CommandRunner, CommandSpec, Passwords, ProcessRunner, SnapConfig,
+    SnapWorkload, Timeouts, ALIASES, DEFAULT_TIMEOUT, INSTALLED_MARK,
 };
 
 use serde::{Deserialize, Serialize};
@@ -69,12 +70,41 @@ pub trait Workload {
     /// Installs, or refreshes to, exactly `target` (up or down). Stop the server first.
     fn install(&self, target: &WorkloadRevision) -> Result<(), WorkloadError>;
 
-    /// Stops mysqld on this unit (a no-op when it is already stopped).
+    /// Marks the installed workload as this charm's, so that a later install does not
+    /// take it for another charm's (Charmed MySQL touches the mark before every refresh).
+    fn claim_installation(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Stops mysqld on this unit (a no-op when it is already stopped or not installed).
     fn stop(&self) -> Result<(), WorkloadError>;
 
     /// Starts mysqld on this unit. [`WorkloadError::StartFailed`] means the server did not
     /// come up; check [`Workload::downgrade_refused`] to know why.
     fn start(&self) -> Result<(), WorkloadError>;
+
+    /// Stops what rotates mysqld's logs around a restart, so the error log read after a
+    /// failed start is the one the start wrote (Charmed MySQL stops cron).
+    fn pause_log_rotation(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Starts log rotation again; called whatever the restart did.
+    fn resume_log_rotation(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Installs the server plugins the charm runs with (Charmed MySQL: `audit_log` when
+    /// enabled, `binlog_utils_udf`) after a start; installed ones are left alone.
+    fn install_plugins(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// The version the running server reports (Charmed MySQL's workload version), e.g.
+    /// `8.0.34-0ubuntu0.22.04.1`; by default the installed package's version.
+    fn running_version(&self) -> Result<Option<String>, WorkloadError> {
+        Ok(self.installed_revision()?.map(|revision| revision.version))
+    }
 
     /// The cluster as this unit's server sees it. [`WorkloadError::ServerUnavailable`]
     /// when the server does not answer.
@@ -98,9 +128,72 @@ pub trait Workload {
     /// [`WorkloadError::NotUpgradable`] when the checker reports errors.
     fn check_upgradable(&self, from_unit: &str) -> Result<(), WorkloadError>;
 
-    /// Waits, within `retry`, until this unit's instance is ONLINE in the cluster.
+    /// Waits, within `retry`, until this unit's instance is back in the cluster (the
+    /// snap: ONLINE, or RECOVERING once a hold on recovery ran out).
     /// [`WorkloadError::NotBackOnline`] when the attempts run out.
     fn wait_until_online(&self, retry: RetryPolicy) -> Result<(), WorkloadError>;
+
+    /// After mysqld restarted: a single planned unit reboots its cluster from complete
+    /// outage (Group Replication does not re-form a group alone); otherwise waits as
+    /// [`Workload::wait_until_online`].
+    fn recover_after_restart(
+        &self,
+        planned_units: usize,
+        retry: RetryPolicy,
+    ) -> Result<(), WorkloadError> {
+        let _ = planned_units;
+        self.wait_until_online(retry)
+    }
+
+    /// Rejoins this instance through an ONLINE peer when it is OFFLINE and Group
+    /// Replication gave up rejoining by itself; `Ok(true)` when a rejoin was made.
+    fn rejoin_if_offline(&self) -> Result<bool, WorkloadError> {
+        Ok(false)
+    }
+
+    /// What `get-cluster-status` reports: MySQL Shell's `cluster.status()` (or the
+    /// cluster set's status) as JSON; by default the members as this crate reads them.
+    fn status_report(&self, cluster_set: bool) -> Result<serde_json::Value, WorkloadError> {
+        let _ = cluster_set;
+        serde_json::to_value(self.cluster_status()?).map_err(|e| WorkloadError::UnexpectedOutput {
+            command: "cluster status".to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Whether this workload is set up by the charm ([`Workload::initialise`], the
+    /// cluster created or joined, the system users' passwords in a Juju secret). The
+    /// test workloads come up as cluster nodes and say no.
+    fn needs_setup(&self) -> bool {
+        false
+    }
+
+    /// Sets up a freshly started server as a cluster node: root's password, the system
+    /// users, the plugins, and the instance configured for InnoDB Cluster. Workloads
+    /// that come up as cluster nodes (the test workloads) have nothing to do.
+    fn initialise(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Creates the cluster (and cluster set) on this, the leader's, instance.
+    fn create_cluster(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Adds this instance to the cluster through an ONLINE peer, under the
+    /// units-operations lock.
+    fn join_cluster(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Sets a new password for the system user `user` on the cluster's primary.
+    fn update_password(&self, user: &str, password: &str) -> Result<(), WorkloadError> {
+        let _ = (user, password);
+        Err(WorkloadError::Precondition {
+            operation: format!("changing the password of {user}"),
+            reason: "this workload has no system users".to_owned(),
+        })
+    }
 
     /// Whether the last start attempt was refused because the data directory was written
     /// by a newer server (MySQL error MY-013171).

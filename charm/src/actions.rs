@@ -277,6 +277,32 @@ mod tests {
     }
 
     #[test]
+    fn cluster_status_flattens_into_action_keys_as_charmed_mysql_reports_it() {
+        let text = include_str!("../tests/fixtures/cluster-status.json").to_lowercase();
+        let status: Value = serde_json::from_str(&text).expect("fixture");
+        let mut out = BTreeMap::new();
+        flatten("status", &status, &mut out);
+        let get = |key: &str| out.get(key).map(String::as_str);
+        assert_eq!(
+            get("status.defaultreplicaset.topology.mysql-1.memberrole"),
+            Some("primary")
+        );
+        assert_eq!(
+            get("status.defaultreplicaset.topology.mysql-2.status"),
+            Some("(missing)")
+        );
+        assert_eq!(
+            get("status.defaultreplicaset.topology.mysql-1.replicationlag"),
+            Some("None")
+        );
+        assert_eq!(
+            get("status.defaultreplicaset.topology.mysql-2.instanceerrors"),
+            Some("[\"note: group_replication is stopped.\"]")
+        );
+        assert!(juju_ops::tools::validate_action_keys(out.keys().map(String::as_str)).is_ok());
+    }
+
+    #[test]
     fn force_upgrade_refuses_a_skip_that_is_not_a_boolean() {
         assert_eq!(
             force_event(&params(json!({"skip-health-check": "yes"}))),

@@ -636,6 +636,43 @@ mod tests {
         assert_eq!(dict["port"], 3306);
     }
 
+    const SNAP_LIST: &str = include_str!("../../../tests/fixtures/snap-list-held.txt");
+    const CLUSTER_STATUS: &str = include_str!("../../../tests/fixtures/cluster-status.json");
+
+    #[test]
+    fn snap_list_rows_are_found_by_name_with_the_held_note() {
+        assert_eq!(
+            parse_snap_list(SNAP_LIST, "charmed-mysql"),
+            Ok((WorkloadRevision::new("8.0.34-0ubuntu0.22.04.1", "69"), true))
+        );
+        assert_eq!(
+            parse_snap_list(SNAP_LIST, "lxd"),
+            Ok((WorkloadRevision::new("5.0.3-80aeff7", "27948"), false))
+        );
+        let unheld = SNAP_LIST.replace("dataplatformbot    held", "dataplatformbot    -");
+        assert_eq!(
+            parse_snap_list(&unheld, "charmed-mysql").map(|(_, held)| held),
+            Ok(false)
+        );
+        assert!(parse_snap_list("Name Version Rev\n", "charmed-mysql").is_err());
+    }
+
+    #[test]
+    fn cluster_status_members_states_and_roles_come_from_the_topology() {
+        let status = parse_cluster_status(CLUSTER_STATUS).expect("parsed");
+        assert_eq!(status.primary(), Some("mysql/1"));
+        let m0 = status.member("mysql/0").expect("mysql/0");
+        assert_eq!(m0.state, MemberState::Recovering);
+        assert_eq!(m0.role, Some(MemberRole::Secondary));
+        let m2 = status.member("mysql/2").expect("mysql/2");
+        assert_eq!(m2.state, MemberState::Missing);
+        assert_eq!(m2.version.as_deref(), Some("8.0.35"));
+        assert_eq!(status.online_units(), vec!["mysql/1"]);
+        // Charmed MySQL lower-cases everything; the parse does not care.
+        let lowered = parse_cluster_status(&CLUSTER_STATUS.to_lowercase()).expect("lower");
+        assert_eq!(lowered.primary(), Some("mysql/1"));
+    }
+
     #[test]
     fn sql_literals_escape_quotes_and_backslashes() {
         assert_eq!(sql_str(r"a'b\c"), r"'a\'b\\c'");

@@ -705,3 +705,108 @@ fn the_leader_and_the_unit_on_top_read_every_unit_once() {
         }
     }
 }
+
+#[test]
+fn start_leaves_mysqld_alone_while_an_upgrade_runs() {
+    let mut world = World::new("mysql/1", &["mysql/0", "mysql/2"], false);
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), "[0, 1, 2]".into());
+    let juju = FakeJuju::new(world);
+    let workload = MockWorkload::new(); // any call would panic
+    run(&juju, &workload, &dispatch("mysql/1", "hooks/start")).expect("handled");
+    assert!(juju.world().statuses.is_empty());
+}
+
+#[test]
+fn start_on_a_new_leader_sets_up_the_server_creates_the_cluster_and_opens_the_ports() {
+    let mut world = World::new("mysql/0", &[], true);
+    world.unit_state.clear();
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    let mut seq = mockall::Sequence::new();
+    workload.expect_needs_setup().returning(|| true);
+    workload
+        .expect_initialise()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
+    workload
+        .expect_running_version()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some("8.0.34-0ubuntu0.22.04.1".into())));
+    workload
+        .expect_create_cluster()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
+    workload.expect_join_cluster().never();
+    workload.expect_wait_until_online().returning(|_| Ok(()));
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(three_online()));
+    run(&juju, &workload, &dispatch("mysql/0", "hooks/start")).expect("started");
+    let world = juju.world();
+    assert_eq!(world.opened_ports, [3306, 33060]);
+    assert_eq!(world.workload_versions, ["8.0.34-0ubuntu0.22.04.1"]);
+    assert_eq!(
+        world
+            .unit_state
+            .get(mysql_charm::lifecycle::MEMBER_KEY)
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        world.last_status(),
+        Some(&juju_ops::Status::active("Primary"))
+    );
+}
+
+#[test]
+fn a_new_unit_waits_for_the_passwords_then_for_a_peer_to_join_through() {
+    let mut world = World::new("mysql/2", &["mysql/0"], false);
+    world.unit_state.clear();
+    let passwords = std::mem::take(&mut world.secrets);
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
+    workload.expect_initialise().times(1).returning(|| Ok(()));
+    workload.expect_running_version().returning(|| Ok(None));
+    workload.expect_create_cluster().never();
+    workload.expect_join_cluster().times(1).returning(|| {
+        Err(WorkloadError::NoDonor {
+            unit: "mysql/2".into(),
+        })
+    });
+    run(&juju, &workload, &dispatch("mysql/2", "hooks/start")).expect("waits");
+    assert_eq!(
+        juju.world().last_status(),
+        Some(&juju_ops::Status::waiting(
+            "waiting for the leader to create the system users' passwords"
+        ))
+    );
+    juju.world().secrets = passwords;
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/2", "hooks/update-status"),
+    )
+    .expect("waits");
+    let world = juju.world();
+    assert_eq!(
+        world.last_status(),
+        Some(&juju_ops::Status::waiting("waiting to join the cluster"))
+    );
+    assert_eq!(
+        world
+            .unit_state
+            .get(mysql_charm::lifecycle::INITIALISED_KEY)
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(!world
+        .unit_state
+        .contains_key(mysql_charm::lifecycle::MEMBER_KEY));
+    assert!(world.opened_ports.is_empty());
+}

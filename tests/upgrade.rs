@@ -182,9 +182,11 @@ fn the_upgrade_survives_hooks_that_fail_or_are_killed_midway() {
     sim.engine.refresh(APP, Source::Path(new)).expect("refresh");
     // For a while, every few operations: kill each unit's agent after a varying number of
     // hook-tool calls (writes dropped, the hook runs again), or fail a unit's next hook
-    // (writes dropped, Juju retries it after a backoff).
+    // (writes dropped, Juju retries it after a backoff). The counts are chosen so that a
+    // kill lands inside a server's upgrade window (asserted below); they depend on how
+    // many hook-tool calls each step makes.
     sim.step_under_faults(
-        |round, i| u32::try_from(8 + (7 * round + 5 * i) % 30).unwrap_or(8),
+        |round, i| u32::try_from(9 + (7 * round + 5 * i) % 30).unwrap_or(9),
         5,
     );
     sim.settle();

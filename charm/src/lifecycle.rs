@@ -21,7 +21,8 @@ pub const INITIALISED_KEY: &str = "mysql-initialised";
 pub const MEMBER_KEY: &str = "mysql-cluster-member";
 
 /// `install`: installs the workload this revision pins (unless that revision is already
-/// there); mysqld is set up at `start` (Charmed MySQL's install: "Waiting to start MySQL").
+/// there); the snap's mysqld is set up at `start` (Charmed MySQL's install: "Waiting to
+/// start MySQL"); a workload needing no set-up is started at once.
 /// Revisions are compared, not versions: `snap list` shows the package's version string
 /// (`8.0.34-0ubuntu0.22.04.1`), `versions.json` the MySQL version (`8.0.34`).
 pub fn install(ctx: &HookContext<'_>) -> Result<(), CharmError> {
@@ -41,6 +42,12 @@ pub fn install(ctx: &HookContext<'_>) -> Result<(), CharmError> {
         ctx.workload.stop()?;
         ctx.workload.install(&target)?;
     }
+    if !ctx.workload.needs_setup() {
+        // The test workloads come up as cluster nodes when started: at once, as a
+        // deployed unit's server is expected to run.
+        ctx.workload.start()?;
+        return publish_version(ctx);
+    }
     ctx.tools
         .status_set(&Status::waiting("Waiting to start MySQL"))?;
     Ok(())
@@ -55,9 +62,9 @@ pub fn start(ctx: &HookContext<'_>) -> Result<(), CharmError> {
         return Ok(());
     }
     if !ctx.workload.needs_setup() {
-        // The test workloads come up as cluster nodes when started.
+        // The test workloads come up as cluster nodes when started (their version was
+        // published at install).
         ctx.workload.start()?;
-        publish_version(ctx)?;
     } else if !ensure_member(ctx)? {
         return Ok(());
     }

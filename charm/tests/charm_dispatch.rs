@@ -348,6 +348,7 @@ fn update_status_blocks_when_mysqld_is_down() {
 fn install_installs_the_pinned_revision_and_leaves_mysqld_to_start() {
     let juju = FakeJuju::new(World::new("mysql/0", &[], true));
     let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
     let mut seq = mockall::Sequence::new();
     workload
         .expect_installed_revision()
@@ -378,6 +379,7 @@ fn install_installs_the_pinned_revision_and_leaves_mysqld_to_start() {
 fn install_compares_revisions_not_the_package_version_string() {
     let juju = FakeJuju::new(World::new("mysql/0", &[], true));
     let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
     // `snap list` shows the package's version; the pinned revision is what counts.
     workload
         .expect_installed_revision()
@@ -704,6 +706,22 @@ fn the_leader_and_the_unit_on_top_read_every_unit_once() {
             assert_eq!(world.state_of("mysql/10"), Some("completed"));
         }
     }
+}
+
+#[test]
+fn install_starts_a_workload_that_needs_no_set_up_and_publishes_its_version() {
+    let juju = FakeJuju::new(World::new("mysql/0", &[], true));
+    let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| false);
+    workload.expect_installed_revision().returning(|| Ok(None));
+    workload.expect_stop().returning(|| Ok(()));
+    workload.expect_install().returning(|_| Ok(()));
+    workload.expect_start().times(1).returning(|| Ok(()));
+    workload
+        .expect_running_version()
+        .returning(|| Ok(Some("8.0.34".into())));
+    run(&juju, &workload, &dispatch("mysql/0", "hooks/install")).expect("installed");
+    assert_eq!(juju.world().workload_versions, ["8.0.34"]);
 }
 
 #[test]

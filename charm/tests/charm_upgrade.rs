@@ -236,7 +236,7 @@ fn a_unit_upgrades_with_charmed_mysqls_steps_and_statuses() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(()));
-    // No upgrade checker any more: Charmed MySQL dropped "check if upgrade is possible".
+    // Charmed MySQL runs no upgrade checker ("check if upgrade is possible").
     workload.expect_check_upgradable().never();
     let (result, messages) = upgrade(&workload, 3, &view(2, false, "[0, 1, 2]"));
     assert_eq!(result, Ok(()));

@@ -4,15 +4,17 @@
 //! The charm drives a sans-IO upgrade core; when that core says "this unit upgrades (or
 //! rolls back) now", the charm calls a [`Workload`] to do what Charmed MySQL (machines)
 //! does in its `upgrade-granted` handler: stop mysqld, refresh the `charmed-mysql` snap
-//! to the revision the charm pins, run the upgrade checker against the leader's
-//! still-old server (first unit only), start mysqld, and wait until the instance is back
-//! ONLINE in the InnoDB cluster. When mysqld refuses to start on data written by a newer
-//! server (error MY-013171), a multi-unit cluster resets this instance's data and lets
-//! it rejoin from the others.
+//! to the revision the charm pins, start mysqld with log rotation paused, install the
+//! plugins, and wait until the instance is back in the InnoDB cluster (a single unit
+//! reboots its cluster from complete outage). When mysqld refuses to start on data
+//! written by a newer server (error MY-013171), a multi-unit cluster resets this
+//! instance's data and clones it back from the others. At deploy it sets the server up
+//! and creates or joins the cluster.
 //!
 //! The implementation here is [`SnapWorkload`]: the snap and MySQL Shell commands behind
-//! a [`CommandRunner`]. It is unit-tested with mocks only; it has not run against a real
-//! server. The workloads the `juju-sim` emulator runs the charm with (an emulated cluster
+//! a [`CommandRunner`]. Its tests run every command against fakes of `snap` and of MySQL
+//! Shell's Python API (`charm/tests/fakes`); it has not run against a real server. The
+//! workloads the `juju-sim` emulator runs the charm with (an emulated cluster
 //! and a real MariaDB server per unit) live in the `mysql-test-workloads` crate and build
 //! on what this module shares: the trait, the cluster view, the errors, the wait for a
 //! member to be ONLINE, the instance labels and the reading of mysqld's error log.
@@ -124,8 +126,9 @@ pub trait Workload {
     fn set_slow_shutdown(&self, unit: &str) -> Result<(), WorkloadError>;
 
     /// Runs the upgrade checker of the workload installed here against `from_unit`'s
-    /// still-running server (Charmed MySQL: the leader, on the first upgrading unit).
-    /// [`WorkloadError::NotUpgradable`] when the checker reports errors.
+    /// still-running server. [`WorkloadError::NotUpgradable`] when the checker reports
+    /// errors. Not one of Charmed MySQL's upgrade steps: the charm does not call it; the
+    /// test workloads' own tests do.
     fn check_upgradable(&self, from_unit: &str) -> Result<(), WorkloadError>;
 
     /// Waits, within `retry`, until this unit's instance is back in the cluster (the
@@ -152,13 +155,16 @@ pub trait Workload {
     }
 
     /// What `get-cluster-status` reports: MySQL Shell's `cluster.status()` (or the
-    /// cluster set's status) as JSON; by default the members as this crate reads them.
+    /// cluster set's status) as JSON; by default the members in that shape
+    /// ([`ClusterStatus::to_shell_status`]), and no cluster set.
     fn status_report(&self, cluster_set: bool) -> Result<serde_json::Value, WorkloadError> {
-        let _ = cluster_set;
-        serde_json::to_value(self.cluster_status()?).map_err(|e| WorkloadError::UnexpectedOutput {
-            command: "cluster status".to_owned(),
-            reason: e.to_string(),
-        })
+        if cluster_set {
+            return Err(WorkloadError::Precondition {
+                operation: "cluster-set status".to_owned(),
+                reason: "this workload has no cluster set".to_owned(),
+            });
+        }
+        Ok(self.cluster_status()?.to_shell_status())
     }
 
     /// Whether this workload is set up by the charm ([`Workload::initialise`], the

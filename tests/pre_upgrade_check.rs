@@ -118,20 +118,29 @@ fn get_cluster_status_shows_every_member_online() {
     sim.deploy_old(3);
     let task = sim.run_action(&format!("{APP}/0"), "get-cluster-status");
     assert_eq!(task.status, TaskStatus::Completed);
-    let members = task
-        .results
-        .get("members")
-        .and_then(|m| m.as_object())
-        .cloned()
-        .unwrap_or_default();
+    // Charmed MySQL's shape: `success` and the lower-cased `cluster.status()`.
+    assert_eq!(
+        task.results.get("success").and_then(|s| s.as_str()),
+        Some("True")
+    );
+    let set = &task.results["status"]["defaultreplicaset"];
+    let members = set["topology"].as_object().cloned().unwrap_or_default();
     assert_eq!(members.len(), 3, "{:?}", task.results);
     for member in members.values() {
-        assert_eq!(member.get("state").and_then(|s| s.as_str()), Some("ONLINE"));
+        assert_eq!(
+            member.get("status").and_then(|s| s.as_str()),
+            Some("online")
+        );
         assert_eq!(
             member.get("version").and_then(|s| s.as_str()),
             Some(OLD_VERSION)
         );
     }
-    let primary = task.results.get("primary").and_then(|p| p.as_str());
-    assert_eq!(primary, sim.primary().as_deref());
+    let primary = sim.primary().expect("a primary").replace('/', "-");
+    assert_eq!(
+        members[&primary].get("memberrole").and_then(|r| r.as_str()),
+        Some("primary"),
+        "{:?}",
+        task.results
+    );
 }

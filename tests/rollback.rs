@@ -112,7 +112,6 @@ fn check_rolled_back(sim: &Sim, failed: &str) {
         "maintenance: upgrading...",
         "maintenance: stopping services..",
         "maintenance: upgrading snap...",
-        "maintenance: check if upgrade is possible",
         "maintenance: starting services...",
         "maintenance: recovering unit after upgrade",
         "maintenance: upgrade completed",

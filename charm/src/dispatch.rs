@@ -76,11 +76,19 @@ fn ordinary_hook(
         "start" => lifecycle::start(ctx),
         "upgrade-charm" => upgrade(Event::UpgradeCharm),
         // The new leader takes over what the old one may have left undone.
-        "leader-elected" => upgrade(Event::LeaderElected),
+        "leader-elected" => {
+            // The system users' passwords, created once by the first leader.
+            if ctx.workload.needs_setup() {
+                crate::secrets::ensure_passwords(ctx.tools, ctx.app())?;
+            }
+            upgrade(Event::LeaderElected)
+        }
         // `pause-after-unit-refresh` may have changed: a paused unit may go now.
         "config-changed" => upgrade(Event::ConfigChanged),
-        // The unit may have lost leadership, or its health changed.
-        "update-status" | "leader-settings-changed" => status_after(ctx, After::OrdinaryHook, None),
+        // Its health may have changed: an OFFLINE member rejoins, a set-up that waited goes on.
+        "update-status" => lifecycle::update_status(ctx),
+        // The unit may have lost leadership.
+        "leader-settings-changed" => status_after(ctx, After::OrdinaryHook, None),
         _ => Ok(()),
     }
 }
@@ -156,17 +164,15 @@ fn describe(dispatch: &Dispatch) -> String {
     }
 }
 
-/// Application-bag key of the `database-peers` relation holding the cluster-admin password.
-pub const CLUSTER_ADMIN_PASSWORD_KEY: &str = "cluster-admin-password";
-/// The MySQL user the charm administers the cluster with (Charmed MySQL's).
-pub const CLUSTER_ADMIN_USER: &str = "clusteradmin";
 /// The peer relation carrying cluster-wide settings.
-const DATABASE_PEERS: &str = "database-peers";
+pub const DATABASE_PEERS: &str = "database-peers";
+/// The config option turning the audit-log plugin on (Charmed MySQL's, default true).
+pub const PLUGIN_AUDIT_ENABLED: &str = "plugin-audit-enabled";
 
 /// The production workload, the `charmed-mysql` snap: addresses from the `upgrade`
 /// relation (`private-address` of every unit), the cluster name from config (default: the
-/// application name), the cluster-admin password from the `database-peers` application
-/// bag.
+/// application name), the system users' passwords from the application's Juju secret
+/// ([`crate::secrets`]).
 pub fn snap_workload(
     dispatch: &Dispatch,
     tools: &dyn HookTools,
@@ -187,18 +193,12 @@ pub fn snap_workload(
         Some(serde_json::Value::String(name)) if !name.is_empty() => name,
         _ => dispatch.app_name.clone(),
     };
-    let password = match tools.relation_ids(DATABASE_PEERS)?.first() {
-        Some(relation) => tools
-            .relation_get_app_key(relation, &dispatch.app_name, CLUSTER_ADMIN_PASSWORD_KEY)?
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    let config = SnapConfig::charmed_mysql(
-        &dispatch.unit_name,
-        cluster_name,
-        CLUSTER_ADMIN_USER,
-        password,
-        addresses,
+    let passwords = crate::secrets::passwords(tools, &dispatch.app_name)?.unwrap_or_default();
+    let mut config =
+        SnapConfig::charmed_mysql(&dispatch.unit_name, cluster_name, passwords, addresses);
+    config.audit_log = !matches!(
+        tools.config_get_key(PLUGIN_AUDIT_ENABLED)?,
+        Some(serde_json::Value::Bool(false))
     );
     Ok(Box::new(SnapWorkload::new(
         config,

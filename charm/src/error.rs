@@ -6,6 +6,7 @@
 use juju_ops::{ContextError, ToolError};
 
 use crate::peer::PeerError;
+use crate::secrets::SecretError;
 use crate::versions::VersionsError;
 use crate::workload::WorkloadError;
 
@@ -24,6 +25,9 @@ pub enum CharmError {
     /// The charm's `versions.json` is unusable.
     #[error(transparent)]
     Versions(#[from] VersionsError),
+    /// The system users' passwords could not be read or stored.
+    #[error("passwords: {0}")]
+    Secret(#[from] SecretError),
     /// The MySQL workload failed where the hook cannot carry on without it.
     #[error("MySQL workload: {0}")]
     Workload(#[from] WorkloadError),

@@ -13,9 +13,11 @@
 //!   `config-changed` and the upgrade actions;
 //! - [`peer`]: the `upgrade` peer relation read into a snapshot, and the core's effects
 //!   performed with hook tools;
-//! - [`lifecycle`]: install, start and the health status;
-//! - [`actions`]: `pre-upgrade-check`, `resume-upgrade`, `force-upgrade` and
-//!   `get-cluster-status`;
+//! - [`lifecycle`]: install, start (the server set up, the cluster created or joined),
+//!   update-status (an OFFLINE member rejoined) and the health status;
+//! - [`actions`]: `pre-upgrade-check`, `resume-upgrade`, `force-upgrade`,
+//!   `get-cluster-status`, `get-password` and `set-password`;
+//! - [`secrets`]: the system users' passwords in a Juju secret;
 //! - [`versions`]: the pinned workload and the dependency model shipped in `versions.json`;
 //! - [`revision`]: the Juju charm revision of the charm directory;
 //! - [`workload`]: the MySQL server: the [`workload::Workload`] trait and its production
@@ -32,6 +34,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod peer;
 pub mod revision;
+pub mod secrets;
 pub mod status;
 pub mod upgrade;
 pub mod versions;

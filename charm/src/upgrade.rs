@@ -6,13 +6,12 @@
 //!   check failed. Cannot upgrade." (cause "Not all units are online", or "Failed to retrieve
 //!   cluster status" when mysqld does not answer); then the leader is made primary, so it
 //!   upgrades last and no switchover happens mid-way, and every instance gets a slow shutdown.
-//! - The unit granted its turn: "stopping services..", "upgrading snap...", "check if upgrade is
-//!   possible" (only the first unit to upgrade, against the leader's still-old server),
-//!   "starting services...", "recovering unit after upgrade" (back ONLINE in the cluster; a
-//!   single unit first reboots its cluster from the complete outage, as a lone member does
-//!   not re-form the group).
-//!   A start refused because the data is newer (MY-013171) resets and rejoins the instance
-//!   when other members can donate the data; a single unit fails (restore from backup).
+//! - The unit granted its turn: "stopping services..", "upgrading snap...", "starting
+//!   services..." (log rotation paused, mysqld started, plugins installed), "recovering unit
+//!   after upgrade" (back in the cluster; a single unit reboots its cluster from complete
+//!   outage). A start refused because the data is newer (MY-013171) resets and rejoins the
+//!   instance when other members can donate the data; a single unit fails (restore from
+//!   backup). The workload version is the one the running server reports.
 //! - What this build is ([`this_charm`]): the Juju charm revision and the workload version
 //!   `versions.json` pins, which turns on what the core does beyond v0 (automatic rollback,
 //!   the rollback command in statuses, ...); and the `pause-after-unit-refresh` config
@@ -93,18 +92,16 @@ impl<'a> MySqlUpgrade<'a> {
         })
     }
 
-    /// Charmed MySQL runs the upgrade checker on the first unit to upgrade only: while
-    /// every planned unit is still in the stack, and never for a single unit.
-    fn is_first_upgrading_unit(&self, view: &PeerSnapshot, planned_units: usize) -> bool {
-        let stacked = view.upgrade_stack().map(|stack| stack.len()).unwrap_or(0);
-        planned_units > 1 && stacked >= planned_units
-    }
-
-    /// The unit at the bottom of the stack: the leader, which upgrades last and therefore
-    /// still runs the old server while the first unit checks against it.
-    fn last_to_upgrade(view: &PeerSnapshot) -> Option<String> {
-        let stack = view.upgrade_stack().ok()?;
-        stack.as_slice().first().map(|&unit| view.unit_name(unit))
+    /// Starts mysqld on the refreshed workload and installs the plugins; a refused
+    /// downgrade resets the instance instead (its plugins come with the reset).
+    fn restart_after_refresh(&self, planned_units: usize) -> Result<(), UpgradeFailed> {
+        match self.workload.start() {
+            Ok(()) => self
+                .workload
+                .install_plugins()
+                .map_err(|err| failed("Failed to install MySQL plugins", &err)),
+            Err(err) => self.recover_from_failed_start(err, planned_units),
+        }
     }
 
     /// mysqld did not start after the refresh: a refused downgrade is repaired from the
@@ -237,7 +234,7 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
 
     fn upgrade_unit(
         &mut self,
-        view: &PeerSnapshot,
+        _view: &PeerSnapshot,
         progress: &mut dyn FnMut(&str),
     ) -> Result<(), UpgradeFailed> {
         let planned_units = self
@@ -260,23 +257,26 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
         self.workload
             .stop()
             .map_err(|err| failed("Failed to stop MySQL server", &err))?;
+        self.workload
+            .claim_installation()
+            .map_err(|err| failed("Failed to install workload snap", &err))?;
         progress("upgrading snap...");
         self.workload
             .install(&target)
             .map_err(|err| failed("Failed to install workload snap", &err))?;
-        if self.is_first_upgrading_unit(view, planned_units) {
-            if let Some(leader) = Self::last_to_upgrade(view) {
-                progress("check if upgrade is possible");
-                self.workload
-                    .check_upgradable(&leader)
-                    .map_err(|err| failed("Cannot upgrade MySQL server", &err))?;
-                log::debug!("MySQL server is upgradeable");
-            }
-        }
         progress("starting services...");
-        if let Err(err) = self.workload.start() {
-            self.recover_from_failed_start(err, planned_units)?;
+        // Log rotation stays stopped while mysqld starts, so a refused start is read from
+        // the error log it wrote; it is started again whatever happens.
+        self.workload
+            .pause_log_rotation()
+            .map_err(|err| failed("Failed to stop log rotation", &err))?;
+        let restarted = self.restart_after_refresh(planned_units);
+        if let Err(err) = self.workload.resume_log_rotation() {
+            log::error!("cannot start log rotation again: {err}");
+            restarted?;
+            return Err(failed("Failed to start log rotation", &err));
         }
+        restarted?;
         progress("recovering unit after upgrade");
         if planned_units <= 1 {
             // Charmed MySQL's single-unit recovery: the lone member does not re-form the
@@ -286,7 +286,7 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
                 .map_err(|err| failed("Failed to reboot the cluster from complete outage", &err))?;
         }
         self.workload
-            .wait_until_online(self.rejoin)
+            .recover_after_restart(planned_units, self.rejoin)
             .map_err(|err| failed("Upgraded unit is not healthy", &err))?;
         log::info!(
             "{}: back ONLINE on {} {}",
@@ -298,8 +298,8 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
     }
 
     fn workload_version(&mut self, _view: &PeerSnapshot) -> Option<String> {
-        match self.workload.installed_revision() {
-            Ok(revision) => revision.map(|r| r.version),
+        match self.workload.running_version() {
+            Ok(version) => version,
             Err(err) => {
                 log::warn!("Failed to get MySQL version: {err}");
                 None

@@ -7,7 +7,8 @@
 //!
 //! ```json
 //! {
-//!   "workload": {"name": "charmed-mysql", "version": "8.0.34", "revision": "69"},
+//!   "workload": {"name": "charmed-mysql", "version": "8.0.34", "revision": "69",
+//!                "revisions": {"aarch64": "71"}},
 //!   "dependencies": {
 //!     "charm": {"dependencies": {}, "name": "mysql", "upgrade_supported": ">0", "version": "1"},
 //!     "snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}
@@ -18,6 +19,7 @@
 //! The pinned workload and the `snap` component must agree: the compatibility check would
 //! otherwise judge a version the charm does not install.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use juju_upgrade::{DependencyError, DependencyModel};
@@ -40,8 +42,14 @@ pub struct PinnedWorkload {
     pub name: String,
     /// The MySQL version it carries, e.g. `8.0.34`.
     pub version: String,
-    /// The package revision to install, e.g. `69`.
+    /// The package revision to install, e.g. `69`: the default for an architecture
+    /// `revisions` does not name.
     pub revision: String,
+    /// The revision per architecture, by `uname -m` name (`x86_64`, `aarch64`, `s390x`),
+    /// as Charmed MySQL's `snap_revisions.json`: a store revision is built for one
+    /// architecture.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub revisions: BTreeMap<String, String>,
 }
 
 /// Why `versions.json` cannot be used.
@@ -101,7 +109,7 @@ pub struct Versions {
 pub struct VersionOverrides {
     /// The workload version (also the `snap` component's version).
     pub workload_version: Option<String>,
-    /// The workload package revision.
+    /// The workload package revision, for every architecture.
     pub snap_revision: Option<String>,
     /// The `charm` component's version.
     pub charm_version: Option<String>,
@@ -167,9 +175,21 @@ impl Versions {
         &self.workload
     }
 
-    /// The pinned workload as the [`crate::workload::Workload`] trait installs it.
+    /// The pinned workload as the [`crate::workload::Workload`] trait installs it on this
+    /// machine's architecture.
     pub fn workload_revision(&self) -> WorkloadRevision {
-        WorkloadRevision::new(&self.workload.version, &self.workload.revision)
+        self.workload_revision_for(std::env::consts::ARCH)
+    }
+
+    /// The pinned workload for the architecture `arch` (`uname -m` spelling, which is
+    /// also Rust's for x86_64, aarch64 and s390x).
+    pub fn workload_revision_for(&self, arch: &str) -> WorkloadRevision {
+        let revision = self
+            .workload
+            .revisions
+            .get(arch)
+            .unwrap_or(&self.workload.revision);
+        WorkloadRevision::new(&self.workload.version, revision)
     }
 
     /// The dependency model of this revision.
@@ -187,7 +207,9 @@ impl Versions {
             snap_component(&mut dependencies)?.version = version.clone();
         }
         if let Some(revision) = &overrides.snap_revision {
+            // One revision for every architecture: the per-architecture pins no longer apply.
             workload.revision = revision.clone();
+            workload.revisions.clear();
         }
         if let Some(range) = &overrides.upgrade_supported {
             snap_component(&mut dependencies)?.upgrade_supported = range.clone();
@@ -273,6 +295,28 @@ mod tests {
         assert_eq!(charm.version, "2");
         let reread = Versions::from_json(&changed.to_json_pretty()).expect("round trip");
         assert_eq!(reread, changed);
+    }
+
+    #[test]
+    fn each_architecture_installs_its_own_revision() {
+        let text = SHIPPED.replacen(
+            "\"revision\": \"69\"",
+            "\"revision\": \"69\", \"revisions\": {\"aarch64\": \"71\", \"s390x\": \"72\"}",
+            1,
+        );
+        let versions = Versions::from_json(&text).expect("valid");
+        assert_eq!(versions.workload_revision_for("aarch64").revision, "71");
+        assert_eq!(versions.workload_revision_for("s390x").revision, "72");
+        assert_eq!(versions.workload_revision_for("x86_64").revision, "69");
+        let reread = Versions::from_json(&versions.to_json_pretty()).expect("round trip");
+        assert_eq!(reread, versions);
+        let one = versions
+            .with_overrides(&VersionOverrides {
+                snap_revision: Some("57".into()),
+                ..VersionOverrides::default()
+            })
+            .expect("override");
+        assert_eq!(one.workload_revision_for("aarch64").revision, "57");
     }
 
     #[test]

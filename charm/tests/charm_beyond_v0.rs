@@ -405,11 +405,11 @@ fn force_upgrade_skip_health_check_accepts_a_failed_unit() {
         .action_params
         .insert("skip-health-check".into(), Value::Bool(true));
     let juju = FakeJuju::new(world);
-    // Nothing is upgraded again; the version the unit runs is published.
+    // Nothing is upgraded again; the version the running server reports is published.
     let mut workload = MockWorkload::new();
     workload
-        .expect_installed_revision()
-        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
+        .expect_running_version()
+        .returning(|| Ok(Some("8.0.34".to_owned())));
     let force = dispatch_in("mysql/1", "actions/force-upgrade", dir.path());
     run(&juju, &workload, &force).expect("handled");
     let world = juju.world();

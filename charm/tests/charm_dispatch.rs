@@ -205,7 +205,8 @@ fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
             .is_some_and(|d| d.contains("8.0.34")),
         "the new baseline is stored"
     );
-    assert_eq!(world.workload_versions, ["8.0.34"]);
+    // The running server's version, as Charmed MySQL publishes it.
+    assert_eq!(world.workload_versions, ["8.0.34-0ubuntu0.22.04.1"]);
 }
 
 #[test]
@@ -294,6 +295,12 @@ fn update_status_shows_the_health_of_an_idle_unit() {
     world.set_state("mysql/1", "idle");
     let juju = FakeJuju::new(world);
     let mut workload = MockWorkload::new();
+    // A set-up snap unit, an ONLINE member: nothing to set up or rejoin.
+    workload.expect_needs_setup().returning(|| true);
+    workload
+        .expect_rejoin_if_offline()
+        .times(1)
+        .returning(|| Ok(false));
     workload
         .expect_cluster_status()
         .returning(|| Ok(three_online()));
@@ -312,6 +319,8 @@ fn update_status_shows_the_health_of_an_idle_unit() {
 fn update_status_blocks_when_mysqld_is_down() {
     let juju = FakeJuju::new(World::new("mysql/1", &["mysql/0"], false));
     let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
+    workload.expect_rejoin_if_offline().returning(|| Ok(false));
     workload.expect_cluster_status().returning(|| {
         Err(WorkloadError::ServerUnavailable {
             unit: "mysql/1".into(),
@@ -336,9 +345,10 @@ fn update_status_blocks_when_mysqld_is_down() {
 }
 
 #[test]
-fn install_installs_the_pinned_workload_starts_it_and_publishes_its_version() {
+fn install_installs_the_pinned_revision_and_leaves_mysqld_to_start() {
     let juju = FakeJuju::new(World::new("mysql/0", &[], true));
     let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
     let mut seq = mockall::Sequence::new();
     workload
         .expect_installed_revision()
@@ -356,15 +366,27 @@ fn install_installs_the_pinned_workload_starts_it_and_publishes_its_version() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
-    workload
-        .expect_start()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|| Ok(()));
+    workload.expect_start().never();
     run(&juju, &workload, &dispatch("mysql/0", "hooks/install")).expect("installed");
     let world = juju.world();
-    assert_eq!(world.workload_versions, ["8.0.34"]);
-    assert_eq!(world.status_messages(), ["installing charmed-mysql 8.0.34"]);
+    assert_eq!(
+        world.status_messages(),
+        ["installing charmed-mysql 8.0.34", "Waiting to start MySQL"]
+    );
+}
+
+#[test]
+fn install_compares_revisions_not_the_package_version_string() {
+    let juju = FakeJuju::new(World::new("mysql/0", &[], true));
+    let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
+    // `snap list` shows the package's version; the pinned revision is what counts.
+    workload
+        .expect_installed_revision()
+        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34-0ubuntu0.22.04.1", "69"))));
+    workload.expect_stop().never();
+    workload.expect_install().never();
+    run(&juju, &workload, &dispatch("mysql/0", "hooks/install")).expect("installed");
 }
 
 #[test]
@@ -384,12 +406,24 @@ fn a_workload_that_cannot_be_installed_fails_the_install_hook() {
 }
 
 #[test]
-fn get_cluster_status_reports_the_primary_and_every_member() {
-    let juju = FakeJuju::new(World::new("mysql/1", &["mysql/0", "mysql/2"], false));
+fn get_cluster_status_reports_mysql_shells_status_lower_cased() {
+    let mut world = World::new("mysql/1", &["mysql/0", "mysql/2"], false);
+    world
+        .action_params
+        .insert("cluster-set".into(), serde_json::Value::Bool(true));
+    let juju = FakeJuju::new(world);
     let mut workload = MockWorkload::new();
     workload
-        .expect_cluster_status()
-        .returning(|| Ok(three_online()));
+        .expect_status_report()
+        .withf(|cluster_set| *cluster_set)
+        .returning(|_| {
+            Ok(serde_json::json!({
+                "clusters": {"cluster-abc": {"clusterRole": "PRIMARY", "globalStatus": "OK"}},
+                "domainName": "cluster-set-abc",
+                "globalPrimaryInstance": "10.0.0.1:3306",
+                "status": "HEALTHY"
+            }))
+        });
     run(
         &juju,
         &workload,
@@ -399,14 +433,16 @@ fn get_cluster_status_reports_the_primary_and_every_member() {
     let world = juju.world();
     assert_eq!(world.action_failure, None);
     let results = &world.action_results;
-    assert_eq!(results.get("primary").map(String::as_str), Some("mysql/0"));
+    assert_eq!(results.get("success").map(String::as_str), Some("True"));
     assert_eq!(
-        results.get("members.mysql-2.state").map(String::as_str),
-        Some("ONLINE")
+        results
+            .get("status.clusters.cluster-abc.globalstatus")
+            .map(String::as_str),
+        Some("ok")
     );
     assert_eq!(
-        results.get("members.mysql-0.role").map(String::as_str),
-        Some("PRIMARY")
+        results.get("status.status").map(String::as_str),
+        Some("healthy")
     );
 }
 
@@ -414,7 +450,7 @@ fn get_cluster_status_reports_the_primary_and_every_member() {
 fn get_cluster_status_fails_the_action_when_mysqld_does_not_answer() {
     let juju = FakeJuju::new(World::new("mysql/1", &[], false));
     let mut workload = MockWorkload::new();
-    workload.expect_cluster_status().returning(|| {
+    workload.expect_status_report().returning(|_| {
         Err(WorkloadError::ServerUnavailable {
             unit: "mysql/1".into(),
             reason: "mysqld is not running".into(),
@@ -428,9 +464,77 @@ fn get_cluster_status_fails_the_action_when_mysqld_does_not_answer() {
     )
     .expect("handled");
     let failure = juju.world().action_failure.clone().unwrap_or_default();
-    assert!(
-        failure.starts_with("Failed to read the cluster status"),
-        "{failure}"
+    assert_eq!(
+        failure,
+        "Failed to read cluster status. See logs for more information."
+    );
+}
+
+#[test]
+fn get_password_reads_the_secret_and_refuses_other_users() {
+    let juju = FakeJuju::new(World::new("mysql/1", &[], false));
+    let workload = MockWorkload::new();
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "actions/get-password"),
+    )
+    .expect("handled");
+    {
+        let world = juju.world();
+        assert_eq!(world.action_failure, None);
+        assert_eq!(
+            world.action_results.get("username").map(String::as_str),
+            Some("root")
+        );
+        assert_eq!(
+            world.action_results.get("password").map(String::as_str),
+            Some("pw-root-password")
+        );
+    }
+    juju.world()
+        .action_params
+        .insert("username".into(), "alice".into());
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/1", "actions/get-password"),
+    )
+    .expect("handled");
+    let failure = juju.world().action_failure.clone().unwrap_or_default();
+    assert!(failure.contains("root, serverconfig, clusteradmin, monitoring, backups not alice"));
+}
+
+#[test]
+fn set_password_changes_it_on_the_server_then_in_the_secret() {
+    let mut world = World::new("mysql/0", &["mysql/1"], true);
+    world
+        .action_params
+        .insert("username".into(), "serverconfig".into());
+    world.action_params.insert("password".into(), "n3w".into());
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_update_password()
+        .withf(|user, password| user == "serverconfig" && password == "n3w")
+        .times(1)
+        .returning(|_, _| Ok(()));
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/0", "actions/set-password"),
+    )
+    .expect("handled");
+    let world = juju.world();
+    assert_eq!(world.action_failure, None);
+    let (_, content) = &world.secrets[&mysql_charm::secrets::label("mysql")];
+    assert_eq!(
+        content.get("server-config-password").map(String::as_str),
+        Some("n3w")
+    );
+    assert_eq!(
+        content.get("root-password").map(String::as_str),
+        Some("pw-root-password")
     );
 }
 
@@ -602,4 +706,125 @@ fn the_leader_and_the_unit_on_top_read_every_unit_once() {
             assert_eq!(world.state_of("mysql/10"), Some("completed"));
         }
     }
+}
+
+#[test]
+fn install_starts_a_workload_that_needs_no_set_up_and_publishes_its_version() {
+    let juju = FakeJuju::new(World::new("mysql/0", &[], true));
+    let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| false);
+    workload.expect_installed_revision().returning(|| Ok(None));
+    workload.expect_stop().returning(|| Ok(()));
+    workload.expect_install().returning(|_| Ok(()));
+    workload.expect_start().times(1).returning(|| Ok(()));
+    workload
+        .expect_running_version()
+        .returning(|| Ok(Some("8.0.34".into())));
+    run(&juju, &workload, &dispatch("mysql/0", "hooks/install")).expect("installed");
+    assert_eq!(juju.world().workload_versions, ["8.0.34"]);
+}
+
+#[test]
+fn start_leaves_mysqld_alone_while_an_upgrade_runs() {
+    let mut world = World::new("mysql/1", &["mysql/0", "mysql/2"], false);
+    world
+        .app_bag
+        .insert("upgrade-stack".into(), "[0, 1, 2]".into());
+    let juju = FakeJuju::new(world);
+    let workload = MockWorkload::new(); // any call would panic
+    run(&juju, &workload, &dispatch("mysql/1", "hooks/start")).expect("handled");
+    assert!(juju.world().statuses.is_empty());
+}
+
+#[test]
+fn start_on_a_new_leader_sets_up_the_server_creates_the_cluster_and_opens_the_ports() {
+    let mut world = World::new("mysql/0", &[], true);
+    world.unit_state.clear();
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    let mut seq = mockall::Sequence::new();
+    workload.expect_needs_setup().returning(|| true);
+    workload
+        .expect_initialise()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
+    workload
+        .expect_running_version()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(Some("8.0.34-0ubuntu0.22.04.1".into())));
+    workload
+        .expect_create_cluster()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|| Ok(()));
+    workload.expect_join_cluster().never();
+    workload.expect_wait_until_online().returning(|_| Ok(()));
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(three_online()));
+    run(&juju, &workload, &dispatch("mysql/0", "hooks/start")).expect("started");
+    let world = juju.world();
+    assert_eq!(world.opened_ports, [3306, 33060]);
+    assert_eq!(world.workload_versions, ["8.0.34-0ubuntu0.22.04.1"]);
+    assert_eq!(
+        world
+            .unit_state
+            .get(mysql_charm::lifecycle::MEMBER_KEY)
+            .map(String::as_str),
+        Some("true")
+    );
+    assert_eq!(
+        world.last_status(),
+        Some(&juju_ops::Status::active("Primary"))
+    );
+}
+
+#[test]
+fn a_new_unit_waits_for_the_passwords_then_for_a_peer_to_join_through() {
+    let mut world = World::new("mysql/2", &["mysql/0"], false);
+    world.unit_state.clear();
+    let passwords = std::mem::take(&mut world.secrets);
+    let juju = FakeJuju::new(world);
+    let mut workload = MockWorkload::new();
+    workload.expect_needs_setup().returning(|| true);
+    workload.expect_initialise().times(1).returning(|| Ok(()));
+    workload.expect_running_version().returning(|| Ok(None));
+    workload.expect_create_cluster().never();
+    workload.expect_join_cluster().times(1).returning(|| {
+        Err(WorkloadError::NoDonor {
+            unit: "mysql/2".into(),
+        })
+    });
+    run(&juju, &workload, &dispatch("mysql/2", "hooks/start")).expect("waits");
+    assert_eq!(
+        juju.world().last_status(),
+        Some(&juju_ops::Status::waiting(
+            "waiting for the leader to create the system users' passwords"
+        ))
+    );
+    juju.world().secrets = passwords;
+    run(
+        &juju,
+        &workload,
+        &dispatch("mysql/2", "hooks/update-status"),
+    )
+    .expect("waits");
+    let world = juju.world();
+    assert_eq!(
+        world.last_status(),
+        Some(&juju_ops::Status::waiting("waiting to join the cluster"))
+    );
+    assert_eq!(
+        world
+            .unit_state
+            .get(mysql_charm::lifecycle::INITIALISED_KEY)
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(!world
+        .unit_state
+        .contains_key(mysql_charm::lifecycle::MEMBER_KEY));
+    assert!(world.opened_ports.is_empty());
 }

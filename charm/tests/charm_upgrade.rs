@@ -189,42 +189,55 @@ fn pre_upgrade_check_reports_a_failed_switchover() {
     assert_eq!(err.cause, "Failed to set primary");
 }
 
+/// A workload whose every step succeeds, in any order; tests override one step.
+fn routine() -> MockWorkload {
+    let mut workload = MockWorkload::new();
+    workload.expect_installed_revision().returning(|| Ok(None));
+    workload.expect_stop().returning(|| Ok(()));
+    workload.expect_claim_installation().returning(|| Ok(()));
+    workload.expect_install().returning(|_| Ok(()));
+    workload.expect_check_upgradable().never();
+    workload.expect_pause_log_rotation().returning(|| Ok(()));
+    workload.expect_resume_log_rotation().returning(|| Ok(()));
+    workload
+}
+
 #[test]
-fn the_first_unit_to_upgrade_runs_the_checker_against_the_leader_with_charmed_mysql_statuses() {
+fn a_unit_upgrades_with_charmed_mysqls_steps_and_statuses() {
     let mut workload = MockWorkload::new();
     let mut seq = Sequence::new();
-    workload
-        .expect_installed_revision()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|| Ok(Some(WorkloadRevision::new("8.0.33", "57"))));
-    workload
-        .expect_stop()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|| Ok(()));
+    workload.expect_installed_revision().returning(|| Ok(None));
+    macro_rules! step {
+        ($expect:ident, $ret:expr) => {
+            workload
+                .$expect()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning($ret);
+        };
+    }
+    step!(expect_stop, || Ok(()));
+    step!(expect_claim_installation, || Ok(()));
     workload
         .expect_install()
         .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(()));
+    step!(expect_pause_log_rotation, || Ok(()));
+    step!(expect_start, || Ok(()));
+    step!(expect_install_plugins, || Ok(()));
+    step!(expect_resume_log_rotation, || Ok(()));
     workload
-        .expect_check_upgradable()
-        .withf(|from| from == "mysql/0")
+        .expect_recover_after_restart()
+        .withf(|planned, retry| {
+            *planned == 3 && retry.attempts == 30 && retry.interval.as_secs() == 15
+        })
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(()));
-    workload
-        .expect_start()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|| Ok(()));
-    workload
-        .expect_wait_until_online()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
+    // Charmed MySQL runs no upgrade checker ("check if upgrade is possible").
+    workload.expect_check_upgradable().never();
     let (result, messages) = upgrade(&workload, 3, &view(2, false, "[0, 1, 2]"));
     assert_eq!(result, Ok(()));
     assert_eq!(
@@ -232,7 +245,6 @@ fn the_first_unit_to_upgrade_runs_the_checker_against_the_leader_with_charmed_my
         [
             "stopping services..",
             "upgrading snap...",
-            "check if upgrade is possible",
             "starting services...",
             "recovering unit after upgrade",
         ]
@@ -240,53 +252,40 @@ fn the_first_unit_to_upgrade_runs_the_checker_against_the_leader_with_charmed_my
 }
 
 #[test]
-fn later_units_skip_the_upgrade_checker() {
-    let mut workload = MockWorkload::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
-    workload.expect_check_upgradable().never();
+fn a_single_unit_recovers_with_its_planned_count() {
+    let mut workload = routine();
     workload.expect_start().returning(|| Ok(()));
-    workload.expect_wait_until_online().returning(|_| Ok(()));
-    let (result, messages) = upgrade(&workload, 3, &view(1, false, "[0, 1]"));
+    workload.expect_install_plugins().returning(|| Ok(()));
+    workload
+        .expect_recover_after_restart()
+        .withf(|planned, _| *planned == 1)
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let mut single = PeerSnapshot::new("mysql", 0, true);
+    single.app_bag.insert("upgrade-stack".into(), "[0]".into());
+    let (result, _) = upgrade(&workload, 1, &single);
     assert_eq!(result, Ok(()));
-    assert!(!messages.contains(&"check if upgrade is possible".to_owned()));
-    assert_eq!(
-        messages.last().map(String::as_str),
-        Some("recovering unit after upgrade")
-    );
 }
 
 #[test]
-fn a_failing_checker_fails_the_unit_before_mysqld_starts() {
+fn log_rotation_is_started_again_when_mysqld_does_not_start() {
     let mut workload = MockWorkload::new();
     workload.expect_installed_revision().returning(|| Ok(None));
     workload.expect_stop().returning(|| Ok(()));
+    workload.expect_claim_installation().returning(|| Ok(()));
     workload.expect_install().returning(|_| Ok(()));
-    workload.expect_check_upgradable().returning(|from| {
-        Err(WorkloadError::NotUpgradable {
-            from_unit: from.into(),
-            summary: "1 error".into(),
-            failure: None,
-        })
-    });
-    workload.expect_start().never();
-    let (result, _) = upgrade(&workload, 3, &view(2, false, "[0, 1, 2]"));
-    let cause = result.expect_err("the checker failed").cause;
-    assert!(cause.starts_with("Cannot upgrade MySQL server"), "{cause}");
-}
-
-#[test]
-fn a_start_failure_that_is_not_a_refused_downgrade_fails_the_unit() {
-    let mut workload = MockWorkload::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
-    workload.expect_check_upgradable().returning(|_| Ok(()));
+    workload
+        .expect_pause_log_rotation()
+        .times(1)
+        .returning(|| Ok(()));
     workload.expect_start().returning(|| Err(start_failed()));
     workload.expect_downgrade_refused().returning(|| Ok(false));
-    workload.expect_reset_and_rejoin().never();
-    workload.expect_wait_until_online().never();
+    workload.expect_install_plugins().never();
+    workload
+        .expect_resume_log_rotation()
+        .times(1)
+        .returning(|| Ok(()));
+    workload.expect_recover_after_restart().never();
     let (result, messages) = upgrade(&workload, 3, &view(2, false, "[0, 1, 2]"));
     let cause = result.expect_err("mysqld did not start").cause;
     assert!(
@@ -300,13 +299,28 @@ fn a_start_failure_that_is_not_a_refused_downgrade_fails_the_unit() {
 }
 
 #[test]
+fn a_plugin_that_does_not_install_fails_the_unit() {
+    let mut workload = routine();
+    workload.expect_start().returning(|| Ok(()));
+    workload.expect_install_plugins().returning(|| {
+        Err(WorkloadError::Precondition {
+            operation: "INSTALL PLUGIN audit_log".into(),
+            reason: "denied".into(),
+        })
+    });
+    workload.expect_recover_after_restart().never();
+    let (result, _) = upgrade(&workload, 3, &view(2, false, "[0, 1, 2]"));
+    let cause = result.expect_err("plugin").cause;
+    assert!(
+        cause.starts_with("Failed to install MySQL plugins"),
+        "{cause}"
+    );
+}
+
+#[test]
 fn a_refused_downgrade_with_other_members_resets_and_rejoins() {
-    let mut workload = MockWorkload::new();
+    let mut workload = routine();
     let mut seq = Sequence::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
-    workload.expect_check_upgradable().returning(|_| Ok(()));
     workload
         .expect_start()
         .times(1)
@@ -323,10 +337,10 @@ fn a_refused_downgrade_with_other_members_resets_and_rejoins() {
         .in_sequence(&mut seq)
         .returning(|| Ok(()));
     workload
-        .expect_wait_until_online()
+        .expect_recover_after_restart()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let (result, messages) = upgrade(&workload, 3, &view(2, false, "[0, 1, 2]"));
     assert_eq!(result, Ok(()));
     assert_eq!(
@@ -337,11 +351,7 @@ fn a_refused_downgrade_with_other_members_resets_and_rejoins() {
 
 #[test]
 fn a_refused_downgrade_of_a_single_unit_needs_a_restore_from_backup() {
-    let mut workload = MockWorkload::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
-    workload.expect_check_upgradable().never();
+    let mut workload = routine();
     workload.expect_start().returning(|| Err(start_failed()));
     workload.expect_downgrade_refused().returning(|| Ok(true));
     workload.expect_reset_and_rejoin().never();
@@ -414,12 +424,10 @@ fn a_failed_reboot_from_complete_outage_fails_the_single_unit() {
 
 #[test]
 fn a_unit_that_does_not_rejoin_fails() {
-    let mut workload = MockWorkload::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
+    let mut workload = routine();
     workload.expect_start().returning(|| Ok(()));
-    workload.expect_wait_until_online().returning(|_| {
+    workload.expect_install_plugins().returning(|| Ok(()));
+    workload.expect_recover_after_restart().returning(|_, _| {
         Err(WorkloadError::NotBackOnline {
             unit: "mysql/1".into(),
             attempts: 30,
@@ -432,16 +440,16 @@ fn a_unit_that_does_not_rejoin_fails() {
 }
 
 #[test]
-fn the_published_version_is_the_installed_one() {
+fn the_published_version_is_the_running_servers() {
     let mut workload = MockWorkload::new();
     workload
-        .expect_installed_revision()
-        .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
+        .expect_running_version()
+        .returning(|| Ok(Some("8.0.34-0ubuntu0.22.04.1".to_owned())));
     let versions = versions();
     let mut hooks = MySqlUpgrade::new(&workload, &versions, "mysql/0", 3);
     assert_eq!(
         hooks.workload_version(&view(0, true, "")),
-        Some("8.0.34".to_owned())
+        Some("8.0.34-0ubuntu0.22.04.1".to_owned())
     );
     assert_eq!(hooks.dependency_model(), versions.dependencies());
 }

@@ -1,122 +1,106 @@
-//! `SnapWorkload` against a mock command runner: the exact snap and MySQL Shell commands,
-//! realistic outputs, and failures mapped to typed errors that keep stderr.
+//! `SnapWorkload` on a fake machine: every command it runs is executed, `snap` by a fake
+//! enforcing snapd's command-line semantics, MySQL Shell scripts by `python3` against a
+//! recording fake of the Shell's Python API (`shell`, `dba`, `cluster`, `session`), both over
+//! one shared world (`charm/tests/fakes/`). The tests assert the calls and arguments made
+//! and what the world looks like after, never a canned answer.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mockall::Sequence;
+use juju_upgrade::{PeerSnapshot, UpgradeHooks};
+use mysql_charm::upgrade::MySqlUpgrade;
+use mysql_charm::versions::Versions;
 use mysql_charm::workload::{
-    CommandOutput, CommandRunner, CommandSpec, MemberRole, MemberState, MockCommandRunner,
-    ProcessRunner, RetryPolicy, Sleeper, SnapConfig, SnapWorkload, Workload, WorkloadError,
-    WorkloadRevision,
+    CommandOutput, CommandRunner, CommandSpec, Passwords, ProcessRunner, RetryPolicy, Sleeper,
+    SnapConfig, SnapWorkload, Workload, WorkloadError, WorkloadRevision, INSTALLED_MARK,
 };
+use serde_json::{json, Value};
 
-const MYSQLSH: &str = "charmed-mysql.mysqlsh";
-const PASSWORD: &str = "s3cr3t 'pw\"";
+mod support;
 
-const SNAP_LIST_182: &str = "\
-Name           Version                  Rev  Tracking    Publisher        Notes
-charmed-mysql  8.0.34-0ubuntu0.22.04.1  182  8.0/stable  dataplatformbot  held
-";
-const SNAP_LIST_183: &str = "\
-Name           Version                  Rev  Tracking    Publisher        Notes
-charmed-mysql  8.0.35-0ubuntu0.22.04.1  183  8.0/stable  dataplatformbot  held
-";
-
-/// `cluster.status()` as MySQL Shell 8.0 prints it: mysql/2 stopped, mysql/1 primary.
-const STATUS_JSON: &str = r#"{
-    "clusterName": "cluster-abc",
-    "defaultReplicaSet": {
-        "name": "default",
-        "primary": "10.0.0.2:3306",
-        "ssl": "REQUIRED",
-        "status": "OK_NO_TOLERANCE_PARTIAL",
-        "statusText": "Cluster is NOT tolerant to any failures. 1 member is not active.",
-        "topology": {
-            "mysql-0": {
-                "address": "10.0.0.1:3306",
-                "memberRole": "SECONDARY",
-                "mode": "R/O",
-                "readReplicas": {},
-                "replicationLag": "applier_queue_applied",
-                "role": "HA",
-                "status": "ONLINE",
-                "version": "8.0.34"
-            },
-            "mysql-1": {
-                "address": "10.0.0.2:3306",
-                "memberRole": "PRIMARY",
-                "mode": "R/W",
-                "readReplicas": {},
-                "replicationLag": "applier_queue_applied",
-                "role": "HA",
-                "status": "ONLINE",
-                "version": "8.0.34"
-            },
-            "mysql-2": {
-                "address": "10.0.0.3:3306",
-                "instanceErrors": ["NOTE: group_replication is stopped."],
-                "memberRole": "SECONDARY",
-                "memberState": "OFFLINE",
-                "mode": "R/O",
-                "readReplicas": {},
-                "role": "HA",
-                "status": "(MISSING)",
-                "version": "8.0.35"
-            }
-        },
-        "topologyMode": "Single-Primary"
-    },
-    "groupInformationSourceMember": "10.0.0.2:3306"
-}"#;
-
-fn status_with(unit_label: &str, state: &str) -> String {
-    let mut status: serde_json::Value = serde_json::from_str(STATUS_JSON).expect("fixture");
-    status["defaultReplicaSet"]["topology"][unit_label]["status"] = state.into();
-    status.to_string()
+/// Runs `snap`, `charmed-mysql.mysqlsh`, `systemctl` and `chown` as the Python fakes.
+struct FakeMachine {
+    dir: PathBuf,
 }
 
-/// Records pauses instead of sleeping; optionally creates a file at the first pause (the
-/// socket of a server that comes up meanwhile).
-#[derive(Clone, Default)]
-struct FakeSleeper {
-    slept: Rc<RefCell<Vec<Duration>>>,
-    appears_after_first_pause: Option<PathBuf>,
-}
-
-impl Sleeper for FakeSleeper {
-    fn sleep(&self, duration: Duration) {
-        self.slept.borrow_mut().push(duration);
-        if let Some(path) = &self.appears_after_first_pause {
-            std::fs::write(path, b"").expect("create socket");
-        }
+impl CommandRunner for FakeMachine {
+    fn run(&self, command: &CommandSpec) -> std::io::Result<CommandOutput> {
+        let fake = match command.program.as_str() {
+            "snap" => "snap.py",
+            "charmed-mysql.mysqlsh" => "mysqlsh.py",
+            "systemctl" => "systemctl.py",
+            "chown" => "chown.py",
+            other => panic!("the charm ran {other}, which no real machine step needs"),
+        };
+        let fake = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fakes")
+            .join(fake);
+        let mut args = vec![fake.display().to_string(), self.dir.display().to_string()];
+        args.extend(command.args.iter().cloned());
+        let mut spec = CommandSpec::new("python3", args).with_timeout(command.timeout);
+        spec.stdin = command.stdin.clone();
+        ProcessRunner.run(&spec)
     }
 }
 
-struct Fixture {
+struct NoSleep;
+impl Sleeper for NoSleep {
+    fn sleep(&self, _: Duration) {}
+}
+
+const SC: &str = "sc'pw\"\\";
+
+struct Machine {
     dir: tempfile::TempDir,
-    runner: MockCommandRunner,
-    seq: Sequence,
-    scripts: Arc<Mutex<Vec<String>>>,
-    sleeper: FakeSleeper,
 }
 
-impl Fixture {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().expect("temp dir"),
-            runner: MockCommandRunner::new(),
-            seq: Sequence::new(),
-            scripts: Arc::default(),
-            sleeper: FakeSleeper::default(),
-        }
+impl Machine {
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
     }
 
-    fn config(&self) -> SnapConfig {
+    fn world(&self) -> Value {
+        let text = std::fs::read_to_string(self.path("world.json")).expect("world");
+        serde_json::from_str(&text).expect("world json")
+    }
+
+    fn calls(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.path("calls.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("call"))
+            .collect()
+    }
+
+    /// `tool call args...` of every recorded call, as one line each.
+    fn lines(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .map(|c| {
+                let args: Vec<String> = c["args"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
+                    .collect();
+                format!(
+                    "{} {} {}",
+                    c["tool"].as_str().unwrap_or(""),
+                    c["call"].as_str().unwrap_or(""),
+                    args.join(" ")
+                )
+                .trim_end()
+                .to_owned()
+            })
+            .collect()
+    }
+
+    fn events(&self) -> Vec<String> {
+        serde_json::from_value(self.world()["events"].clone()).unwrap_or_default()
+    }
+
+    fn workload(&self) -> SnapWorkload<FakeMachine, NoSleep> {
         let addresses: BTreeMap<String, String> = [
             ("mysql/0", "10.0.0.1"),
             ("mysql/1", "10.0.0.2"),
@@ -125,598 +109,498 @@ impl Fixture {
         .into_iter()
         .map(|(u, a)| (u.to_owned(), a.to_owned()))
         .collect();
-        let mut config = SnapConfig::charmed_mysql(
-            "mysql/0",
-            "cluster-abc",
-            "serverconfig",
-            PASSWORD,
-            addresses,
-        );
-        config.error_log = self.dir.path().join("error.log");
-        config.data_dir = self.dir.path().join("data");
-        config.socket = self.dir.path().join("mysqld.sock");
-        config
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("mysqld.sock")
-    }
-
-    /// Expects `program args...` next, answering `output`.
-    fn expect(&mut self, program: &str, args: &[&str], output: CommandOutput) {
-        let program = program.to_owned();
-        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        self.runner
-            .expect_run()
-            .withf(move |c: &CommandSpec| {
-                c.program == program && c.args == args && c.stdin.is_none()
-            })
-            .times(1)
-            .in_sequence(&mut self.seq)
-            .returning(move |_| Ok(output.clone()));
-    }
-
-    /// Expects a MySQL Shell script next; `answer` plays mysqlsh: it gets the script and
-    /// returns (exit code, what the script printed after its marker, stderr).
-    fn expect_mysqlsh(&mut self, answer: impl Fn(&str) -> (i32, String, String) + Send + 'static) {
-        let scripts = Arc::clone(&self.scripts);
-        self.runner
-            .expect_run()
-            .withf(|c: &CommandSpec| {
-                c.program == MYSQLSH && c.args == ["--no-wizard", "--python"] && c.stdin.is_some()
-            })
-            .times(1)
-            .in_sequence(&mut self.seq)
-            .returning(move |c| {
-                let script = c.stdin.clone().unwrap_or_default();
-                scripts.lock().expect("lock").push(script.clone());
-                let (code, printed, stderr) = answer(&script);
-                Ok(CommandOutput {
-                    exit_code: Some(code),
-                    stdout: run_prints(&script, &printed),
-                    stderr,
-                })
-            });
-    }
-
-    fn workload(self) -> (SnapWorkload<MockCommandRunner, FakeSleeper>, Checks) {
-        let config = self.config();
-        let checks = Checks {
-            scripts: self.scripts,
-            slept: Rc::clone(&self.sleeper.slept),
-            _dir: self.dir,
+        let passwords = Passwords {
+            root: "r00t'".into(),
+            server_config: SC.into(),
+            cluster_admin: "ca".into(),
+            monitoring: "mon".into(),
+            backups: "bak".into(),
         };
-        (SnapWorkload::new(config, self.runner, self.sleeper), checks)
+        let mut config = SnapConfig::charmed_mysql("mysql/0", "cluster-abc", passwords, addresses);
+        config.common_dir = self.path("common");
+        config.error_log = self.path("common/error.log");
+        config.data_dir = self.path("common/data");
+        config.socket = self.path("mysqld.sock");
+        config.mysqld_config_dir = self.path("conf.d");
+        config.plugin_dir = self.path("plugin");
+        SnapWorkload::new(
+            config,
+            FakeMachine {
+                dir: self.dir.path().to_owned(),
+            },
+            NoSleep,
+        )
     }
 }
 
-/// What the test inspects after the calls.
-struct Checks {
-    scripts: Arc<Mutex<Vec<String>>>,
-    slept: Rc<RefCell<Vec<Duration>>>,
-    _dir: tempfile::TempDir,
+fn server(version: &str, uuid: &str, gr: Option<&str>) -> Value {
+    json!({
+        "up": gr.is_some(), "version": version, "uuid": uuid,
+        "data_version": version.split('-').next(),
+        "users": {"root": "r00t'", "serverconfig": SC, "clusteradmin": "ca"},
+        "gr": gr, "plugins": [], "configured": true,
+    })
 }
 
-impl Checks {
-    fn script(&self, n: usize) -> String {
-        self.scripts.lock().expect("lock")[n].clone()
+const V34: &str = "8.0.34-0ubuntu0.22.04.1";
+const V35: &str = "8.0.35-0ubuntu0.22.04.1";
+
+/// A machine: the snap at `revision` (or none), this server and two peers, and a cluster
+/// of the three when `cluster`.
+fn machine(revision: Option<&str>, local: Value, cluster: bool) -> Machine {
+    let dir = tempfile::tempdir().expect("dir");
+    let m = Machine { dir };
+    for d in ["conf.d", "plugin"] {
+        std::fs::create_dir_all(m.path(d)).expect("dir");
     }
-
-    fn slept(&self) -> Vec<Duration> {
-        self.slept.borrow().clone()
+    for lib in ["audit_log.so", "binlog_utils_udf.so"] {
+        std::fs::write(m.path("plugin").join(lib), b"").expect("plugin");
     }
+    let installed = revision.map(|rev| {
+        std::fs::create_dir_all(m.path("common/data")).expect("common");
+        std::fs::write(m.path("common").join(INSTALLED_MARK), b"").expect("mark");
+        let active = local["up"].as_bool().unwrap_or(false);
+        if active {
+            std::fs::write(m.path("mysqld.sock"), b"").expect("socket");
+        }
+        json!({"revision": rev, "held": true, "enabled": active, "active": active, "aliases": []})
+    });
+    let mut primary = server(V34, "uuid-1", Some("ONLINE"));
+    primary["locks"] = json!({"unit-add": "", "unit-teardown": ""});
+    let world = json!({
+        "paths": {
+            "socket": m.path("mysqld.sock"), "error_log": m.path("common/error.log"),
+            "data_dir": m.path("common/data"), "common_dir": m.path("common"),
+            "config_dir": m.path("conf.d"),
+        },
+        "snap": {
+            "installed": installed,
+            "store": {"57": "8.0.33-0ubuntu0.22.04.2", "69": V34, "70": V35},
+            "apps": ["mysqld", "mysql", "mysqlrouter", "mysqlsh", "xbcloud", "xbstream", "xtrabackup"],
+        },
+        "servers": {
+            "10.0.0.1:3306": local,
+            "10.0.0.2:3306": primary,
+            "10.0.0.3:3306": server(V34, "uuid-2", Some("ONLINE")),
+        },
+        "local": "10.0.0.1:3306",
+        "cluster": cluster.then(|| json!({
+            "name": "cluster-abc", "set": "cluster-set-cluster-abc", "primary": "10.0.0.2:3306",
+            "members": {
+                "mysql-0": {"address": "10.0.0.1:3306", "uuid": "uuid-0"},
+                "mysql-1": {"address": "10.0.0.2:3306", "uuid": "uuid-1"},
+                "mysql-2": {"address": "10.0.0.3:3306", "uuid": "uuid-2"},
+            },
+        })),
+        "events": [],
+    });
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    m
 }
 
-/// What mysqlsh prints running `script`: a connection warning, then the marker the script
-/// prints (taken from its `print(...)` line), then `printed`.
-fn run_prints(script: &str, printed: &str) -> String {
-    let marker = script
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("print(\"")
-                .and_then(|l| l.strip_suffix("\")"))
-        })
-        .unwrap_or("<no marker printed>");
-    format!("WARNING: Using a password on the command line interface can be insecure.\n{marker}\n{printed}\n")
+fn versions() -> Versions {
+    support::versions()
 }
 
-/// The connection dictionary of a script's `shell.connect(...)` line.
-fn connection_of(script: &str) -> serde_json::Value {
-    let line = script.lines().next().unwrap_or_default();
-    let dict = line
-        .strip_prefix("shell.connect(")
-        .and_then(|l| l.strip_suffix(')'))
-        .unwrap_or("null");
-    serde_json::from_str(dict).expect("connection dictionary")
-}
-
-fn ok(stdout: &str) -> CommandOutput {
-    CommandOutput::success(stdout)
+/// Runs the charm's upgrade steps for mysql/0 with `planned` units on `m`.
+fn upgrade(m: &Machine, planned: usize) -> (Result<(), String>, Vec<String>) {
+    let workload = m.workload();
+    let versions = versions();
+    let mut hooks = MySqlUpgrade::new(&workload, &versions, "mysql/0", planned).with_rejoin_policy(
+        RetryPolicy {
+            attempts: 3,
+            interval: Duration::from_secs(15),
+        },
+    );
+    let mut view = PeerSnapshot::new("mysql", 0, true);
+    view.units.extend([1, 2]);
+    view.app_bag.insert("upgrade-stack".into(), "[0]".into());
+    let mut messages = Vec::new();
+    let result = hooks
+        .upgrade_unit(&view, &mut |m: &str| messages.push(m.to_owned()))
+        .map_err(|e| e.cause);
+    (result, messages)
 }
 
 #[test]
-fn installed_revision_reads_snap_list() {
-    let mut f = Fixture::new();
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect(
-        "snap",
-        &["list", "charmed-mysql"],
-        CommandOutput::failure(1, "error: no matching snaps installed\n"),
+fn a_fresh_machine_installs_the_pinned_revision_holds_it_and_sets_the_aliases() {
+    let m = machine(None, json!({"up": false, "users": {}}), false);
+    let workload = m.workload();
+    // Nothing installed: nothing to stop, and `snap stop` is not run.
+    workload.stop().expect("nothing to stop");
+    workload
+        .install(&WorkloadRevision::new("8.0.34", "69"))
+        .expect("installed");
+    let lines = m.lines();
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| !l.starts_with("snap list"))
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>(),
+        [
+            "snap install charmed-mysql --revision=69",
+            "snap refresh --hold charmed-mysql",
+            "snap alias charmed-mysql.mysql mysql",
+        ]
     );
-    f.expect(
-        "snap",
-        &["list", "charmed-mysql"],
-        CommandOutput::failure(
-            1,
-            "error: cannot communicate with server: connection refused\n",
-        ),
+    let world = m.world();
+    assert_eq!(world["snap"]["installed"]["revision"], "69");
+    assert_eq!(world["snap"]["installed"]["held"], true);
+    // This older revision has no mysqlbinlog: tolerated, as Charmed MySQL does.
+    assert_eq!(
+        world["snap"]["installed"]["aliases"],
+        json!([
+            "mysql",
+            "mysqlrouter",
+            "mysqlsh",
+            "xbcloud",
+            "xbstream",
+            "xtrabackup"
+        ])
     );
-    let (workload, _) = f.workload();
+    assert!(m.path("common").join(INSTALLED_MARK).exists());
     assert_eq!(
         workload.installed_revision().expect("listed"),
-        Some(WorkloadRevision::new("8.0.34-0ubuntu0.22.04.1", "182"))
+        Some(WorkloadRevision::new(V34, "69"))
     );
-    assert_eq!(workload.installed_revision().expect("absent"), None);
-    match workload.installed_revision() {
-        Err(WorkloadError::Command(failure)) => {
-            assert_eq!(failure.command, "snap list charmed-mysql");
-            assert_eq!(failure.exit_code, Some(1));
-            assert_eq!(
-                failure.stderr,
-                "error: cannot communicate with server: connection refused"
-            );
+}
+
+#[test]
+fn a_snap_another_charm_installed_is_refused_untouched() {
+    let m = machine(Some("69"), json!({"up": false, "users": {}}), false);
+    std::fs::remove_file(m.path("common").join(INSTALLED_MARK)).expect("unmark");
+    match m.workload().install(&WorkloadRevision::new("8.0.35", "70")) {
+        Err(WorkloadError::Precondition { reason, .. }) => {
+            assert!(reason.contains("not by this charm"), "{reason}")
         }
-        other => panic!("snapd down: {other:?}"),
+        other => panic!("must refuse: {other:?}"),
     }
-}
-
-#[test]
-fn install_refreshes_to_the_pinned_revision_and_holds() {
-    let mut f = Fixture::new();
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect(
-        "snap",
-        &["refresh", "charmed-mysql", "--revision=183"],
-        ok(""),
-    );
-    f.expect("snap", &["refresh", "--hold", "charmed-mysql"], ok(""));
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_183));
-    let (workload, _) = f.workload();
-    workload
-        .install(&WorkloadRevision::new("8.0.35", "183"))
-        .expect("refreshed");
-}
-
-#[test]
-fn install_on_a_fresh_machine_and_at_the_same_revision() {
-    let mut f = Fixture::new();
-    f.expect(
-        "snap",
-        &["list", "charmed-mysql"],
-        CommandOutput::failure(1, "error: no matching snaps installed"),
-    );
-    f.expect(
-        "snap",
-        &["install", "charmed-mysql", "--revision=182"],
-        ok(""),
-    );
-    f.expect("snap", &["refresh", "--hold", "charmed-mysql"], ok(""));
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    // Already at the revision: no refresh (it would restart the service for nothing).
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect("snap", &["refresh", "--hold", "charmed-mysql"], ok(""));
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    let (workload, _) = f.workload();
-    let target = WorkloadRevision::new("8.0.34", "182");
-    workload.install(&target).expect("installed");
-    workload.install(&target).expect("nothing to do");
-}
-
-#[test]
-fn install_failures_keep_the_command_and_stderr() {
-    let mut f = Fixture::new();
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect(
-        "snap",
-        &["refresh", "charmed-mysql", "--revision=999"],
-        CommandOutput::failure(
-            1,
-            "error: cannot refresh \"charmed-mysql\": no revision 999\n",
-        ),
-    );
-    // A refresh that "succeeds" but leaves another revision is caught too.
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect(
-        "snap",
-        &["refresh", "charmed-mysql", "--revision=183"],
-        ok(""),
-    );
-    f.expect("snap", &["refresh", "--hold", "charmed-mysql"], ok(""));
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    let (workload, _) = f.workload();
-    match workload.install(&WorkloadRevision::new("9.9.9", "999")) {
-        Err(WorkloadError::Command(failure)) => {
-            assert_eq!(failure.command, "snap refresh charmed-mysql --revision=999");
-            assert_eq!(failure.exit_code, Some(1));
-            assert!(failure.stderr.contains("no revision 999"));
-        }
-        other => panic!("refresh must fail: {other:?}"),
-    }
-    match workload.install(&WorkloadRevision::new("8.0.35", "183")) {
-        Err(WorkloadError::UnexpectedOutput { reason, .. }) => {
-            assert!(reason.contains("183") && reason.contains("182"), "{reason}")
-        }
-        other => panic!("wrong revision must be caught: {other:?}"),
-    }
-}
-
-#[test]
-fn stop_and_start_drive_the_snap_service_and_wait_for_the_socket() {
-    let mut f = Fixture::new();
-    f.sleeper.appears_after_first_pause = Some(f.socket());
-    f.expect("snap", &["stop", "charmed-mysql.mysqld"], ok(""));
-    f.expect("snap", &["start", "charmed-mysql.mysqld"], ok(""));
-    let (workload, checks) = f.workload();
-    workload.stop().expect("stopped");
-    workload.start().expect("started");
-    assert_eq!(checks.slept(), vec![Duration::from_secs(5)]);
-}
-
-#[test]
-fn start_failures_are_typed() {
-    let mut f = Fixture::new();
-    f.expect(
-        "snap",
-        &["start", "charmed-mysql.mysqld"],
-        CommandOutput::failure(
-            1,
-            "error: cannot perform the following tasks:\n- start of [charmed-mysql.mysqld]",
-        ),
-    );
-    f.expect("snap", &["start", "charmed-mysql.mysqld"], ok(""));
-    let (workload, checks) = f.workload();
-    match workload.start() {
-        Err(err @ WorkloadError::StartFailed { .. }) => {
-            let failure = err.command_failure().expect("command kept");
-            assert_eq!(failure.command, "snap start charmed-mysql.mysqld");
-            assert!(failure.stderr.contains("start of [charmed-mysql.mysqld]"));
-        }
-        other => panic!("service start must fail: {other:?}"),
-    }
-    // The service starts but the socket never shows up: 7 checks, 6 pauses.
-    match workload.start() {
-        Err(WorkloadError::StartFailed {
-            reason, failure, ..
-        }) => {
-            assert!(reason.contains("mysqld.sock"), "{reason}");
-            assert!(failure.is_none());
-        }
-        other => panic!("no socket, no server: {other:?}"),
-    }
-    assert_eq!(checks.slept(), vec![Duration::from_secs(5); 6]);
-}
-
-#[test]
-fn cluster_status_parses_mysql_shell_output() {
-    let mut f = Fixture::new();
-    f.expect_mysqlsh(|_| (0, STATUS_JSON.to_owned(), String::new()));
-    let (workload, checks) = f.workload();
-    let status = workload.cluster_status().expect("status");
-
-    let script = checks.script(0);
-    let connection = connection_of(&script);
-    assert_eq!(connection["host"], "10.0.0.1");
-    assert_eq!(connection["port"], 3306);
-    assert_eq!(connection["user"], "serverconfig");
-    assert_eq!(connection["password"], PASSWORD);
     assert!(
-        script.contains("cluster = dba.get_cluster(\"cluster-abc\")"),
-        "{script}"
+        m.lines().iter().all(|l| l.starts_with("snap list")),
+        "{:?}",
+        m.lines()
     );
-    assert!(script.contains("print(cluster.status())"), "{script}");
+    assert_eq!(m.world()["snap"]["installed"]["revision"], "69");
+}
 
-    assert_eq!(status.primary(), Some("mysql/1"));
-    assert_eq!(status.online_units(), vec!["mysql/0", "mysql/1"]);
-    let stopped = status.member("mysql/2").expect("mysql/2");
-    assert_eq!(stopped.state, MemberState::Missing);
-    assert_eq!(stopped.address.as_deref(), Some("10.0.0.3:3306"));
-    assert_eq!(stopped.version.as_deref(), Some("8.0.35"));
+#[test]
+fn an_upgrade_stops_disabled_refreshes_then_starts_with_cron_paused_and_holds_while_recovering() {
+    let mut local = server("8.0.33-0ubuntu0.22.04.2", "uuid-0", Some("ONLINE"));
+    // A secondary: read-only, which INSTALL PLUGIN must lift and restore.
+    local["super_read_only"] = json!(true);
+    let m = machine(Some("57"), local, true);
+    let (result, messages) = upgrade(&m, 3);
+    assert_eq!(result, Ok(()));
     assert_eq!(
-        status.member("mysql/0").and_then(|m| m.role),
-        Some(MemberRole::Secondary)
+        messages,
+        [
+            "stopping services..",
+            "upgrading snap...",
+            "starting services...",
+            "recovering unit after upgrade"
+        ]
+    );
+    // The refresh did not boot mysqld early: it was stopped with --disable.
+    assert_eq!(
+        m.events(),
+        [
+            "mysqld stopped",
+            "refreshed to 69",
+            "cron stopped",
+            "mysqld started on 8.0.34",
+            "cron started"
+        ]
+    );
+    let lines = m.lines();
+    assert!(lines.contains(&"snap stop --disable charmed-mysql.mysqld".to_owned()));
+    assert!(lines.contains(&"snap refresh charmed-mysql --revision=69".to_owned()));
+    assert!(lines.contains(&"snap start --enable charmed-mysql.mysqld".to_owned()));
+    assert!(!lines.iter().any(|l| l.contains("check_for_server_upgrade")));
+    let world = m.world();
+    let local = &world["servers"]["10.0.0.1:3306"];
+    assert_eq!(local["plugins"], json!(["audit_log", "binlog_utils_udf"]));
+    assert_eq!(local["gr"], "ONLINE", "held while RECOVERING, then ONLINE");
+    assert_eq!(
+        local["super_read_only"], true,
+        "read-only again after the plugins"
+    );
+    let recovering_looks = m
+        .lines()
+        .iter()
+        .filter(|l| l.contains("SELECT MEMBER_STATE FROM performance_schema"))
+        .count();
+    assert!(
+        recovering_looks >= 2,
+        "the recovery check held on RECOVERING"
+    );
+    assert_eq!(local["version"], V34);
+    assert_eq!(
+        m.workload().running_version().expect("version"),
+        Some(V34.to_owned())
     );
 }
 
 #[test]
-fn a_silent_server_is_server_unavailable_with_stderr() {
-    let mut f = Fixture::new();
-    f.expect_mysqlsh(|_| {
-        (
-            1,
-            String::new(),
-            "MySQL Error 2003 (HY000): Can't connect to MySQL server on '10.0.0.1:3306' (111)\n"
-                .to_owned(),
-        )
-    });
-    f.expect_mysqlsh(|_| (0, "not json".to_owned(), String::new()));
-    let (workload, _) = f.workload();
-    match workload.cluster_status() {
+fn a_single_unit_reboots_its_cluster_from_complete_outage() {
+    let m = machine(
+        Some("57"),
+        server("8.0.33-0ubuntu0.22.04.2", "uuid-0", Some("ONLINE")),
+        true,
+    );
+    // The other members are gone: mysql/0 is the cluster's only unit.
+    let mut world = m.world();
+    for peer in ["10.0.0.2:3306", "10.0.0.3:3306"] {
+        world["servers"][peer]["up"] = json!(false);
+        world["servers"][peer]["gr"] = json!("OFFLINE");
+    }
+    world["cluster"]["members"] =
+        json!({"mysql-0": {"address": "10.0.0.1:3306", "uuid": "uuid-0"}});
+    world["cluster"]["primary"] = json!("10.0.0.1:3306");
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    let (result, _) = upgrade(&m, 1);
+    assert_eq!(result, Ok(()));
+    assert!(m
+        .lines()
+        .contains(&"mysqlsh dba.reboot_cluster_from_complete_outage cluster-abc".to_owned()));
+    assert_eq!(m.world()["servers"]["10.0.0.1:3306"]["gr"], "ONLINE");
+}
+
+#[test]
+fn a_refused_downgrade_resets_the_data_and_clones_back_under_the_lock_without_removing_the_snap() {
+    // Rolled back to revision 69 (8.0.34) on data written by 8.0.35.
+    let mut local = server(V35, "uuid-0", Some("ONLINE"));
+    local["data_version"] = json!("8.0.35");
+    let m = machine(Some("70"), local, true);
+    std::fs::write(m.path("common/data/ibdata1"), b"8.0.35 data").expect("data");
+    let (result, messages) = upgrade(&m, 3);
+    assert_eq!(result, Ok(()), "{:?}", m.lines());
+    assert_eq!(
+        messages.last().map(String::as_str),
+        Some("recovering unit after upgrade")
+    );
+    let lines = m.lines();
+    assert!(!lines.iter().any(|l| l.starts_with("snap remove")));
+    let position = |text: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(text))
+            .unwrap_or_else(|| panic!("no {text:?} in {lines:#?}"))
+    };
+    let initialize = position("snap run charmed-mysql.mysqld --initialize --datadir=");
+    let users = position("mysqlsh session.run_sql CREATE USER IF NOT EXISTS 'serverconfig'");
+    let configure = position("mysqlsh dba.configure_instance");
+    let rescan = position("mysqlsh cluster.rescan");
+    let lock = position(
+        "mysqlsh session.run_sql UPDATE mysql.juju_units_operations SET executor='mysql-0'",
+    );
+    let add = position("mysqlsh cluster.add_instance 10.0.0.1:3306");
+    let release =
+        position("mysqlsh session.run_sql UPDATE mysql.juju_units_operations SET executor=''");
+    assert!(
+        initialize < users && users < configure && configure < rescan,
+        "{lines:#?}"
+    );
+    assert!(rescan < lock && lock < add && add < release, "{lines:#?}");
+    let calls = m.calls();
+    let add_call = calls
+        .iter()
+        .find(|c| c["call"] == "cluster.add_instance")
+        .expect("add_instance");
+    assert_eq!(
+        add_call["args"][1],
+        json!({"recoveryMethod": "clone", "label": "mysql-0"})
+    );
+    let rescan_call = calls
+        .iter()
+        .find(|c| c["call"] == "cluster.rescan")
+        .expect("rescan");
+    assert_eq!(rescan_call["args"][0], json!({"removeInstances": "auto"}));
+    let world = m.world();
+    let local = &world["servers"]["10.0.0.1:3306"];
+    assert_eq!(local["data_version"], "8.0.34");
+    assert_eq!(local["gr"], "ONLINE");
+    assert_eq!(local["users"]["root"], "r00t'");
+    assert_eq!(local["users"]["clusteradmin"], "ca");
+    assert_eq!(local["users"]["monitoring"], "mon");
+    assert_eq!(
+        world["servers"]["10.0.0.2:3306"]["locks"]["unit-add"], "",
+        "released"
+    );
+    assert_eq!(
+        world["cluster"]["members"]["mysql-0"]["uuid"],
+        local["uuid"]
+    );
+    assert_ne!(local["uuid"], "uuid-0", "a new incarnation");
+    // The old data is gone; the init file is removed.
+    assert!(!std::fs::read_dir(m.path("conf.d"))
+        .expect("conf.d")
+        .any(|_| true));
+}
+
+#[test]
+fn a_held_lock_keeps_the_reset_instance_out_with_a_clear_error() {
+    let mut local = server(V35, "uuid-0", Some("ONLINE"));
+    local["data_version"] = json!("8.0.35");
+    let m = machine(Some("70"), local, true);
+    let mut world = m.world();
+    world["servers"]["10.0.0.2:3306"]["locks"]["unit-add"] = json!("mysql-2");
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    let (result, _) = upgrade(&m, 3);
+    let cause = result.expect_err("lock held");
+    assert!(
+        cause.contains("units-operations lock unit-add on mysql/1 stayed held by another unit"),
+        "{cause}"
+    );
+    assert!(!m.lines().iter().any(|l| l.contains("cluster.add_instance")));
+}
+
+#[test]
+fn an_offline_member_is_rejoined_through_the_primary_unless_it_still_rejoins_itself() {
+    let m = machine(Some("69"), server(V34, "uuid-0", Some("OFFLINE")), true);
+    let mut world = m.world();
+    world["servers"]["10.0.0.1:3306"]["auto_rejoin"] = json!(true);
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    let workload = m.workload();
+    assert!(!workload.rejoin_if_offline().expect("waits"));
+    assert!(!m.lines().iter().any(|l| l.contains("rejoin_instance")));
+
+    let mut world = m.world();
+    world["servers"]["10.0.0.1:3306"]["auto_rejoin"] = json!(false);
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    assert!(workload.rejoin_if_offline().expect("rejoined"));
+    let calls = m.calls();
+    let rejoin = calls
+        .iter()
+        .find(|c| c["call"] == "cluster.rejoin_instance")
+        .expect("rejoin");
+    assert_eq!(rejoin["args"][0], "10.0.0.1:3306");
+    assert_eq!(m.world()["servers"]["10.0.0.1:3306"]["gr"], "ONLINE");
+    // ONLINE now: nothing more to do.
+    assert!(!workload.rejoin_if_offline().expect("online"));
+}
+
+#[test]
+fn the_leader_creates_the_cluster_labels_it_and_makes_the_lock_table() {
+    let m = machine(Some("69"), server(V34, "uuid-0", Some("OFFLINE")), false);
+    let mut world = m.world();
+    world["servers"]["10.0.0.1:3306"]["gr"] = json!(null);
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    let workload = m.workload();
+    workload.create_cluster().expect("created");
+    let world = m.world();
+    assert_eq!(world["cluster"]["name"], "cluster-abc");
+    assert_eq!(world["cluster"]["set"], "cluster-set-cluster-abc");
+    assert!(
+        world["cluster"]["members"]["mysql-0"].is_object(),
+        "labelled"
+    );
+    assert_eq!(
+        world["servers"]["10.0.0.1:3306"]["locks"],
+        json!({"unit-add": "", "unit-teardown": ""})
+    );
+    let create = m
+        .calls()
+        .into_iter()
+        .find(|c| c["call"] == "dba.create_cluster")
+        .expect("create");
+    assert_eq!(
+        create["args"],
+        json!(["cluster-abc", {"communicationStack": "MySQL"}])
+    );
+    match workload.create_cluster() {
+        Err(WorkloadError::Command(failure)) => {
+            assert!(
+                failure
+                    .stderr
+                    .contains("already belongs to an InnoDB cluster"),
+                "{failure}"
+            )
+        }
+        other => panic!("the Shell refuses a second cluster: {other:?}"),
+    }
+}
+
+#[test]
+fn a_new_unit_joins_through_the_primary_of_an_online_peer_under_the_lock() {
+    let m = machine(Some("69"), server(V34, "uuid-new", Some("OFFLINE")), true);
+    let mut world = m.world();
+    world["servers"]["10.0.0.1:3306"]["gr"] = json!(null);
+    world["cluster"]["members"]
+        .as_object_mut()
+        .expect("members")
+        .remove("mysql-0");
+    std::fs::write(m.path("world.json"), world.to_string()).expect("world");
+    m.workload().join_cluster().expect("joined");
+    let world = m.world();
+    assert_eq!(world["cluster"]["members"]["mysql-0"]["uuid"], "uuid-new");
+    assert_eq!(world["servers"]["10.0.0.1:3306"]["gr"], "ONLINE");
+    assert_eq!(world["servers"]["10.0.0.1:3306"]["cloned"], true);
+    assert_eq!(world["servers"]["10.0.0.2:3306"]["locks"]["unit-add"], "");
+    let lines = m.lines();
+    let lock = lines
+        .iter()
+        .position(|l| l.contains("SET executor='mysql-0', status='in-progress'"))
+        .expect("lock taken");
+    let add = lines
+        .iter()
+        .position(|l| l.starts_with("mysqlsh cluster.add_instance"))
+        .expect("added");
+    assert!(lock < add);
+}
+
+#[test]
+fn get_cluster_status_reads_the_cluster_and_the_cluster_set_as_mysql_shell_prints_them() {
+    let m = machine(Some("69"), server(V34, "uuid-0", Some("ONLINE")), true);
+    let workload = m.workload();
+    let status = workload.status_report(false).expect("status");
+    assert_eq!(
+        status["defaultReplicaSet"]["topology"]["mysql-1"]["memberRole"],
+        "PRIMARY"
+    );
+    let set = workload.status_report(true).expect("cluster set");
+    assert_eq!(set["domainName"], "cluster-set-cluster-abc");
+    let parsed = workload.cluster_status().expect("parsed");
+    assert_eq!(parsed.primary(), Some("mysql/1"));
+}
+
+#[test]
+fn a_server_that_is_down_is_reported_with_the_shells_message() {
+    let m = machine(Some("69"), server(V34, "uuid-0", None), true);
+    match m.workload().cluster_status() {
         Err(err @ WorkloadError::ServerUnavailable { .. }) => {
             let failure = err.command_failure().expect("kept");
-            assert_eq!(
-                failure.command,
-                "charmed-mysql.mysqlsh --no-wizard --python"
+            assert!(
+                failure
+                    .stderr
+                    .contains("Can't connect to MySQL server on '10.0.0.1:3306'"),
+                "{failure}"
             );
-            assert_eq!(failure.exit_code, Some(1));
-            assert!(failure.stderr.contains("Can't connect to MySQL server"));
-            assert!(!err.to_string().contains("s3cr3t"), "no secret in messages");
         }
-        other => panic!("must be unavailable: {other:?}"),
-    }
-    assert!(matches!(
-        workload.cluster_status(),
-        Err(WorkloadError::UnexpectedOutput { .. })
-    ));
-}
-
-#[test]
-fn switch_primary_targets_the_unit_address() {
-    let mut f = Fixture::new();
-    f.expect_mysqlsh(|_| (0, String::new(), String::new()));
-    f.expect_mysqlsh(|_| {
-        (
-            1,
-            String::new(),
-            "Cluster.set_primary_instance: Instance 10.0.0.3:3306 is not ONLINE (RuntimeError)"
-                .to_owned(),
-        )
-    });
-    let (workload, checks) = f.workload();
-    workload.switch_primary("mysql/2").expect("switched");
-    let script = checks.script(0);
-    assert_eq!(connection_of(&script)["host"], "10.0.0.1");
-    assert!(script.contains("shell.connect_to_primary()"), "{script}");
-    assert!(
-        script.contains("cluster.set_primary_instance(\"10.0.0.3:3306\")"),
-        "{script}"
-    );
-
-    match workload.switch_primary("mysql/2") {
-        Err(err @ WorkloadError::SwitchoverFailed { .. }) => {
-            assert!(err
-                .command_failure()
-                .expect("kept")
-                .stderr
-                .contains("not ONLINE"))
-        }
-        other => panic!("must fail: {other:?}"),
-    }
-    // No address, no command.
-    assert!(matches!(
-        workload.switch_primary("mysql/7"),
-        Err(WorkloadError::UnknownUnit { unit }) if unit == "mysql/7"
-    ));
-}
-
-#[test]
-fn slow_shutdown_is_set_on_the_target_instance() {
-    let mut f = Fixture::new();
-    f.expect_mysqlsh(|_| (0, String::new(), String::new()));
-    let (workload, checks) = f.workload();
-    workload.set_slow_shutdown("mysql/1").expect("set");
-    let script = checks.script(0);
-    assert_eq!(connection_of(&script)["host"], "10.0.0.2");
-    assert!(
-        script.contains(r#"session.run_sql("SET GLOBAL innodb_fast_shutdown = 0")"#),
-        "{script}"
-    );
-}
-
-#[test]
-fn the_upgrade_checker_runs_against_the_leader() {
-    let mut f = Fixture::new();
-    let report = |errors: u32, summary: &str| {
-        format!(
-            "The MySQL server at 10.0.0.2:3306, version 8.0.34 - (Ubuntu), will now be checked \
-             for compatibility issues for upgrade to MySQL 8.0.35...\n\
-             {{\"serverAddress\": \"10.0.0.2:3306\", \"serverVersion\": \"8.0.34\", \
-             \"targetVersion\": \"8.0.35\", \"errorCount\": {errors}, \"warningCount\": 1, \
-             \"noticeCount\": 0, \"summary\": \"{summary}\", \"checksPerformed\": []}}"
-        )
-    };
-    let clean = report(
-        0,
-        "No fatal errors were found that would prevent an upgrade",
-    );
-    let broken = report(
-        2,
-        "2 errors were found. Please correct these issues before upgrading",
-    );
-    f.expect_mysqlsh(move |_| (0, clean.clone(), String::new()));
-    f.expect_mysqlsh(move |_| (0, broken.clone(), String::new()));
-    f.expect_mysqlsh(|_| (0, "SAME_VERSION".to_owned(), String::new()));
-    f.expect_mysqlsh(|_| {
-        (
-            1,
-            String::new(),
-            "Traceback ...\nValueError: bad target".to_owned(),
-        )
-    });
-    let (workload, checks) = f.workload();
-
-    workload.check_upgradable("mysql/1").expect("no errors");
-    let script = checks.script(0);
-    assert_eq!(connection_of(&script)["host"], "10.0.0.2");
-    assert!(
-        script.contains("util.check_for_server_upgrade(options={'outputFormat': 'JSON'})"),
-        "{script}"
-    );
-    match workload.check_upgradable("mysql/1") {
-        Err(WorkloadError::NotUpgradable {
-            from_unit,
-            summary,
-            failure,
-        }) => {
-            assert_eq!(from_unit, "mysql/1");
-            assert!(summary.starts_with("2 errors were found"), "{summary}");
-            assert!(failure.is_none());
-        }
-        other => panic!("errors block the upgrade: {other:?}"),
-    }
-    workload.check_upgradable("mysql/1").expect("same version");
-    match workload.check_upgradable("mysql/1") {
-        Err(err @ WorkloadError::NotUpgradable { .. }) => {
-            assert!(err
-                .command_failure()
-                .expect("kept")
-                .stderr
-                .contains("ValueError"))
-        }
-        other => panic!("a failing checker blocks: {other:?}"),
+        other => panic!("{other:?}"),
     }
 }
 
 #[test]
-fn wait_until_online_polls_cluster_status_with_the_sleeper() {
-    let mut f = Fixture::new();
-    f.expect_mysqlsh(|_| (1, String::new(), "Can't connect".to_owned()));
-    f.expect_mysqlsh(|_| (0, status_with("mysql-0", "RECOVERING"), String::new()));
-    f.expect_mysqlsh(|_| (0, STATUS_JSON.to_owned(), String::new()));
-    for _ in 0..3 {
-        f.expect_mysqlsh(|_| (0, status_with("mysql-0", "RECOVERING"), String::new()));
-    }
-    let (workload, checks) = f.workload();
-    let retry = RetryPolicy {
-        attempts: 3,
-        interval: Duration::from_secs(10),
-    };
-    workload
-        .wait_until_online(retry)
-        .expect("online at the third check");
-    assert_eq!(checks.slept(), vec![Duration::from_secs(10); 2]);
-    match workload.wait_until_online(retry) {
-        Err(WorkloadError::NotBackOnline {
-            attempts,
-            last_seen,
-            ..
-        }) => {
-            assert_eq!(attempts, 3);
-            assert_eq!(last_seen, "RECOVERING");
-        }
-        other => panic!("stuck recovering: {other:?}"),
-    }
-}
-
-#[test]
-fn downgrade_refusal_is_read_from_the_last_start_in_the_error_log() {
-    let f = Fixture::new();
-    let log = f.config().error_log;
-    // Keep `_checks`: it owns the temporary directory holding the log.
-    let (workload, _checks) = f.workload();
-    assert!(!workload.downgrade_refused().expect("no log yet"));
-
-    let refused = "\
-2024-01-10T10:00:00.000000Z 0 [System] [MY-010116] [Server] /snap/charmed-mysql/183/usr/sbin/mysqld (mysqld 8.0.34-0ubuntu0.22.04.1) starting as process 4242
-2024-01-10T10:00:01.000000Z 1 [ERROR] [MY-013171] [InnoDB] Cannot boot server version 80034 on data directory built by version 80035. Downgrade is not supported
-2024-01-10T10:00:01.000000Z 0 [ERROR] [MY-010119] [Server] Aborting
-";
-    write(&log, refused);
-    assert!(workload.downgrade_refused().expect("read"));
-
-    let later_clean_start = format!(
-        "{refused}2024-01-10T11:00:00.000000Z 0 [System] [MY-010116] [Server] /snap/charmed-mysql/182/usr/sbin/mysqld (mysqld 8.0.34-0ubuntu0.22.04.1) starting as process 777\n\
-         2024-01-10T11:00:02.000000Z 0 [System] [MY-010931] [Server] mysqld: ready for connections.\n"
-    );
-    write(&log, &later_clean_start);
-    assert!(!workload.downgrade_refused().expect("read"));
-}
-
-fn write(path: &Path, text: &str) {
-    std::fs::write(path, text).expect("write log");
-}
-
-#[test]
-fn reset_and_rejoin_reinstalls_then_clones_from_a_peer() {
-    let mut f = Fixture::new();
-    let data = f.config().data_dir;
-    std::fs::create_dir_all(data.join("mysql")).expect("data dir");
-    std::fs::write(data.join("ibdata1"), b"x").expect("data file");
-    std::fs::write(f.socket(), b"").expect("socket");
-
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect("snap", &["stop", "charmed-mysql.mysqld"], ok(""));
-    f.expect("snap", &["remove", "charmed-mysql"], ok(""));
-    f.expect(
-        "snap",
-        &["list", "charmed-mysql"],
-        CommandOutput::failure(1, "error: no matching snaps installed"),
-    );
-    f.expect(
-        "snap",
-        &["install", "charmed-mysql", "--revision=182"],
-        ok(""),
-    );
-    f.expect("snap", &["refresh", "--hold", "charmed-mysql"], ok(""));
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    f.expect("snap", &["start", "charmed-mysql.mysqld"], ok(""));
-    f.expect_mysqlsh(|_| {
-        (
-            1,
-            String::new(),
-            "Can't connect to MySQL server on '10.0.0.2:3306'".to_owned(),
-        )
-    });
-    f.expect_mysqlsh(|_| (0, String::new(), String::new()));
-    let (workload, checks) = f.workload();
-
-    workload.reset_and_rejoin().expect("rejoined");
+fn set_password_changes_it_on_the_primary() {
+    let m = machine(Some("69"), server(V34, "uuid-0", Some("ONLINE")), true);
+    m.workload()
+        .update_password("clusteradmin", "n3w'pw")
+        .expect("changed");
     assert_eq!(
-        std::fs::read_dir(&data).expect("list").count(),
-        0,
-        "data emptied"
+        m.world()["servers"]["10.0.0.2:3306"]["users"]["clusteradmin"],
+        "n3w'pw"
     );
-    // mysql/1 did not answer; mysql/2 did.
-    assert_eq!(connection_of(&checks.script(0))["host"], "10.0.0.2");
-    let script = checks.script(1);
-    assert_eq!(connection_of(&script)["host"], "10.0.0.3");
-    assert!(script.contains("shell.connect_to_primary()"), "{script}");
-    assert!(
-        script.contains("cluster.rescan({'removeInstances': 'auto'})"),
-        "{script}"
-    );
-    let add = script
-        .lines()
-        .find(|l| l.starts_with("cluster.add_instance("))
-        .expect("add_instance");
-    assert!(add.contains("\"host\":\"10.0.0.1\""), "{add}");
-    assert!(add.contains("\"label\":\"mysql-0\""), "{add}");
-    assert!(add.contains("\"recoveryMethod\":\"clone\""), "{add}");
 }
 
 #[test]
-fn reset_without_peers_has_no_donor() {
-    let mut f = Fixture::new();
-    f.expect("snap", &["list", "charmed-mysql"], ok(SNAP_LIST_182));
-    let mut config = f.config();
-    config.unit_addresses.retain(|unit, _| unit == "mysql/0");
-    let workload = SnapWorkload::new(config, f.runner, f.sleeper);
-    assert!(matches!(
-        workload.reset_and_rejoin(),
-        Err(WorkloadError::NoDonor { unit }) if unit == "mysql/0"
-    ));
-}
-
-#[test]
-fn secrets_stay_out_of_debug_output_and_command_lines() {
-    let f = Fixture::new();
-    let config = f.config();
-    assert!(!format!("{config:?}").contains("s3cr3t"));
-    let spec = CommandSpec::new(MYSQLSH, ["--no-wizard", "--python"]).with_stdin(PASSWORD);
-    assert!(!format!("{spec:?}").contains("s3cr3t"));
-    assert_eq!(
-        spec.command_line(),
-        "charmed-mysql.mysqlsh --no-wizard --python"
-    );
+fn a_hung_command_is_killed_at_its_timeout() {
+    let spec = CommandSpec::new("sleep", ["30"]).with_timeout(Duration::from_millis(200));
+    let output = ProcessRunner.run(&spec).expect("ran");
+    assert!(output.timed_out);
+    assert!(!output.succeeded());
+    assert!(output.stderr.contains("timeout"), "{}", output.stderr);
 }
 
 #[test]
@@ -727,7 +611,6 @@ fn the_process_runner_feeds_stdin_and_keeps_exit_code_and_stderr() {
     assert_eq!(output.stdout, "hello");
     assert_eq!(output.stderr, "oops\n");
     assert!(!output.succeeded());
-
     let missing = CommandSpec::new("definitely-not-a-real-program-4242", ["x"]);
     assert!(ProcessRunner.run(&missing).is_err());
 }

@@ -151,6 +151,43 @@ impl ClusterStatus {
     }
 }
 
+impl ClusterStatus {
+    /// The members in the shape of MySQL Shell's `cluster.status()`:
+    /// `defaultReplicaSet.topology.<instance label>` with `address`, `memberRole`, `status`
+    /// and `version`, and `defaultReplicaSet.primary` (the primary's address, or its label
+    /// when the address is unknown).
+    pub fn to_shell_status(&self) -> serde_json::Value {
+        let label_or_address =
+            |m: &ClusterMember| m.address.clone().unwrap_or_else(|| instance_label(&m.unit));
+        let topology: serde_json::Map<String, serde_json::Value> = self
+            .members
+            .values()
+            .map(|m| {
+                let mut entry = serde_json::Map::new();
+                entry.insert("address".into(), label_or_address(m).into());
+                if let Some(role) = m.role {
+                    entry.insert("memberRole".into(), role.to_string().into());
+                }
+                entry.insert("status".into(), m.state.to_string().into());
+                if let Some(version) = &m.version {
+                    entry.insert("version".into(), version.clone().into());
+                }
+                (instance_label(&m.unit), entry.into())
+            })
+            .collect();
+        let primary = self
+            .primary()
+            .and_then(|unit| self.member(unit))
+            .map(label_or_address);
+        serde_json::json!({
+            "defaultReplicaSet": {
+                "primary": primary,
+                "topology": topology,
+            }
+        })
+    }
+}
+
 /// Charmed MySQL labels each instance with its unit name, `/` replaced by `-`.
 pub fn instance_label(unit: &str) -> String {
     unit.replace('/', "-")

@@ -4,16 +4,17 @@
 //! The charm drives a sans-IO upgrade core; when that core says "this unit upgrades (or
 //! rolls back) now", the charm calls a [`Workload`] to do what Charmed MySQL (machines)
 //! does in its `upgrade-granted` handler: stop mysqld, refresh the `charmed-mysql` snap
-//! to the revision the charm pins, run the upgrade checker against the leader's
-//! still-old server (first unit only), start mysqld, and wait until the instance is back
-//! ONLINE in the InnoDB cluster (a single unit first reboots its cluster from the
-//! complete outage: a lone member does not re-form the group). When mysqld refuses to
-//! start on data written by a newer server (error MY-013171), a multi-unit cluster resets
-//! this instance's data and lets it rejoin from the others.
+//! to the revision the charm pins, start mysqld with log rotation paused, install the
+//! plugins, and wait until the instance is back in the InnoDB cluster (a single unit
+//! reboots its cluster from complete outage). When mysqld refuses to start on data
+//! written by a newer server (error MY-013171), a multi-unit cluster resets this
+//! instance's data and clones it back from the others. At deploy it sets the server up
+//! and creates or joins the cluster.
 //!
 //! The implementation here is [`SnapWorkload`]: the snap and MySQL Shell commands behind
-//! a [`CommandRunner`]. It is unit-tested with mocks only; it has not run against a real
-//! server. The workloads the `juju-sim` emulator runs the charm with (an emulated cluster
+//! a [`CommandRunner`]. Its tests run every command against fakes of `snap` and of MySQL
+//! Shell's Python API (`charm/tests/fakes`); it has not run against a real server. The
+//! workloads the `juju-sim` emulator runs the charm with (an emulated cluster
 //! and a real MariaDB server per unit) live in the `mysql-test-workloads` crate and build
 //! on what this module shares: the trait, the cluster view, the errors, the wait for a
 //! member to be ONLINE, the instance labels and the reading of mysqld's error log.
@@ -33,7 +34,8 @@ pub use retry::{wait_for_online, RetryPolicy, Sleeper, ThreadSleeper};
 #[cfg(any(test, feature = "mock"))]
 pub use snap::MockCommandRunner;
 pub use snap::{
-    CommandOutput, CommandRunner, CommandSpec, ProcessRunner, SnapConfig, SnapWorkload,
+    users, CommandOutput, CommandRunner, CommandSpec, Passwords, ProcessRunner, SnapConfig,
+    SnapWorkload, Timeouts, ALIASES, DEFAULT_TIMEOUT, INSTALLED_MARK,
 };
 
 use serde::{Deserialize, Serialize};
@@ -70,12 +72,41 @@ pub trait Workload {
     /// Installs, or refreshes to, exactly `target` (up or down). Stop the server first.
     fn install(&self, target: &WorkloadRevision) -> Result<(), WorkloadError>;
 
-    /// Stops mysqld on this unit (a no-op when it is already stopped).
+    /// Marks the installed workload as this charm's, so that a later install does not
+    /// take it for another charm's (Charmed MySQL touches the mark before every refresh).
+    fn claim_installation(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Stops mysqld on this unit (a no-op when it is already stopped or not installed).
     fn stop(&self) -> Result<(), WorkloadError>;
 
     /// Starts mysqld on this unit. [`WorkloadError::StartFailed`] means the server did not
     /// come up; check [`Workload::downgrade_refused`] to know why.
     fn start(&self) -> Result<(), WorkloadError>;
+
+    /// Stops what rotates mysqld's logs around a restart, so the error log read after a
+    /// failed start is the one the start wrote (Charmed MySQL stops cron).
+    fn pause_log_rotation(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Starts log rotation again; called whatever the restart did.
+    fn resume_log_rotation(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Installs the server plugins the charm runs with (Charmed MySQL: `audit_log` when
+    /// enabled, `binlog_utils_udf`) after a start; installed ones are left alone.
+    fn install_plugins(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// The version the running server reports (Charmed MySQL's workload version), e.g.
+    /// `8.0.34-0ubuntu0.22.04.1`; by default the installed package's version.
+    fn running_version(&self) -> Result<Option<String>, WorkloadError> {
+        Ok(self.installed_revision()?.map(|revision| revision.version))
+    }
 
     /// The cluster as this unit's server sees it. [`WorkloadError::ServerUnavailable`]
     /// when the server does not answer.
@@ -95,13 +126,80 @@ pub trait Workload {
     fn set_slow_shutdown(&self, unit: &str) -> Result<(), WorkloadError>;
 
     /// Runs the upgrade checker of the workload installed here against `from_unit`'s
-    /// still-running server (Charmed MySQL: the leader, on the first upgrading unit).
-    /// [`WorkloadError::NotUpgradable`] when the checker reports errors.
+    /// still-running server. [`WorkloadError::NotUpgradable`] when the checker reports
+    /// errors. Not one of Charmed MySQL's upgrade steps: the charm does not call it; the
+    /// test workloads' own tests do.
     fn check_upgradable(&self, from_unit: &str) -> Result<(), WorkloadError>;
 
-    /// Waits, within `retry`, until this unit's instance is ONLINE in the cluster.
+    /// Waits, within `retry`, until this unit's instance is back in the cluster (the
+    /// snap: ONLINE, or RECOVERING once a hold on recovery ran out).
     /// [`WorkloadError::NotBackOnline`] when the attempts run out.
     fn wait_until_online(&self, retry: RetryPolicy) -> Result<(), WorkloadError>;
+
+    /// After mysqld restarted: a single planned unit reboots its cluster from complete
+    /// outage (Group Replication does not re-form a group alone); otherwise waits as
+    /// [`Workload::wait_until_online`].
+    fn recover_after_restart(
+        &self,
+        planned_units: usize,
+        retry: RetryPolicy,
+    ) -> Result<(), WorkloadError> {
+        let _ = planned_units;
+        self.wait_until_online(retry)
+    }
+
+    /// Rejoins this instance through an ONLINE peer when it is OFFLINE and Group
+    /// Replication gave up rejoining by itself; `Ok(true)` when a rejoin was made.
+    fn rejoin_if_offline(&self) -> Result<bool, WorkloadError> {
+        Ok(false)
+    }
+
+    /// What `get-cluster-status` reports: MySQL Shell's `cluster.status()` (or the
+    /// cluster set's status) as JSON; by default the members in that shape
+    /// ([`ClusterStatus::to_shell_status`]), and no cluster set.
+    fn status_report(&self, cluster_set: bool) -> Result<serde_json::Value, WorkloadError> {
+        if cluster_set {
+            return Err(WorkloadError::Precondition {
+                operation: "cluster-set status".to_owned(),
+                reason: "this workload has no cluster set".to_owned(),
+            });
+        }
+        Ok(self.cluster_status()?.to_shell_status())
+    }
+
+    /// Whether this workload is set up by the charm ([`Workload::initialise`], the
+    /// cluster created or joined, the system users' passwords in a Juju secret). The
+    /// test workloads come up as cluster nodes and say no.
+    fn needs_setup(&self) -> bool {
+        false
+    }
+
+    /// Sets up a freshly started server as a cluster node: root's password, the system
+    /// users, the plugins, and the instance configured for InnoDB Cluster. Workloads
+    /// that come up as cluster nodes (the test workloads) have nothing to do.
+    fn initialise(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Creates the cluster (and cluster set) on this, the leader's, instance.
+    fn create_cluster(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Adds this instance to the cluster through an ONLINE peer, under the
+    /// units-operations lock.
+    fn join_cluster(&self) -> Result<(), WorkloadError> {
+        Ok(())
+    }
+
+    /// Sets a new password for the system user `user` on the cluster's primary.
+    fn update_password(&self, user: &str, password: &str) -> Result<(), WorkloadError> {
+        let _ = (user, password);
+        Err(WorkloadError::Precondition {
+            operation: format!("changing the password of {user}"),
+            reason: "this workload has no system users".to_owned(),
+        })
+    }
 
     /// Whether the last start attempt was refused because the data directory was written
     /// by a newer server (MySQL error MY-013171).

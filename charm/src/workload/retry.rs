@@ -15,18 +15,37 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Charmed MySQL's budget for an upgraded unit to rejoin: 30 checks, 10 s apart.
+    /// Charmed MySQL's budget for a restarted unit to be back in the cluster
+    /// (`recover_unit_after_restart`): 30 checks, 15 s apart.
     pub const REJOIN_AFTER_UPGRADE: Self = Self {
         attempts: 30,
+        interval: Duration::from_secs(15),
+    };
+
+    /// Charmed MySQL's budget for mysqld to accept connections after a start
+    /// (`wait_until_mysql_connection`): every 5 s for 120 s.
+    pub const SERVER_START: Self = Self {
+        attempts: 25,
+        interval: Duration::from_secs(5),
+    };
+
+    /// How long a recovery check holds on a RECOVERING member: every 10 s (Charmed
+    /// MySQL's `RECOVERY_CHECK_TIME`), for at most an hour, so a hook always ends.
+    pub const RECOVERING_HOLD: Self = Self {
+        attempts: 360,
         interval: Duration::from_secs(10),
     };
 
-    /// Charmed MySQL's budget for mysqld's socket to appear after a start: 7 checks, 5 s
-    /// apart (30 s).
-    pub const SERVER_SOCKET: Self = Self {
-        attempts: 7,
-        interval: Duration::from_secs(5),
+    /// How long a unit waits for the units-operations lock another unit holds.
+    pub const UNITS_OPERATIONS_LOCK: Self = Self {
+        attempts: 20,
+        interval: Duration::from_secs(15),
     };
+
+    /// The time the waits between checks add up to.
+    pub fn total(&self) -> Duration {
+        self.interval * self.attempts.saturating_sub(1)
+    }
 }
 
 /// Passes time between two checks.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use juju_ops::{Dispatch, MockHookTools, RelationId, Status, StatusName};
+use juju_ops::{Dispatch, MockHookTools, RelationId, SecretInfo, SecretRef, Status, StatusName};
 use mysql_charm::context::HookContext;
 use mysql_charm::dispatch::route;
 use mysql_charm::versions::Versions;
@@ -52,6 +52,12 @@ pub struct World {
     pub relation_ids_calls: usize,
     /// `status-set` of a status with this message fails (the agent went away).
     pub status_set_fails_on: Option<String>,
+    /// This unit's Juju state (state-get / state-set).
+    pub unit_state: Bag,
+    /// Secrets by label: (id, content).
+    pub secrets: BTreeMap<String, (String, Bag)>,
+    /// Ports opened (open-port), in order.
+    pub opened_ports: Vec<u16>,
 }
 
 impl World {
@@ -66,6 +72,25 @@ impl World {
             has_relation: true,
             peers: others.iter().map(|u| (*u).to_owned()).collect(),
             planned,
+            // A deployed unit: set up, a cluster member, the passwords created.
+            unit_state: [
+                (mysql_charm::lifecycle::INITIALISED_KEY, "true"),
+                (mysql_charm::lifecycle::MEMBER_KEY, "true"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            secrets: BTreeMap::from([(
+                mysql_charm::secrets::label("mysql"),
+                (
+                    "secret:d4k1".to_owned(),
+                    mysql_charm::secrets::USERS
+                        .iter()
+                        .filter_map(|u| mysql_charm::secrets::key_of(u))
+                        .map(|k| (k.to_owned(), format!("pw-{k}")))
+                        .collect(),
+                ),
+            )]),
             ..Self::default()
         }
     }
@@ -199,6 +224,87 @@ impl FakeJuju {
                 let mut world = lock(&w);
                 assert!(world.leader, "relation-set --app by a non-leader");
                 merge(&mut world.app_bag, values);
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_state_get()
+                .returning(move || Ok(lock(&w).unit_state.clone()));
+        }
+        {
+            let w = w.clone();
+            tools.expect_state_set().returning(move |values| {
+                merge(&mut lock(&w).unit_state, values);
+                Ok(())
+            });
+        }
+        {
+            let w = w.clone();
+            tools.expect_secret_get().returning(move |secret| {
+                let world = lock(&w);
+                Ok(world
+                    .secrets
+                    .iter()
+                    .find(|(label, (id, _))| match secret {
+                        SecretRef::Label(wanted) => *label == wanted,
+                        SecretRef::Id(wanted) => id == wanted,
+                    })
+                    .map(|(_, (_, content))| content.clone()))
+            });
+        }
+        {
+            let w = w.clone();
+            tools.expect_secret_info_get().returning(move |secret| {
+                let world = lock(&w);
+                Ok(world
+                    .secrets
+                    .iter()
+                    .find(|(label, _)| matches!(secret, SecretRef::Label(l) if l == *label))
+                    .map(|(label, (id, _))| SecretInfo {
+                        id: id.clone(),
+                        label: Some(label.clone()),
+                        revision: 1,
+                        owner: "application".to_owned(),
+                    }))
+            });
+        }
+        {
+            let w = w.clone();
+            tools.expect_secret_set().returning(move |id, content| {
+                let mut world = lock(&w);
+                match world.secrets.values_mut().find(|(i, _)| i == id) {
+                    Some((_, old)) => {
+                        *old = content.clone();
+                        Ok(())
+                    }
+                    None => Err(juju_ops::ToolError::Failed {
+                        tool: "secret-set".into(),
+                        args: vec![id.to_owned()],
+                        code: Some(1),
+                        stderr: format!("ERROR secret {id:?} not found"),
+                    }),
+                }
+            });
+        }
+        {
+            let w = w.clone();
+            tools
+                .expect_secret_add()
+                .returning(move |content, label, _| {
+                    let mut world = lock(&w);
+                    let id = format!("secret:n{}", world.secrets.len());
+                    world
+                        .secrets
+                        .insert(label.to_owned(), (id.clone(), content.clone()));
+                    Ok(id)
+                });
+        }
+        {
+            let w = w.clone();
+            tools.expect_open_ports().returning(move |ports| {
+                lock(&w).opened_ports.extend_from_slice(ports);
                 Ok(())
             });
         }
@@ -383,15 +489,34 @@ fn upgrading_to_8_0_34() -> MockWorkload {
         .returning(|| Ok(Some(WorkloadRevision::new("8.0.34", "69"))));
     workload.expect_stop().times(1).returning(|| Ok(()));
     workload
+        .expect_claim_installation()
+        .times(1)
+        .returning(|| Ok(()));
+    workload
         .expect_install()
         .withf(|target| *target == WorkloadRevision::new("8.0.34", "69"))
         .times(1)
         .returning(|_| Ok(()));
     workload.expect_check_upgradable().never();
+    workload
+        .expect_pause_log_rotation()
+        .times(1)
+        .returning(|| Ok(()));
     workload.expect_start().times(1).returning(|| Ok(()));
     workload
-        .expect_wait_until_online()
+        .expect_install_plugins()
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|| Ok(()));
+    workload
+        .expect_resume_log_rotation()
+        .times(1)
+        .returning(|| Ok(()));
+    workload
+        .expect_recover_after_restart()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    workload
+        .expect_running_version()
+        .returning(|| Ok(Some("8.0.34-0ubuntu0.22.04.1".to_owned())));
     workload
 }

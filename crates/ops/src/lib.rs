@@ -78,5 +78,6 @@ pub use logger::JujuLogger;
 #[cfg(any(test, feature = "mock"))]
 pub use tools::MockHookTools;
 pub use tools::{
-    AppStatus, HookTools, ProcessHookTools, RelationId, Status, StatusName, ToolError,
+    AppStatus, HookTools, ProcessHookTools, RelationId, SecretInfo, SecretOwner, SecretRef, Status,
+    StatusName, ToolError,
 };

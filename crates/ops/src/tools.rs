@@ -19,6 +19,8 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+pub use secret::{SecretInfo, SecretOwner, SecretRef};
+
 /// The longest single argument Linux accepts (`MAX_ARG_STRLEN` less the NUL).
 ///
 /// Longer `juju-log` / `action-log` messages are sent in several calls.
@@ -438,8 +440,34 @@ pub trait HookTools {
     /// Writes leader settings at once (leader only; Juju 2.x/3.x only).
     fn leader_set(&self, values: &BTreeMap<String, String>) -> Result<(), ToolError>;
     /// The units the model plans for this application (`goal-state`), sorted,
-    /// including this unit and units that are not up yet.
+    /// including this unit and units that are not up yet, without dying units (as
+    /// the Python `ops` library's `planned_units`).
     fn planned_units(&self) -> Result<Vec<String>, ToolError>;
+    /// Creates a secret with `content`, owned by `owner`, labelled `label` (none
+    /// when empty) (`secret-add`); returns its URI. Application secrets need
+    /// leadership.
+    fn secret_add(
+        &self,
+        content: &BTreeMap<String, String>,
+        label: &str,
+        owner: SecretOwner,
+    ) -> Result<String, ToolError>;
+    /// The content of `secret` (`secret-get`; the owner sees its latest revision),
+    /// or `None` when Juju has no such secret.
+    fn secret_get(&self, secret: &SecretRef)
+        -> Result<Option<BTreeMap<String, String>>, ToolError>;
+    /// Replaces the content of the secret `id` with `content`: a new revision
+    /// (`secret-set`; owner only).
+    fn secret_set(&self, id: &str, content: &BTreeMap<String, String>) -> Result<(), ToolError>;
+    /// The ids of the secrets this unit or its application owns (`secret-ids`).
+    fn secret_ids(&self) -> Result<Vec<String>, ToolError>;
+    /// What Juju knows of an owned secret (`secret-info-get`), or `None` when there
+    /// is no such secret.
+    fn secret_info_get(&self, secret: &SecretRef) -> Result<Option<SecretInfo>, ToolError>;
+    /// Removes the secret `id`, every revision (`secret-remove`).
+    fn secret_remove(&self, id: &str) -> Result<(), ToolError>;
+    /// Opens each TCP port in `ports` on this unit (`open-port <port>/tcp`).
+    fn open_ports(&self, ports: &[u16]) -> Result<(), ToolError>;
 }
 
 /// Runs the real hook tools as child processes.
@@ -840,6 +868,84 @@ impl HookTools for ProcessHookTools {
         let stdout = self.run(TOOL, &args, None)?;
         parse_goal_state_units(TOOL, &args, &stdout)
     }
+
+    fn secret_add(
+        &self,
+        content: &BTreeMap<String, String>,
+        label: &str,
+        owner: SecretOwner,
+    ) -> Result<String, ToolError> {
+        const TOOL: &str = "secret-add";
+        secret::check_content(TOOL, content)?;
+        let files = secret::ContentFiles::write(TOOL, content)?;
+        let mut args = strings([
+            "--owner",
+            match owner {
+                SecretOwner::Application => "application",
+                SecretOwner::Unit => "unit",
+            },
+        ]);
+        if !label.is_empty() {
+            args.extend(strings(["--label", label]));
+        }
+        args.extend(files.args.iter().cloned());
+        let stdout = self.run(TOOL, &args, None)?;
+        secret::parse_secret_uri(TOOL, &args, &stdout)
+    }
+
+    fn secret_get(
+        &self,
+        secret: &SecretRef,
+    ) -> Result<Option<BTreeMap<String, String>>, ToolError> {
+        const TOOL: &str = "secret-get";
+        let mut args = secret::ref_args(secret);
+        args.push("--format=json".to_owned());
+        match self.run_json(TOOL, &args) {
+            Ok(content) => Ok(Some(content)),
+            Err(err) if secret::is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn secret_set(&self, id: &str, content: &BTreeMap<String, String>) -> Result<(), ToolError> {
+        const TOOL: &str = "secret-set";
+        check_positional(TOOL, id, "secret id")?;
+        secret::check_content(TOOL, content)?;
+        let files = secret::ContentFiles::write(TOOL, content)?;
+        let mut args = vec![id.to_owned()];
+        args.extend(files.args.iter().cloned());
+        self.run(TOOL, &args, None).map(drop)
+    }
+
+    fn secret_ids(&self) -> Result<Vec<String>, ToolError> {
+        let args = strings(["--format=json"]);
+        let ids: Option<Vec<String>> = self.run_json("secret-ids", &args)?;
+        Ok(ids.unwrap_or_default())
+    }
+
+    fn secret_info_get(&self, secret: &SecretRef) -> Result<Option<SecretInfo>, ToolError> {
+        const TOOL: &str = "secret-info-get";
+        let mut args = secret::ref_args(secret);
+        args.push("--format=json".to_owned());
+        match self.run(TOOL, &args, None) {
+            Ok(stdout) => secret::parse_secret_info(TOOL, &args, &stdout).map(Some),
+            Err(err) if secret::is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn secret_remove(&self, id: &str) -> Result<(), ToolError> {
+        const TOOL: &str = "secret-remove";
+        check_positional(TOOL, id, "secret id")?;
+        self.run(TOOL, &[id.to_owned()], None).map(drop)
+    }
+
+    fn open_ports(&self, ports: &[u16]) -> Result<(), ToolError> {
+        for port in ports {
+            self.run("open-port", &[format!("{port}/tcp")], None)?;
+        }
+        Ok(())
+    }
 }
 
 /// The `--log-level` word `juju-log` expects for a `log` level.
@@ -1000,14 +1106,20 @@ pub fn parse_relation_ids(
         .collect()
 }
 
-/// Parses `goal-state --format=json` output into the sorted unit names.
+/// Parses `goal-state --format=json` output into the sorted names of the units that
+/// are not dying (a unit being removed is not planned).
 pub fn parse_goal_state_units(
     tool: &str,
     args: &[String],
     stdout: &str,
 ) -> Result<Vec<String>, ToolError> {
     let raw: RawGoalState = parse_json(tool, args, stdout)?;
-    Ok(raw.units.into_keys().collect())
+    Ok(raw
+        .units
+        .into_iter()
+        .filter(|(_, unit)| unit.get("status").and_then(|s| s.as_str()) != Some("dying"))
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// Splits `message` into pieces of at most `max_bytes` bytes, on character
@@ -1075,5 +1187,6 @@ fn parse_error(tool: &str, args: &[String], stdout: &str, reason: String) -> Too
     }
 }
 
+pub mod secret;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,14 @@
-//! Running external commands, behind a trait so [`super::SnapWorkload`] is tested with a
-//! mock that checks every command line and feeds back recorded output.
+//! Running external commands, behind a trait so [`super::SnapWorkload`] is tested against
+//! fakes of `snap` and MySQL Shell. Every command carries a timeout: a hung `mysqlsh` or
+//! `snap` must fail the step with a clear error, never hang the hook.
 
 use std::fmt;
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The timeout of a command built without one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A command to run: program, arguments, and optional standard input (where secrets and
 /// MySQL Shell scripts travel, never on the command line).
@@ -15,6 +20,8 @@ pub struct CommandSpec {
     pub args: Vec<String>,
     /// Text written to its standard input, if any.
     pub stdin: Option<String>,
+    /// How long it may run before it is killed.
+    pub timeout: Duration,
 }
 
 impl CommandSpec {
@@ -28,7 +35,14 @@ impl CommandSpec {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
             stdin: None,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// The same command, killed after `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The same command, fed `stdin`.
@@ -63,6 +77,7 @@ impl fmt::Debug for CommandSpec {
                 "stdin",
                 &self.stdin.as_ref().map(|s| format!("<{} bytes>", s.len())),
             )
+            .field("timeout", &self.timeout)
             .finish()
     }
 }
@@ -76,6 +91,8 @@ pub struct CommandOutput {
     pub stdout: String,
     /// Everything written to standard error.
     pub stderr: String,
+    /// Whether it was killed for running past its timeout.
+    pub timed_out: bool,
 }
 
 impl CommandOutput {
@@ -85,6 +102,7 @@ impl CommandOutput {
             exit_code: Some(0),
             stdout: stdout.into(),
             stderr: String::new(),
+            timed_out: false,
         }
     }
 
@@ -94,12 +112,13 @@ impl CommandOutput {
             exit_code: Some(exit_code),
             stdout: String::new(),
             stderr: stderr.into(),
+            timed_out: false,
         }
     }
 
     /// Whether the command exited with 0.
     pub fn succeeded(&self) -> bool {
-        self.exit_code == Some(0)
+        self.exit_code == Some(0) && !self.timed_out
     }
 }
 
@@ -110,9 +129,37 @@ pub trait CommandRunner {
     fn run(&self, command: &CommandSpec) -> std::io::Result<CommandOutput>;
 }
 
-/// Runs commands as child processes of the hook.
+/// Runs commands as child processes of the hook, each killed at its timeout.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcessRunner;
+
+/// How often a running child is checked against its deadline.
+const POLL: Duration = Duration::from_millis(20);
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        // A read error only truncates what we show; the exit status tells the story.
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
+fn wait_or_kill(child: &mut Child, timeout: Duration) -> std::io::Result<(Option<i32>, bool)> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status.code(), false));
+        }
+        if Instant::now() >= deadline {
+            // Already exited between the two checks is fine: wait reaps it.
+            let _ = child.kill();
+            let status = child.wait()?;
+            return Ok((status.code(), true));
+        }
+        std::thread::sleep(POLL);
+    }
+}
 
 impl CommandRunner for ProcessRunner {
     fn run(&self, command: &CommandSpec) -> std::io::Result<CommandOutput> {
@@ -126,24 +173,39 @@ impl CommandRunner for ProcessRunner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        // Feed stdin from another thread so a child that writes a lot before reading
-        // cannot deadlock against us.
-        let feeder = match (child.stdin.take(), command.stdin.clone()) {
-            (Some(mut pipe), Some(text)) => Some(std::thread::spawn(move || {
-                // A child that exits without reading its input is not our error; its exit
-                // status tells the story.
+        // Feed stdin and drain the outputs on other threads, so a child that writes a lot
+        // before reading cannot deadlock against us and the deadline is kept.
+        if let (Some(mut pipe), Some(text)) = (child.stdin.take(), command.stdin.clone()) {
+            std::thread::spawn(move || {
+                // A child that exits without reading its input is not our error.
                 let _ = pipe.write_all(text.as_bytes());
-            })),
-            _ => None,
+            });
+        }
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        let (exit_code, timed_out) = wait_or_kill(&mut child, command.timeout)?;
+        // A grandchild holding the pipes open would block the drains: only join them when
+        // the child ended by itself.
+        let text = |handle: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            handle
+                .filter(|_| !timed_out)
+                .and_then(|h| h.join().ok())
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default()
         };
-        let output = child.wait_with_output()?;
-        if let Some(feeder) = feeder {
-            let _ = feeder.join();
+        let stdout = text(stdout);
+        let mut stderr = text(stderr);
+        if timed_out {
+            stderr = format!(
+                "killed after {} s (its timeout)",
+                command.timeout.as_secs_f32()
+            );
         }
         Ok(CommandOutput {
-            exit_code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            exit_code,
+            stdout,
+            stderr,
+            timed_out,
         })
     }
 }

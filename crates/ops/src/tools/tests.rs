@@ -163,13 +163,14 @@ fn relation_ids_output_parses_in_order() {
 }
 
 #[test]
-fn goal_state_units_are_the_sorted_unit_names() {
+fn goal_state_units_are_the_sorted_names_of_units_not_dying() {
     let a = args(&["--format=json"]);
     let out = r#"{"units":{"mysql/2":{"status":"active","since":"2026-01-02 03:04:05Z"},
+                  "mysql/1":{"status":"waiting","since":"2026-01-02 03:04:05Z"},
                   "mysql/0":{"status":"dying","since":"2026-01-02 03:04:05Z"}},"relations":{}}"#;
     assert_eq!(
         parse_goal_state_units("goal-state", &a, out).unwrap(),
-        vec!["mysql/0".to_owned(), "mysql/2".to_owned()]
+        vec!["mysql/1".to_owned(), "mysql/2".to_owned()]
     );
     assert_parse_error(
         parse_goal_state_units("goal-state", &a, "units: {}"),

@@ -54,8 +54,9 @@ pub fn cache_hook(event: &JujuEvent) -> CacheHook {
             ..
         } if relation.name() == UPGRADE_ENDPOINT => match relation.kind {
             RelationHookKind::Changed => match relation.remote_unit.as_deref() {
-                Some(remote) => unit_number(remote)
-                    .map_or(CacheHook::Invalidates, |unit| CacheHook::Refreshes(unit)),
+                Some(remote) => {
+                    unit_number(remote).map_or(CacheHook::Invalidates, CacheHook::Refreshes)
+                }
                 // The application bag changed: no unit's copy is refreshed.
                 None => CacheHook::Keeps,
             },

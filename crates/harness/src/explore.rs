@@ -35,6 +35,10 @@ pub struct Faults {
     pub removal: bool,
     /// The operator refreshes again while units are upgrading (once per run).
     pub second_refresh: bool,
+    /// What could make a unit's peer cache lie (see [`crate::peer_cache`]): an agent killed
+    /// before the charm wrote its cache, leadership moving away and back, a unit removed and
+    /// added again with the same number.
+    pub cache: bool,
 }
 
 impl Faults {
@@ -45,6 +49,7 @@ impl Faults {
         leader_move: true,
         removal: true,
         second_refresh: true,
+        cache: true,
     };
 
     /// No faults.
@@ -54,10 +59,11 @@ impl Faults {
         leader_move: false,
         removal: false,
         second_refresh: false,
+        cache: false,
     };
 
-    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, or
-    /// `all` / `none`.
+    /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`,
+    /// `cache`, or `all` / `none`.
     pub fn parse(text: &str) -> Result<Faults, String> {
         let mut faults = Faults::NONE;
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -69,6 +75,7 @@ impl Faults {
                 "leader" => faults.leader_move = true,
                 "remove" => faults.removal = true,
                 "refresh" => faults.second_refresh = true,
+                "cache" => faults.cache = true,
                 other => return Err(format!("unknown fault kind {other:?}")),
             }
         }
@@ -84,6 +91,7 @@ impl fmt::Display for Faults {
             (self.leader_move, "leader"),
             (self.removal, "remove"),
             (self.second_refresh, "refresh"),
+            (self.cache, "cache"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -202,6 +210,12 @@ pub enum Step {
     Remove(u32),
     /// Fault: a second `juju refresh` to this revision.
     Refresh(u32),
+    /// Fault: a unit's agent is killed mid-hook, before the charm wrote its peer cache.
+    KillBeforeCacheWrite(u32),
+    /// Fault: leadership moves to this unit and back before either runs a hook.
+    LeaderAwayAndBack(u32),
+    /// Fault: this unit is removed and a new one joins with the same number.
+    Rejoin(u32),
     /// The operator's next step.
     Operator(OperatorStep),
     /// Operator move: `juju config mysql pause-after-unit-refresh=<setting>`.
@@ -235,6 +249,9 @@ impl Step {
                 | Step::MoveLeader(_)
                 | Step::Remove(_)
                 | Step::Refresh(_)
+                | Step::KillBeforeCacheWrite(_)
+                | Step::LeaderAwayAndBack(_)
+                | Step::Rejoin(_)
         )
     }
 
@@ -299,6 +316,9 @@ impl Step {
             'l' => Step::MoveLeader(number),
             'x' => Step::Remove(number),
             'r' => Step::Refresh(number),
+            'w' => Step::KillBeforeCacheWrite(number),
+            'a' => Step::LeaderAwayAndBack(number),
+            'j' => Step::Rejoin(number),
             'u' => Step::Resume(number),
             other => return Err(format!("unknown step kind {other:?} in {token:?}")),
         })
@@ -315,6 +335,9 @@ impl fmt::Display for Step {
             Step::MoveLeader(u) => write!(f, "l{u}"),
             Step::Remove(u) => write!(f, "x{u}"),
             Step::Refresh(rev) => write!(f, "r{rev}"),
+            Step::KillBeforeCacheWrite(u) => write!(f, "w{u}"),
+            Step::LeaderAwayAndBack(u) => write!(f, "a{u}"),
+            Step::Rejoin(u) => write!(f, "j{u}"),
             Step::SetPause(setting) => write!(f, "p{setting}"),
             Step::Resume(u) => write!(f, "u{u}"),
             Step::Force(u, skips) => write!(f, "f{u}.{skips}"),
@@ -454,6 +477,22 @@ impl World {
         if faults.removal && cluster.units.len() > 1 {
             steps.extend(cluster.units.keys().copied().map(Step::Remove));
         }
+        if faults.cache {
+            steps.extend(in_hooks.iter().copied().map(Step::KillBeforeCacheWrite));
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| u != cluster.leader)
+                    .map(Step::LeaderAwayAndBack),
+            );
+            // Before the upgrade is prepared: a unit joining mid-upgrade is another story
+            // than the cache's (Juju never reuses a unit's number anyway).
+            if cluster.units.len() > 1 && self.operator.phase == Phase::Deploying {
+                steps.extend(cluster.units.keys().copied().map(Step::Rejoin));
+            }
+        }
         if faults.second_refresh && !self.refreshed_again && self.operator.phase == Phase::Rolling {
             let revision = if self.operator.rolling_back {
                 ORIGINAL_REVISION
@@ -486,6 +525,9 @@ impl World {
             Step::Kill(unit) => cluster.kill_agent(unit),
             Step::MoveLeader(unit) => cluster.move_leader(unit),
             Step::Remove(unit) => cluster.remove_unit(unit),
+            Step::KillBeforeCacheWrite(unit) => cluster.kill_agent_before_cache_write(unit),
+            Step::LeaderAwayAndBack(unit) => cluster.move_leader_and_back(unit),
+            Step::Rejoin(unit) => cluster.rejoin_unit(unit),
             Step::Refresh(revision) => {
                 cluster.refresh(revision);
                 self.refreshed_again = true;
@@ -1043,6 +1085,16 @@ fn narrate(world: &World, step: Step) -> String {
         Step::MoveLeader(unit) => format!("FAULT leadership moves to mysql/{unit}"),
         Step::Remove(unit) => format!("FAULT mysql/{unit} is removed"),
         Step::Refresh(revision) => format!("FAULT second juju refresh --revision={revision}"),
+        Step::KillBeforeCacheWrite(unit) => format!(
+            "FAULT mysql/{unit}'s agent is killed mid-hook, before its charm wrote its peer cache"
+        ),
+        Step::LeaderAwayAndBack(unit) => format!(
+            "FAULT leadership moves to mysql/{unit} and back to mysql/{}",
+            cluster.leader
+        ),
+        Step::Rejoin(unit) => {
+            format!("FAULT mysql/{unit} is removed and a new mysql/{unit} joins")
+        }
         Step::SetPause(setting) => {
             format!("operator move: juju config mysql pause-after-unit-refresh={setting}")
         }
@@ -1068,6 +1120,9 @@ mod tests {
             Step::Commit(0),
             Step::HookError(1),
             Step::Kill(2),
+            Step::KillBeforeCacheWrite(1),
+            Step::LeaderAwayAndBack(2),
+            Step::Rejoin(0),
             Step::MoveLeader(1),
             Step::Remove(3),
             Step::Refresh(44),

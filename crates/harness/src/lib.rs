@@ -11,6 +11,8 @@
 //! - [`explore`]: bounded exhaustive search and seeded random walks over event orders and
 //!   faults, checking the invariants after every step, with replayable traces.
 //! - [`fixtures`]: the charm revisions of the how-to.
+//! - [`peer_cache`]: the charm's copies of the other units' bags kept between hooks, checked
+//!   against the agent's on every use, and the faults that could make them lie.
 //!
 //! Every test that needs a running application lives in this crate's `tests/`; the core's
 //! own tests call it directly on hand-built views.
@@ -23,6 +25,7 @@ mod charm;
 pub mod cluster;
 pub mod explore;
 pub mod fixtures;
+pub mod peer_cache;
 pub mod rng;
 pub mod scenario;
 pub mod violation;

@@ -2,8 +2,7 @@
 //! between hooks as the MySQL charm does (`mysql_charm::cache`, on the rules of
 //! [`juju_upgrade::PeerCache`]), and the faults that could make such a cache lie.
 //!
-//! The charm's file is modelled as text per unit ([`CharmCache`]), so it can be lost or
-//! damaged like a file: moved aside when a hook that refreshes a unit's copy starts, dropped
+//! The charm's file is modelled per unit ([`CharmCache`]): moved aside when a hook that refreshes a unit's copy starts, dropped
 //! by hooks that may change the members or the leader, written when a hook that needed every
 //! bag ends its decisions (before Juju commits the hook). Whenever a hook decides from the
 //! cache, the bags it hands the core are checked against the agent's copies
@@ -28,15 +27,15 @@ use crate::violation::Violation;
 /// The relation the cluster's units share, as the charm names it in its cache key.
 const RELATION: &str = "upgrade:0";
 
-/// One unit's peer cache file, as text.
+/// One unit's peer cache file (kept parsed: a damaged file is the charm's unit tests' case).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CharmCache {
     /// `upgrade.json`: the cache in place.
-    pub file: Option<String>,
+    pub file: Option<PeerCache>,
     /// `upgrade.json.taken`: moved aside by the running hook.
-    pub taken: Option<String>,
+    pub taken: Option<PeerCache>,
     /// The files before the running hook wrote its cache, if it did.
-    before_write: Option<(Option<String>, Option<String>)>,
+    before_write: Option<(Option<PeerCache>, Option<PeerCache>)>,
 }
 
 impl CharmCache {
@@ -55,18 +54,18 @@ impl CharmCache {
 
     /// The cache the running hook may use.
     pub fn load(&self, hook: CacheHook) -> Result<PeerCache, CacheMiss> {
-        let text = match hook {
+        let cache = match hook {
             CacheHook::Invalidates => return Err(CacheMiss::Invalidated),
-            CacheHook::Refreshes(_) => self.taken.as_deref(),
-            CacheHook::Keeps => self.file.as_deref(),
+            CacheHook::Refreshes(_) => self.taken.as_ref(),
+            CacheHook::Keeps => self.file.as_ref(),
         };
-        text.map_or(Err(CacheMiss::Absent), PeerCache::from_json)
+        cache.cloned().ok_or(CacheMiss::Absent)
     }
 
     /// The running hook's cache for the next hook.
     pub fn store(&mut self, cache: &PeerCache) {
         self.before_write = Some((self.file.clone(), self.taken.clone()));
-        self.file = Some(cache.to_json());
+        self.file = Some(cache.clone());
         self.taken = None;
     }
 

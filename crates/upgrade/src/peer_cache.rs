@@ -11,9 +11,10 @@
 //! charm, written atomically). The rules, for [`read_other_bags`]:
 //!
 //! - The cache is used only for what it was written for ([`CacheKey`]: the relation, the unit,
-//!   the unit agent's incarnation), only in the format this build writes, only when its
-//!   digest matches (a damaged file is a miss, never a guess), and only when it holds exactly
-//!   the units `relation-list` reports: a unit that joined or left shows as a miss.
+//!   the unit agent's incarnation), only when stored in the format this build writes with a
+//!   matching digest ([`PeerCache::from_json`]: a damaged file is a miss, never a guess), and
+//!   only when it holds exactly the units `relation-list` reports: a unit that joined or left
+//!   shows as a miss.
 //! - A hook that refreshes X ([`CacheHook::Refreshes`]) reads X's bag; the charm takes the
 //!   cache out of its place before any tool call of such a hook and puts it back only at its
 //!   end, so a hook that dies or fails half-way leaves no cache behind that missed X.
@@ -47,7 +48,7 @@ pub enum CacheHook {
 /// What a cache is valid for: the relation, the unit, and the unit agent's incarnation (a
 /// restarted agent forgets its copies and reads the bags again, so a cache written before is
 /// not trusted).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CacheKey {
     /// The relation, e.g. `upgrade:4`.
     pub relation: String,
@@ -58,8 +59,15 @@ pub struct CacheKey {
 }
 
 /// The other units' bags as Juju last showed them to this unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PeerCache {
+    key: CacheKey,
+    bags: BTreeMap<u32, Bag>,
+}
+
+/// A [`PeerCache`] as stored: with its format and the digest of its key and bags.
+#[derive(Serialize, Deserialize)]
+struct Stored {
     format: u32,
     key: CacheKey,
     bags: BTreeMap<u32, Bag>,
@@ -102,13 +110,9 @@ pub enum CacheMiss {
 impl PeerCache {
     /// A cache of `bags`, the other units' bags, for `key`.
     pub fn new(key: CacheKey, bags: impl IntoIterator<Item = (u32, Bag)>) -> Self {
-        let bags: BTreeMap<u32, Bag> = bags.into_iter().collect();
-        let digest = digest(&key, &bags);
         PeerCache {
-            format: PEER_CACHE_FORMAT,
             key,
-            bags,
-            digest,
+            bags: bags.into_iter().collect(),
         }
     }
 
@@ -124,7 +128,13 @@ impl PeerCache {
 
     /// The text to store.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let stored = Stored {
+            format: PEER_CACHE_FORMAT,
+            key: self.key.clone(),
+            bags: self.bags.clone(),
+            digest: digest(&self.key, &self.bags),
+        };
+        serde_json::to_string(&stored).unwrap_or_default()
     }
 
     /// A stored cache, checked against its format and digest.
@@ -141,12 +151,12 @@ impl PeerCache {
                 format.format
             )));
         }
-        let cache: PeerCache =
+        let stored: Stored =
             serde_json::from_str(text).map_err(|err| CacheMiss::Unreadable(err.to_string()))?;
-        if cache.digest != digest(&cache.key, &cache.bags) {
+        if stored.digest != digest(&stored.key, &stored.bags) {
             return Err(CacheMiss::Corrupt);
         }
-        Ok(cache)
+        Ok(PeerCache::new(stored.key, stored.bags))
     }
 
     /// The cached bags of `others` (the other units now), with `refreshed`'s left out to be
@@ -159,9 +169,6 @@ impl PeerCache {
     ) -> Result<(), CacheMiss> {
         if hook == CacheHook::Invalidates {
             return Err(CacheMiss::Invalidated);
-        }
-        if self.format != PEER_CACHE_FORMAT || self.digest != digest(&self.key, &self.bags) {
-            return Err(CacheMiss::Corrupt);
         }
         if &self.key != key {
             return Err(CacheMiss::OtherKey {
@@ -315,8 +322,8 @@ mod tests {
 
     #[test]
     fn every_miss_reads_every_unit() {
-        let mut damaged = cache(&[1, 2]);
-        damaged.bags.insert(1, bag("flipped"));
+        let damaged =
+            PeerCache::from_json(&cache(&[1, 2]).to_json().replace("cached-1", "flipped"));
         let other_agent = PeerCache::new(
             CacheKey {
                 agent: Some("agent-2".into()),
@@ -331,7 +338,7 @@ mod tests {
                 Ok(cache(&[1, 2])),
                 "the hook drops it",
             ),
-            (CacheHook::Keeps, Ok(damaged), "digest"),
+            (CacheHook::Keeps, damaged, "digest"),
             (CacheHook::Refreshes(1), Ok(other_agent), "restarted agent"),
             (CacheHook::Keeps, Ok(cache(&[1])), "a unit joined"),
             (

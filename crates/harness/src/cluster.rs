@@ -849,7 +849,11 @@ impl Cluster {
                 sim.cache.remove(&gone);
             }
             Hook::RelationJoined(joined) => {
-                sim.pending_joined.remove(&joined);
+                // A retried `-joined` is about the unit that joined then; one queued since
+                // is about a newer unit of the same number, and runs after `-departed`.
+                if !retrying {
+                    sim.pending_joined.remove(&joined);
+                }
                 sim.members.insert(joined);
                 let committed = self.unit_bags.get(&joined).cloned().unwrap_or_default();
                 sim.cache.insert(joined, committed);

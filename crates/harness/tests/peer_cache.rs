@@ -118,3 +118,25 @@ fn a_whole_upgrade_reads_at_most_three_bags_per_hook() {
         cluster.peer_reads
     );
 }
+
+/// Random walks of 3 units with only the cache's faults, up to 6 of them: a `-joined` for a
+/// unit whose agent was killed, retried after the unit was removed and joined again, must not
+/// swallow the `-joined` of the newer unit (seeds 642 and 3328 once lost a member that way:
+/// a stack without it, and two workloads changed together).
+#[test]
+fn walks_with_many_cache_faults_find_nothing() {
+    use juju_upgrade_harness::explore::{walk, Config, Faults};
+    let mut config = Config::new(3);
+    config.vary = true;
+    config.max_faults = 6;
+    config.fault_percent = 10;
+    config.faults = Faults::parse("cache").expect("fault kinds");
+    for seed in [642, 3328].into_iter().chain(0..200) {
+        let walked = walk(&config, seed);
+        assert!(
+            walked.violations.is_empty(),
+            "seed {seed}: {:?}",
+            walked.violations
+        );
+    }
+}

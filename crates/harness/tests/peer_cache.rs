@@ -119,10 +119,10 @@ fn a_whole_upgrade_reads_at_most_three_bags_per_hook() {
     );
 }
 
-/// Random walks of 3 units with only the cache's faults, up to 6 of them: a `-joined` for a
-/// unit whose agent was killed, retried after the unit was removed and joined again, must not
-/// swallow the `-joined` of the newer unit (seeds 642 and 3328 once lost a member that way:
-/// a stack without it, and two workloads changed together).
+/// Random walks of 3 units with only the cache's faults, up to 6 of them. Seeds 642 and 3328
+/// retry a `-joined` whose agent was killed after its unit was removed and a new one joined
+/// with the same number: the retry must not consume the newer unit's `-joined`, or a member
+/// goes missing (a stack without it, two workloads changed together).
 #[test]
 fn walks_with_many_cache_faults_find_nothing() {
     use juju_upgrade_harness::explore::{walk, Config, Faults};

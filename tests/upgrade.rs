@@ -103,6 +103,19 @@ fn three_units_upgrade_one_at_a_time_with_the_leader_and_primary_last() {
             "seed {seed}"
         );
         assert_eq!(sim.upgrade_stack().as_deref(), Some("[]"));
+        // The leader decided from its peer cache: every other unit's bag, kept in its charm
+        // directory (the archive ships `peer-cache/`).
+        let cache = sim
+            .model_dir()
+            .join("units")
+            .join(leader.replace('/', "-"))
+            .join("charm/peer-cache/upgrade.json");
+        let text = std::fs::read_to_string(&cache).expect("the leader's peer cache");
+        let cache = juju_upgrade::PeerCache::from_json(&text).expect("a valid cache");
+        let mut cached: Vec<String> = cache.bags().keys().map(|n| format!("mysql/{n}")).collect();
+        cached.push(leader.clone());
+        cached.sort();
+        assert_eq!(cached, sim.unit_names(), "seed {seed}");
     }
 }
 

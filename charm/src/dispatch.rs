@@ -15,6 +15,7 @@ use juju_upgrade::Event;
 use log::LevelFilter;
 
 use crate::actions;
+use crate::cache;
 use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::lifecycle;
@@ -145,6 +146,9 @@ fn load_and_route<F>(
 where
     F: FnOnce(&Dispatch, &dyn HookTools) -> Result<Box<dyn Workload>, CharmError>,
 {
+    // Before any hook tool: a hook that dies half-way must not leave a cache behind that
+    // missed what Juju refreshed for it.
+    cache::on_hook_start(&dispatch.charm_dir, cache::cache_hook(&dispatch.event))?;
     let versions = Versions::load(&dispatch.charm_dir)?;
     let workload = build_workload(dispatch, tools)?;
     let ctx = HookContext {

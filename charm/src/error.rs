@@ -5,6 +5,7 @@
 
 use juju_ops::{ContextError, ToolError};
 
+use crate::cache::CacheError;
 use crate::peer::PeerError;
 use crate::secrets::SecretError;
 use crate::versions::VersionsError;
@@ -22,6 +23,9 @@ pub enum CharmError {
     /// The upgrade peer relation could not be read.
     #[error("cannot read the upgrade relation: {0}")]
     Peer(#[from] PeerError),
+    /// The peer cache could not be set aside or dropped at the start of the hook.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     /// The charm's `versions.json` is unusable.
     #[error(transparent)]
     Versions(#[from] VersionsError),

@@ -13,6 +13,8 @@
 //!   `config-changed` and the upgrade actions;
 //! - [`peer`]: the `upgrade` peer relation read into a snapshot, and the core's effects
 //!   performed with hook tools;
+//! - [`cache`]: the unit's copies of the other units' bags, kept between hooks so that the
+//!   leader's hooks and the actions read only the bag Juju has just refreshed;
 //! - [`lifecycle`]: install, start (the server set up, the cluster created or joined),
 //!   update-status (an OFFLINE member rejoined) and the health status;
 //! - [`actions`]: `pre-upgrade-check`, `resume-upgrade`, `force-upgrade`,
@@ -28,6 +30,7 @@
 //! them and runs the charm on them through [`run_with`].
 
 pub mod actions;
+pub mod cache;
 pub mod context;
 pub mod dispatch;
 pub mod error;

@@ -19,11 +19,13 @@
 
 use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
-    handle_own_and_app, messages, missed_upgrade_charm, no_relation, CharmVersions,
+    handle_own_and_app, messages, missed_upgrade_charm, no_relation, read_other_bags, CacheHook,
+    CharmVersions,
     ClusterNotReady, DependencyModel, Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed,
     UpgradeHooks, PAUSE_OPTION,
 };
 
+use crate::cache;
 use crate::context::HookContext;
 use crate::error::CharmError;
 use crate::peer::{self, ToolSink};
@@ -342,7 +344,9 @@ pub fn pause_setting(tools: &dyn HookTools) -> Result<Option<String>, ToolError>
 /// Reads in two steps: this unit's bag and the application bag first, and the core decides
 /// from those alone when it can (a unit waiting its turn: a fixed number of tool calls
 /// whatever the number of units); only when it needs the others' bags does this read them,
-/// and Juju's goal state, and let the core decide on every unit's bag.
+/// and Juju's goal state, and let the core decide on every unit's bag. The others' bags come
+/// from the unit's copies of them ([`crate::cache`]) where those may stand for what Juju
+/// shows: then only the unit this hook is about is read, whatever the number of units.
 ///
 /// Without the `upgrade` relation the core answers with v0's messages (the action fails
 /// with "Could not find upgrade relation."). A failing hook tool stops the core's turn before
@@ -365,14 +369,29 @@ pub fn on_upgrade_event(
     let outcome = match handle_own_and_app(input, &mut hooks, &mut sink)? {
         Handled::Done(outcome) => outcome,
         Handled::NeedsEveryUnit(pending) => {
-            let bags = peer::read_bags(
-                ctx.tools,
-                &relation,
-                pending.view(),
-                pending.units_to_read(),
+            let hook = cache::cache_hook(&ctx.dispatch.event);
+            let others = pending.units_to_read().into_iter().collect();
+            let view = pending.view();
+            let got = read_other_bags(
+                &cache::cache_key(&relation, ctx.unit_number()),
+                hook,
+                &others,
+                cache::load(&ctx.dispatch.charm_dir, hook),
+                |unit| {
+                    ctx.tools
+                        .relation_get_unit(&relation, &view.unit_name(unit))
+                },
             )?;
+            if let Some(miss) = &got.miss {
+                log::debug!("peer cache not used ({miss}): read every unit's bag");
+            }
             let mut hooks = hooks.with_planned_units(ctx.tools.planned_units()?.len());
-            pending.complete(bags, &mut hooks, &mut sink)?
+            let outcome = pending.complete(got.bags.clone(), &mut hooks, &mut sink)?;
+            sink.commit()?;
+            if hook != CacheHook::Keeps || got.changed() {
+                cache::store(&ctx.dispatch.charm_dir, &got.cache);
+            }
+            return Ok(Some(outcome));
         }
     };
     sink.commit()?;

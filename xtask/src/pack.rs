@@ -22,6 +22,9 @@ pub const BINARY_IN_CHARM: &str = "bin/mysql-charm";
 pub const ROOT_FILES: [&str; 4] = ["dispatch", "metadata.yaml", "actions.yaml", "config.yaml"];
 /// The executables among the charm's files.
 const EXECUTABLES: [&str; 2] = ["dispatch", BINARY_IN_CHARM];
+/// The directory the charm keeps its peer cache in (`mysql_charm::cache`), shipped with a
+/// README so that Juju's deployer removes it on a refresh to a revision without it.
+pub const PEER_CACHE_README: &str = "peer-cache/README";
 /// What charmcraft writes for `base: ubuntu@22.04` on amd64.
 const MANIFEST: &str = "\
 bases:
@@ -102,19 +105,24 @@ pub fn repo_root() -> PathBuf {
 pub fn assemble(source: &CharmSource, dir: &Path) -> Result<Versions, PackError> {
     let versions = source.versions()?;
     fs::create_dir_all(dir.join("bin")).map_err(io_err(dir))?;
+    fs::create_dir_all(dir.join("peer-cache")).map_err(io_err(dir))?;
     for name in ROOT_FILES {
         let from = source.repo_root.join(name);
         let to = dir.join(name);
         fs::copy(&from, &to).map_err(io_err(&from))?;
     }
+    let readme = source.repo_root.join(PEER_CACHE_README);
+    fs::copy(&readme, dir.join(PEER_CACHE_README)).map_err(io_err(&readme))?;
     let binary = dir.join(BINARY_IN_CHARM);
     fs::copy(&source.binary, &binary).map_err(io_err(&source.binary))?;
     write(&dir.join("manifest.yaml"), MANIFEST)?;
     write(&dir.join(VERSIONS_FILE), &versions.to_json_pretty())?;
-    for name in ROOT_FILES
-        .iter()
-        .chain(&["manifest.yaml", VERSIONS_FILE, BINARY_IN_CHARM])
-    {
+    for name in ROOT_FILES.iter().chain(&[
+        "manifest.yaml",
+        VERSIONS_FILE,
+        BINARY_IN_CHARM,
+        PEER_CACHE_README,
+    ]) {
         let mode = if EXECUTABLES.contains(name) {
             0o755
         } else {
@@ -182,6 +190,7 @@ mod tests {
             "dispatch",
             "manifest.yaml",
             "metadata.yaml",
+            "peer-cache/README",
             "versions.json",
         ] {
             assert!(

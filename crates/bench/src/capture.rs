@@ -51,6 +51,9 @@ pub struct Capture {
     /// The model's emulated MySQL servers when it started (see
     /// [`crate::synth::snapshot_servers`]).
     pub servers: Vec<(std::path::PathBuf, Vec<u8>)>,
+    /// The files of the unit's peer cache (`peer-cache/` in its charm directory, the README
+    /// left out) when it started, by name.
+    pub peer_cache: Vec<(String, Vec<u8>)>,
 }
 
 impl Capture {
@@ -161,6 +164,11 @@ impl ProcessRunner for Recorder {
                 .map_err(|err| std::io::Error::other(err.to_string()))?,
             _ => Vec::new(),
         };
+        let peer_cache = if keep {
+            snapshot_peer_cache(&request.cwd)?
+        } else {
+            Vec::new()
+        };
         let start = Instant::now();
         let output = self.inner.run(request)?;
         let wall = start.elapsed();
@@ -183,6 +191,7 @@ impl ProcessRunner for Recorder {
                     before,
                     after,
                     servers,
+                    peer_cache,
                 }),
                 (Err(err), _) | (_, Err(err)) => {
                     recording.problem.get_or_insert_with(|| {
@@ -194,6 +203,31 @@ impl ProcessRunner for Recorder {
         recording.runs.push(run);
         Ok(output)
     }
+}
+
+/// The directory in a charm that holds its peer cache (both charms ship it).
+pub const PEER_CACHE_DIR: &str = "peer-cache";
+
+/// The files in `charm_dir`'s [`PEER_CACHE_DIR`] but its README, by name.
+pub fn snapshot_peer_cache(charm_dir: &std::path::Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    let dir = charm_dir.join(PEER_CACHE_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if name != "README" && path.is_file() {
+            files.push((name, std::fs::read(&path)?));
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
 fn env(request: &RunRequest, key: &str) -> String {

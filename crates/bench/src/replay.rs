@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use juju_sim::context::HookContext;
 
-use crate::capture::{tool_calls_in, Capture};
+use crate::capture::{tool_calls_in, Capture, PEER_CACHE_DIR};
 use crate::error::BenchError;
 use crate::measure::{self, Spawn, Traced, Usage};
 use crate::synth;
@@ -25,6 +25,11 @@ pub const TOOL_LOG_VAR: &str = "UPGRADE_BENCH_TOOL_LOG";
 #[derive(Debug)]
 pub struct Replay {
     scratch: tempfile::TempDir,
+    /// The replay's own copy of the unit's charm directory, so that the peer cache a run
+    /// writes there stays out of the model.
+    charm_dir: PathBuf,
+    /// The peer cache files each run starts with (by name in `peer-cache/`).
+    peer_cache: Vec<(String, Vec<u8>)>,
     spawn: Spawn,
     launcher: PathBuf,
     context_path: PathBuf,
@@ -71,16 +76,27 @@ impl Replay {
         let context_path = scratch.path().join("context.json");
         let context_text = serde_json::to_vec_pretty(&grown.context)
             .map_err(BenchError::json("grown hook context"))?;
+        let peer_cache =
+            synth::grow_peer_cache(&capture.peer_cache, &capture.before, &grown.context)?;
+        let charm_dir = scratch.path().join("charm");
+        copy_tree(&capture.request.cwd, &charm_dir)?;
         let mut env = capture.request.env.clone();
+        for var in ["JUJU_CHARM_DIR", "CHARM_DIR"] {
+            env.insert(var.into(), path_text(&charm_dir));
+        }
         let machine = machine_dir(&env, model_dir, scratch.path());
         std::fs::create_dir_all(&machine).map_err(BenchError::io(&machine))?;
         env.insert("JUJU_SIM_CONTEXT".into(), path_text(&context_path));
         env.insert("JUJU_SIM_MODEL_DIR".into(), path_text(scratch.path()));
         env.insert("JUJU_SIM_MACHINE_DIR".into(), path_text(&machine));
+        let program = match capture.request.program.strip_prefix(&capture.request.cwd) {
+            Ok(relative) => charm_dir.join(relative),
+            Err(_) => capture.request.program.clone(),
+        };
         let spawn = Spawn {
-            program: capture.request.program.clone(),
+            program,
             args: Vec::new(),
-            cwd: capture.request.cwd.clone(),
+            cwd: charm_dir.clone(),
             env,
             stderr: scratch.path().join("stderr"),
         };
@@ -92,6 +108,8 @@ impl Replay {
             units,
             unit: capture.before.unit.clone(),
             scratch,
+            charm_dir,
+            peer_cache,
         })
     }
 
@@ -131,6 +149,8 @@ impl Replay {
             units: self.units,
             unit: self.unit.clone(),
             scratch,
+            charm_dir: self.charm_dir.clone(),
+            peer_cache: self.peer_cache.clone(),
         })
     }
 
@@ -203,6 +223,13 @@ impl Replay {
     pub fn write_script(&self, dir: &Path) -> Result<PathBuf, BenchError> {
         std::fs::create_dir_all(dir).map_err(BenchError::io(dir))?;
         copy_tree(&self.scratch.path().join("machines"), &dir.join("machines"))?;
+        copy_tree(&self.charm_dir, &dir.join("charm"))?;
+        let cache_start = dir.join("peer-cache.start");
+        std::fs::create_dir_all(&cache_start).map_err(BenchError::io(&cache_start))?;
+        for (name, text) in &self.peer_cache {
+            let path = cache_start.join(name);
+            std::fs::write(&path, text).map_err(BenchError::io(&path))?;
+        }
         let pristine = dir.join("context.json");
         std::fs::write(&pristine, &self.context_text).map_err(BenchError::io(&pristine))?;
         let mut env = self.spawn.env.clone();
@@ -216,24 +243,31 @@ impl Replay {
             "JUJU_SIM_CONTEXT".into(),
             path_text(&dir.join("context.run.json")),
         );
+        let moved = |path: &Path| -> String {
+            path_text(path).replacen(&scratch, &dir.display().to_string(), 1)
+        };
+        let cache_dir = dir.join("charm").join(PEER_CACHE_DIR);
         let mut script = String::from(
             "#!/bin/sh\n\
-             # Re-runs one hook captured by upgrade-bench, with a fresh copy of its context.\n\
+             # Re-runs one hook captured by upgrade-bench, with a fresh copy of its context\n\
+             # and of the peer cache it started with.\n\
              # Usage: run.sh [WRAPPER...], e.g. run.sh perf stat -r 20\n\
              set -e\n",
         );
         script.push_str(&format!(
-            "cp {} {}\ncd {}\nexec env -i \\\n",
+            "cp {} {}\nif [ -d {cache} ]; then find {cache} -type f ! -name README -delete; cp {}/. {cache}/ -r; fi\ncd {}\nexec env -i \\\n",
             quote(&path_text(&pristine)),
             quote(&path_text(&dir.join("context.run.json"))),
-            quote(&path_text(&self.spawn.cwd))
+            quote(&path_text(&cache_start)),
+            quote(&moved(&self.spawn.cwd)),
+            cache = quote(&path_text(&cache_dir)),
         ));
         for (key, value) in &env {
             script.push_str(&format!("  {}={} \\\n", key, quote(value)));
         }
         script.push_str(&format!(
             "  \"$@\" {}\n",
-            quote(&path_text(&self.spawn.program))
+            quote(&moved(&self.spawn.program))
         ));
         let path = dir.join("run.sh");
         std::fs::write(&path, script).map_err(BenchError::io(&path))?;
@@ -274,7 +308,31 @@ impl Replay {
             .collect()
     }
 
+    /// Whether the run starts with a peer cache it can use (the captured hook had one).
+    pub fn has_peer_cache(&self) -> bool {
+        !self.peer_cache.is_empty()
+    }
+
+    /// Runs start cold: the peer cache files are dropped before each run.
+    pub fn without_peer_cache(mut self) -> Self {
+        self.peer_cache.clear();
+        self
+    }
+
     fn reset(&self) -> Result<(), BenchError> {
+        let cache_dir = self.charm_dir.join(PEER_CACHE_DIR);
+        if cache_dir.is_dir() {
+            for entry in std::fs::read_dir(&cache_dir).map_err(BenchError::io(&cache_dir))? {
+                let path = entry.map_err(BenchError::io(&cache_dir))?.path();
+                if path.file_name().is_some_and(|name| name != "README") {
+                    std::fs::remove_file(&path).map_err(BenchError::io(&path))?;
+                }
+            }
+            for (name, text) in &self.peer_cache {
+                let path = cache_dir.join(name);
+                std::fs::write(&path, text).map_err(BenchError::io(&path))?;
+            }
+        }
         std::fs::write(&self.context_path, &self.context_text)
             .map_err(BenchError::io(&self.context_path))
     }

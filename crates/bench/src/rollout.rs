@@ -10,8 +10,9 @@
 //!
 //! The cluster runs each hook in two steps (`juju_upgrade::handle_own_and_app` on the unit's
 //! own bag and the application bag, then `handle` on every bag only when the core asks for
-//! them) and counts it in `Cluster::peer_reads`; the difference of that count around one hook
-//! says whether that hook read every unit.
+//! them, the other units' from the unit's peer cache where it may stand for them) and counts
+//! it in `Cluster::peer_reads`; the difference of that count around one hook says whether
+//! the core needed every unit and how many bags the hook read.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -56,6 +57,11 @@ pub struct HookReads {
     pub units_seen: u64,
     /// The core needed every unit's bag after reading its own and the application's.
     pub read_every_unit: bool,
+    /// Bags it read with `relation-get`: its own, the application's, and the other units'
+    /// its peer cache could not stand for.
+    pub bags_read: u64,
+    /// It needed every unit's bag and its peer cache stood for none of them.
+    pub cache_miss: bool,
     /// Tool calls it made reading in two steps, as the core decided.
     pub reads_two_step: u64,
     /// Tool calls it would have made reading every unit (v0's pattern).
@@ -77,8 +83,13 @@ pub struct PhaseCount {
     /// Peer-relation tool calls reading in two steps, measured: [`OWN_AND_APP_READS`] per
     /// hook, and the other units' bags in the hooks that needed them.
     pub reads_two_step: u64,
-    /// Hooks that read every unit's bag in two steps, measured.
+    /// Hooks whose decision needed every unit's bag (from the peer cache or read), measured.
     pub two_step_full_reads: u64,
+    /// Bags read with `relation-get`, measured (own, application, others not cached).
+    pub bags_read: u64,
+    /// Of the hooks that needed every unit's bag, those that read them all (no usable
+    /// peer cache).
+    pub cache_misses: u64,
     /// The most tool calls a hook that did not read every unit made (0 if there was none).
     pub max_partial_hook_reads: u64,
     /// Wall time of the in-process run.
@@ -92,6 +103,8 @@ impl PhaseCount {
         self.reads_every_unit += reads.reads_every_unit;
         self.reads_two_step += reads.reads_two_step;
         self.two_step_full_reads += u64::from(reads.read_every_unit);
+        self.bags_read += reads.bags_read;
+        self.cache_misses += u64::from(reads.cache_miss);
         if !reads.read_every_unit {
             self.max_partial_hook_reads = self.max_partial_hook_reads.max(reads.reads_two_step);
         }
@@ -208,9 +221,16 @@ fn measured(
     let bags = after.bags.saturating_sub(before.bags);
     let units_seen = unit_view(cluster, unit);
     let read_every_unit = every_unit_hooks == 1;
-    // Own bag and app bag; or every unit's and the app bag.
-    let expected_bags = if read_every_unit { units_seen + 1 } else { 2 };
-    if hooks != 1 || every_unit_hooks > 1 || bags != expected_bags {
+    // Own bag and app bag; and, when the core needed the others, those the peer cache did
+    // not stand for.
+    let others_read = bags.saturating_sub(2);
+    let others = units_seen.saturating_sub(1);
+    if hooks != 1
+        || every_unit_hooks > 1
+        || bags < 2
+        || others_read > others
+        || (!read_every_unit && others_read > 0)
+    {
         return Err(BenchError::Flow(format!(
             "{ran:?} on unit {unit} (seeing {units_seen} units) was counted as {hooks} hooks, \
              {every_unit_hooks} reading every unit, {bags} bags"
@@ -223,11 +243,9 @@ fn measured(
         on_leader: unit == cluster.leader,
         units_seen,
         read_every_unit,
-        reads_two_step: if read_every_unit {
-            reads_every_unit
-        } else {
-            OWN_AND_APP_READS
-        },
+        bags_read: bags,
+        cache_miss: read_every_unit && others > 0 && others_read == others,
+        reads_two_step: OWN_AND_APP_READS + others_read,
         reads_every_unit,
     })
 }

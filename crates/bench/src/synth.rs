@@ -265,6 +265,162 @@ fn write_server(path: &Path, state: &EmulatedUnitState) -> Result<(), BenchError
     std::fs::write(path, text).map_err(BenchError::io(path))
 }
 
+/// The Rust charm's peer cache file (`mysql_charm::cache`).
+const RUST_CACHE_FILE: &str = mysql_charm::cache::CACHE_FILE;
+/// The Python floor's peer cache file.
+const FLOOR_CACHE_FILE: &str = "upgrade-floor.json";
+
+/// The relation id and this unit's view of the upgrade relation in `ctx`.
+fn upgrade_relation(ctx: &HookContext) -> Result<(u64, &RelationView), BenchError> {
+    ctx.relations
+        .iter()
+        .find(|(_, view)| view.endpoint == UPGRADE_ENDPOINT)
+        .map(|(&id, view)| (id, view))
+        .ok_or_else(|| BenchError::Flow("the hook context has no upgrade relation".to_owned()))
+}
+
+/// The Rust charm's cache for `ctx`: every member's bag as this unit's agent shows it.
+fn rust_cache(ctx: &HookContext) -> Result<juju_upgrade::PeerCache, BenchError> {
+    let (id, view) = upgrade_relation(ctx)?;
+    let unit = number(&ctx.unit)
+        .ok_or_else(|| BenchError::Flow(format!("{} is not a unit name", ctx.unit)))?;
+    let key = juju_upgrade::CacheKey {
+        relation: format!("{UPGRADE_ENDPOINT}:{id}"),
+        unit,
+        agent: None,
+    };
+    let mut bags = Vec::new();
+    for member in &view.members {
+        let n = number(member)
+            .ok_or_else(|| BenchError::Flow(format!("{member} is not a unit name")))?;
+        bags.push((n, view.units.get(member).cloned().unwrap_or_default()));
+    }
+    Ok(juju_upgrade::PeerCache::new(key, bags))
+}
+
+/// The Python floor's cache for `ctx`: every member's `state`.
+fn floor_cache(ctx: &HookContext) -> Result<serde_json::Value, BenchError> {
+    let (id, view) = upgrade_relation(ctx)?;
+    let states: serde_json::Map<String, serde_json::Value> = view
+        .members
+        .iter()
+        .map(|member| {
+            let state = view
+                .units
+                .get(member)
+                .and_then(|bag| bag.get("state"))
+                .cloned()
+                .unwrap_or_default();
+            (member.clone(), serde_json::Value::String(state))
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "key": {"relation": format!("{UPGRADE_ENDPOINT}:{id}"), "unit": ctx.unit},
+        "states": states,
+    }))
+}
+
+/// Whether a captured cache file was one the hook could use: written for its relation, unit
+/// and members (its bags may differ: the unit the hook is about is read again anyway).
+fn usable(name: &str, text: &[u8], captured: &HookContext) -> Result<bool, BenchError> {
+    Ok(match name {
+        RUST_CACHE_FILE => {
+            let Ok(cache) = std::str::from_utf8(text)
+                .map_err(|err| err.to_string())
+                .and_then(|text| {
+                    juju_upgrade::PeerCache::from_json(text).map_err(|err| err.to_string())
+                })
+            else {
+                return Ok(false);
+            };
+            let expected = rust_cache(captured)?;
+            cache.key() == expected.key() && cache.bags().keys().eq(expected.bags().keys())
+        }
+        FLOOR_CACHE_FILE => {
+            let Ok(cache) = serde_json::from_slice::<serde_json::Value>(text) else {
+                return Ok(false);
+            };
+            let expected = floor_cache(captured)?;
+            let names = |value: &serde_json::Value| -> Vec<String> {
+                value["states"]
+                    .as_object()
+                    .map(|states| states.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
+            cache["key"] == expected["key"] && names(&cache) == names(&expected)
+        }
+        _ => false,
+    })
+}
+
+/// The peer cache files for the hook grown to `grown`, from those it had when captured
+/// (`captured` is its context then). A cache the captured hook could use is rebuilt from
+/// the grown context (the copies of the new units included); any other file is kept as it
+/// was, so a hook that found no usable cache finds none grown either.
+pub fn grow_peer_cache(
+    files: &[(String, Vec<u8>)],
+    captured: &HookContext,
+    grown: &HookContext,
+) -> Result<Vec<(String, Vec<u8>)>, BenchError> {
+    let mut out = Vec::new();
+    for (name, text) in files {
+        let text = match (name.as_str(), usable(name, text, captured)?) {
+            (RUST_CACHE_FILE, true) => rust_cache(grown)?.to_json().into_bytes(),
+            (FLOOR_CACHE_FILE, true) => floor_cache(grown)?.to_string().into_bytes(),
+            _ => text.clone(),
+        };
+        out.push((name.clone(), text));
+    }
+    Ok(out)
+}
+
+/// Where a usable captured cache disagrees with what the unit's agent showed the hook:
+/// the units whose cached bag (or state) is not the agent's copy, the unit the hook is about
+/// (refreshed as it started) left out. Empty when the cache told the truth.
+pub fn cache_disagreements(
+    files: &[(String, Vec<u8>)],
+    captured: &HookContext,
+) -> Result<Vec<String>, BenchError> {
+    let refreshed = captured.remote_unit.clone().unwrap_or_default();
+    let mut wrong = Vec::new();
+    for (name, text) in files {
+        if !usable(name, text, captured)? {
+            continue;
+        }
+        let (stored, shown): (serde_json::Value, serde_json::Value) = match name.as_str() {
+            RUST_CACHE_FILE => {
+                let text = std::str::from_utf8(text).unwrap_or_default();
+                let stored = juju_upgrade::PeerCache::from_json(text)
+                    .map_err(|err| BenchError::Flow(err.to_string()))?;
+                let shown = rust_cache(captured)?;
+                let by_name = |cache: &juju_upgrade::PeerCache| -> serde_json::Value {
+                    cache
+                        .bags()
+                        .iter()
+                        .map(|(n, bag)| (format!("{}/{n}", captured.app), serde_json::json!(bag)))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into()
+                };
+                (by_name(&stored), by_name(&shown))
+            }
+            _ => {
+                let stored: serde_json::Value =
+                    serde_json::from_slice(text).map_err(BenchError::json("floor cache"))?;
+                (
+                    stored["states"].clone(),
+                    floor_cache(captured)?["states"].clone(),
+                )
+            }
+        };
+        for (unit, value) in shown.as_object().into_iter().flatten() {
+            if unit != &refreshed && stored.get(unit) != Some(value) {
+                wrong.push(format!("{name}: {unit}"));
+            }
+        }
+    }
+    Ok(wrong)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

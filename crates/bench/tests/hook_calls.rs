@@ -1,12 +1,12 @@
 //! Hook-tool calls of the real charm binary per hook, counted by the emulator's tools, on
-//! hooks captured in a 3-unit upgrade and grown to 10 units (no timing is asserted).
+//! hooks captured in a 3-unit upgrade and grown to 10 and 50 units (no timing is asserted).
 //!
-//! What the issue asks of the charm: at most one read per unit on the leader, and O(1) on the
-//! other units. The charm reads its own bag and the application bag first and the other
-//! units' only when the core needs them (`juju_upgrade::handle_own_and_app`): on the leader,
-//! and on a unit that may act (on top of the stack, or finishing a round). The captured
-//! non-leader hooks are a unit waiting its turn, so their calls must not change with the
-//! number of units, and the leader's grow by exactly one `relation-get` per unit.
+//! The charm reads its own bag and the application bag first and the other units' only when
+//! the core needs them (`juju_upgrade::handle_own_and_app`): on the leader, in actions, and on
+//! a unit that may act. Those come from the unit's peer cache (`mysql_charm::cache`) once a
+//! first hook has read everyone, the unit the hook is about read again. So every captured
+//! hook, the leader's and `pre-upgrade-check` included, makes the same calls on 3 and 50
+//! units; with the cache dropped (a first hook), the leader reads one more bag per unit.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ use std::sync::OnceLock;
 use upgrade_bench::cases::HookCase;
 use upgrade_bench::model::{upgraded_model, CharmKind, Charms};
 use upgrade_bench::replay::Replay;
+use upgrade_bench::synth::cache_disagreements;
 
 struct Counted {
     calls: u64,
@@ -25,16 +26,29 @@ fn tool(tools: &BTreeMap<String, u64>, name: &str) -> u64 {
     tools.get(name).copied().unwrap_or(0)
 }
 
-/// Calls per case on 3 and 10 units, from one captured 3-unit upgrade of the Rust charm
-/// (shared by the tests of this file).
-fn counted() -> &'static BTreeMap<(HookCase, usize), Counted> {
-    static COUNTED: OnceLock<BTreeMap<(HookCase, usize), Counted>> = OnceLock::new();
+/// A hook as captured (with the peer cache it started with) or with the cache dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cache {
+    AsCaptured,
+    Dropped,
+}
+
+type Counts = BTreeMap<(HookCase, usize, Cache), Counted>;
+
+/// Sizes counted with the peer cache as captured, and with it dropped.
+const WARM_SIZES: [usize; 2] = [3, 50];
+const COLD_SIZES: [usize; 2] = [3, 10];
+
+/// Calls per case, from one captured 3-unit upgrade of the Rust charm (shared by the tests
+/// of this file).
+fn counted() -> &'static Counts {
+    static COUNTED: OnceLock<Counts> = OnceLock::new();
     COUNTED.get_or_init(|| count(CharmKind::Rust))
 }
 
 /// The same for the Python ops floor.
-fn counted_python() -> &'static BTreeMap<(HookCase, usize), Counted> {
-    static COUNTED: OnceLock<BTreeMap<(HookCase, usize), Counted>> = OnceLock::new();
+fn counted_python() -> &'static Counts {
+    static COUNTED: OnceLock<Counts> = OnceLock::new();
     COUNTED.get_or_init(|| count(CharmKind::Python))
 }
 
@@ -51,7 +65,7 @@ fn ops_venv() -> PathBuf {
     venv
 }
 
-fn count(kind: CharmKind) -> BTreeMap<(HookCase, usize), Counted> {
+fn count(kind: CharmKind) -> Counts {
     let work = tempfile::tempdir().expect("work dir");
     let charm = PathBuf::from(env!("CARGO_BIN_EXE_bench-mysql-charm"));
     let hook_tools = PathBuf::from(env!("CARGO_BIN_EXE_bench-hook-tools"));
@@ -65,8 +79,31 @@ fn count(kind: CharmKind) -> BTreeMap<(HookCase, usize), Counted> {
         let capture = case
             .pick(&captures)
             .unwrap_or_else(|| panic!("no {} captured", case.label()));
-        for units in [3, 10] {
+        let disagreements = cache_disagreements(&capture.peer_cache, &capture.before)
+            .expect("the captured cache read");
+        assert!(
+            disagreements.is_empty(),
+            "{:?} {}: the peer cache it started with is not what Juju showed it: {disagreements:?}",
+            kind,
+            case.label()
+        );
+        let runs = WARM_SIZES
+            .iter()
+            .map(|&units| (units, Cache::AsCaptured))
+            .chain(COLD_SIZES.iter().map(|&units| (units, Cache::Dropped)));
+        for (units, cache) in runs {
             let replay = Replay::new(capture, units, &launcher).expect("replay");
+            if cache == Cache::AsCaptured && case.on_leader() {
+                assert!(
+                    replay.has_peer_cache(),
+                    "{kind:?} {}: the leader keeps a peer cache",
+                    case.label()
+                );
+            }
+            let replay = match cache {
+                Cache::AsCaptured => replay,
+                Cache::Dropped => replay.without_peer_cache(),
+            };
             let (tools, measured) = replay.run_logged().expect("the hook ran");
             assert_eq!(
                 tools.values().sum::<u64>(),
@@ -75,7 +112,7 @@ fn count(kind: CharmKind) -> BTreeMap<(HookCase, usize), Counted> {
                 case.label()
             );
             counted.insert(
-                (case, units),
+                (case, units, cache),
                 Counted {
                     calls: measured.tool_calls,
                     tools,
@@ -89,8 +126,12 @@ fn count(kind: CharmKind) -> BTreeMap<(HookCase, usize), Counted> {
 #[test]
 fn every_bag_is_read_at_most_once_and_writes_go_in_one_call_per_bag() {
     let counted = counted();
-    for ((case, units), count) in counted {
-        let label = format!("{} on {units} units: {:?}", case.label(), count.tools);
+    for ((case, units, cache), count) in counted {
+        let label = format!(
+            "{} on {units} units ({cache:?}): {:?}",
+            case.label(),
+            count.tools
+        );
         let units = *units as u64;
         assert!(
             tool(&count.tools, "relation-get") <= units + 1,
@@ -112,7 +153,10 @@ fn every_bag_is_read_at_most_once_and_writes_go_in_one_call_per_bag() {
         HookCase::PreUpgradeCheck,
     ] {
         assert!(
-            tool(&counted[&(case, 3)].tools, "relation-set") >= 1,
+            tool(
+                &counted[&(case, 3, Cache::AsCaptured)].tools,
+                "relation-set"
+            ) >= 1,
             "{case:?}"
         );
     }
@@ -122,7 +166,10 @@ fn every_bag_is_read_at_most_once_and_writes_go_in_one_call_per_bag() {
 fn a_non_leader_waiting_its_turn_makes_the_same_calls_whatever_the_number_of_units() {
     let counted = counted();
     for case in HookCase::ALL.into_iter().filter(|case| !case.on_leader()) {
-        let (small, large) = (&counted[&(case, 3)], &counted[&(case, 10)]);
+        let (small, large) = (
+            &counted[&(case, 3, Cache::Dropped)],
+            &counted[&(case, 10, Cache::Dropped)],
+        );
         assert_eq!(
             small.tools,
             large.tools,
@@ -142,10 +189,38 @@ fn a_non_leader_waiting_its_turn_makes_the_same_calls_whatever_the_number_of_uni
 }
 
 #[test]
-fn the_leader_reads_one_more_bag_per_added_unit_and_nothing_else_grows() {
+fn once_its_cache_is_warm_the_leader_makes_the_same_calls_on_3_and_50_units() {
+    let counted = counted();
+    for case in HookCase::ALL {
+        let (small, large) = (
+            &counted[&(case, 3, Cache::AsCaptured)],
+            &counted[&(case, 50, Cache::AsCaptured)],
+        );
+        assert_eq!(
+            small.tools,
+            large.tools,
+            "{}: 3 units {} calls, 50 units {}",
+            case.label(),
+            small.calls,
+            large.calls
+        );
+        assert!(
+            tool(&large.tools, "relation-get") <= 3,
+            "its own bag, the application bag and the unit the hook is about at most: {} {:?}",
+            case.label(),
+            large.tools
+        );
+    }
+}
+
+#[test]
+fn without_its_cache_the_leader_reads_one_more_bag_per_added_unit_and_nothing_else_grows() {
     let counted = counted();
     for case in HookCase::ALL.into_iter().filter(|case| case.on_leader()) {
-        let (small, large) = (&counted[&(case, 3)], &counted[&(case, 10)]);
+        let (small, large) = (
+            &counted[&(case, 3, Cache::Dropped)],
+            &counted[&(case, 10, Cache::Dropped)],
+        );
         assert_eq!(
             tool(&large.tools, "relation-get") - tool(&small.tools, "relation-get"),
             7,
@@ -159,17 +234,19 @@ fn the_leader_reads_one_more_bag_per_added_unit_and_nothing_else_grows() {
 }
 
 /// The Python floor is a fair floor only if it reads the peer relation as the Rust charm
-/// does: on every hook, the same bags (`relation-get` calls), on 3 and on 10 units.
+/// does: on every hook, the same bags (`relation-get` calls), with the cache as captured on
+/// 3 and 50 units and without it on 3 and 10.
 #[test]
 fn the_python_floor_reads_the_same_bags_as_the_rust_charm() {
     let (rust, python) = (counted(), counted_python());
-    for case in HookCase::ALL {
-        for units in [3, 10] {
-            let (r, p) = (&rust[&(case, units)], &python[&(case, units)]);
+    for &key in rust.keys() {
+        let (case, units, cache) = key;
+        {
+            let (r, p) = (&rust[&key], &python[&key]);
             assert_eq!(
                 tool(&p.tools, "relation-get"),
                 tool(&r.tools, "relation-get"),
-                "{} on {units} units: Rust {:?}, Python {:?}",
+                "{} on {units} units ({cache:?}): Rust {:?}, Python {:?}",
                 case.label(),
                 r.tools,
                 p.tools

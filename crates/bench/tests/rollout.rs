@@ -1,6 +1,6 @@
 //! Whole rollouts in the in-process cluster: the hook counts Juju's fan-out forces, and the
-//! peer-relation reads the hooks make in two steps, as the core decided them, against reading
-//! every unit in every hook (counts only; no timing is asserted).
+//! peer-relation reads the hooks make in two steps, as the core decided them, with the peer
+//! cache, against reading every unit in every hook (counts only; no timing is asserted).
 
 use juju_upgrade_harness::cluster::Cluster;
 use juju_upgrade_harness::fixtures::{howto_revisions, ORIGINAL_REVISION, UPGRADE_REVISION};
@@ -36,8 +36,8 @@ fn in_two_steps_a_rollout_makes_fewer_reads_than_reading_every_unit_in_every_hoo
         let n = u64::from(units);
         for (phase, count) in phases(units) {
             // No unit leaves: every hook sees n units. Reading every unit costs n + 4 calls a
-            // hook; in two steps 5, and n - 1 more `relation-get` in the hooks that needed the
-            // others.
+            // hook; in two steps 5, and one more `relation-get` for each other unit's bag the
+            // hooks that needed the others read (their peer cache stood for the rest).
             assert_eq!(
                 count.reads_every_unit,
                 (n + 4) * count.hooks,
@@ -45,7 +45,17 @@ fn in_two_steps_a_rollout_makes_fewer_reads_than_reading_every_unit_in_every_hoo
             );
             assert_eq!(
                 count.reads_two_step,
-                5 * count.hooks + (n - 1) * count.two_step_full_reads,
+                5 * count.hooks + (count.bags_read - 2 * count.hooks),
+                "{phase} on {n}: {count:?}"
+            );
+            // The peer cache: at most three bags a hook over the whole phase, and about one
+            // hook per unit that reads every bag.
+            assert!(
+                count.bags_read <= 3 * count.hooks,
+                "{phase} on {n}: {count:?}"
+            );
+            assert!(
+                count.cache_misses >= 1 && count.cache_misses <= n + 2,
                 "{phase} on {n}: {count:?}"
             );
             // Some hooks decided from their own bag and the application bag alone ...

@@ -1,14 +1,13 @@
 //! The charm a unit runs: its answers to the core (a fake workload, what it reports of itself,
 //! its health check) and the one place the harness calls the core.
 
-use std::collections::BTreeMap;
-
 use juju_upgrade::{
-    handle_own_and_app, Bag, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event,
-    Handled, Input, PeerSnapshot, UpgradeFailed, UpgradeHooks,
+    handle_own_and_app, CacheHook, CharmVersions, ClusterNotReady, DependencyModel, Effect, Event,
+    Handled, Input, OtherBags, PeerCache, PeerSnapshot, UpgradeFailed, UpgradeHooks,
 };
 
 use crate::cluster::UpgradeRecord;
+use crate::violation::Violation;
 
 /// What one unit's charm is for one hook: its revision, its configuration, its workload.
 pub(crate) struct Charm<'a> {
@@ -46,6 +45,12 @@ pub(crate) struct Run {
     pub top_at_upgrade: Option<u32>,
     /// The core asked for every unit's bag (the second step of the read).
     pub read_every_unit: bool,
+    /// Other units' bags read then (those the peer cache stood for not counted).
+    pub others_read: u64,
+    /// The peer cache was used and differed from the agent's copies.
+    pub cache_lied: Option<Violation>,
+    /// The peer cache the hook leaves for the next one, if it writes one.
+    pub store_cache: Option<PeerCache>,
 }
 
 /// The charm's hooks while the core runs.
@@ -104,12 +109,14 @@ impl UpgradeHooks for Hooks<'_> {
 }
 
 /// Runs the core for `event` as the charm does: first on its own bag and the application bag
-/// (`own_and_app`), then, only if the core asks, with the agent's copies of the other units'
-/// bags (`others`). Every call into the core goes through here.
+/// (`own_and_app`), then, only if the core asks, with the other units' bags (`others`: from
+/// the charm's peer cache or the agent's copies, see [`crate::peer_cache::other_bags`]) for a
+/// hook that does `hook` to the agent's copies. Every call into the core goes through here.
 pub(crate) fn run_hook(
     event: &Event,
     own_and_app: PeerSnapshot,
-    others: &BTreeMap<u32, Bag>,
+    hook: CacheHook,
+    others: impl FnOnce(CacheHook) -> (OtherBags, Option<Violation>),
     charm: Charm<'_>,
 ) -> Run {
     if let Some(author) = charm.author {
@@ -130,21 +137,31 @@ pub(crate) fn run_hook(
     };
     let mut effects = Vec::new();
     let Ok(handled) = handle_own_and_app(input, &mut hooks, &mut effects);
-    let read_every_unit = match handled {
-        Handled::Done(_) => false,
-        Handled::NeedsEveryUnit(pending) => {
-            let others = others.iter().map(|(&other, bag)| (other, bag.clone()));
-            let Ok(_) = pending.complete(others, &mut hooks, &mut effects);
-            true
-        }
+    let mut run = Run {
+        effects: Vec::new(),
+        workload: String::new(),
+        upgraded: None,
+        top_at_upgrade: None,
+        read_every_unit: false,
+        others_read: 0,
+        cache_lied: None,
+        store_cache: None,
     };
-    Run {
-        effects,
-        workload: hooks.charm.workload,
-        upgraded: hooks.upgraded,
-        top_at_upgrade: hooks.top_at_upgrade,
-        read_every_unit,
+    if let Handled::NeedsEveryUnit(pending) = handled {
+        let (got, lied) = others(hook);
+        let Ok(_) = pending.complete(got.bags.clone(), &mut hooks, &mut effects);
+        run.read_every_unit = true;
+        run.others_read = got.read.len() as u64;
+        run.cache_lied = lied;
+        if hook != CacheHook::Keeps || got.changed() {
+            run.store_cache = Some(got.cache);
+        }
     }
+    run.effects = effects;
+    run.workload = hooks.charm.workload;
+    run.upgraded = hooks.upgraded;
+    run.top_at_upgrade = hooks.top_at_upgrade;
+    run
 }
 
 /// Whether a unit running `revision` (pinning `pin`) whose own bag `own_and_app` holds got its

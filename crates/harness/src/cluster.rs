@@ -40,6 +40,7 @@ use juju_upgrade::{
 
 use crate::charm::{self, run_hook, Charm};
 use crate::fixtures::{howto_revisions, ORIGINAL_REVISION};
+use crate::peer_cache::{cache_hook, other_bags, CharmCache};
 use crate::violation::Violation;
 
 /// A charm revision: its dependency model and the workload version it pins.
@@ -73,6 +74,9 @@ pub enum Hook {
     ConfigChanged,
     /// `upgrade-relation-departed` for a removed unit.
     RelationDeparted(u32),
+    /// `upgrade-relation-joined` for a unit added with a number seen before
+    /// ([`Cluster::rejoin_unit`]); the charm runs nothing for it but its peer cache rules.
+    RelationJoined(u32),
     /// `upgrade-relation-changed` for a remote unit's or the app's data.
     RelationChanged(Source),
     /// `update-status`, outside the upgrade relation: the charm hands it to the core only
@@ -92,6 +96,8 @@ impl Hook {
             Hook::RelationChanged(_) => Event::RelationChanged,
             Hook::LeaderElected => Event::LeaderElected,
             Hook::RelationDeparted(_) => Event::RelationDeparted,
+            // Not handed to the core (see `Cluster::begin`).
+            Hook::RelationJoined(_) => Event::RelationChanged,
         }
     }
 
@@ -104,6 +110,7 @@ impl Hook {
             Hook::ConfigChanged => "config-changed".into(),
             Hook::RelationDeparted(unit) => format!("upgrade-relation-departed (mysql/{unit})"),
             Hook::UpdateStatus => "update-status".into(),
+            Hook::RelationJoined(unit) => format!("upgrade-relation-joined (mysql/{unit})"),
             Hook::RelationChanged(Source::App) => "upgrade-relation-changed (app)".into(),
             Hook::RelationChanged(Source::Unit(unit)) => {
                 format!("upgrade-relation-changed (mysql/{unit})")
@@ -156,6 +163,8 @@ pub struct SimUnit {
     pub pending_departed: BTreeSet<u32>,
     /// `upgrade-relation-changed` is queued for these sources (coalesced).
     pub pending_changed: BTreeSet<Source>,
+    /// `upgrade-relation-joined` is queued for these units.
+    pub pending_joined: BTreeSet<u32>,
     /// A hook that exited non-zero or was interrupted: it runs again before anything else.
     pub retry: Option<Hook>,
     /// The unit shows `error` (its last hook failed) until a hook succeeds.
@@ -166,6 +175,8 @@ pub struct SimUnit {
     pub members: BTreeSet<u32>,
     /// This agent's cached copies of the other units' bags.
     pub cache: BTreeMap<u32, Bag>,
+    /// The charm's own copies of them, kept between hooks (see [`crate::peer_cache`]).
+    pub charm_cache: CharmCache,
     /// Scripted outcomes of the next `upgrade_unit` calls: `true` fails; empty means succeed.
     pub failures: VecDeque<bool>,
     /// Log lines, when the cluster keeps them.
@@ -442,7 +453,8 @@ impl ClusterBuilder {
 
 /// How hooks read the peer relation, counted as the charm reads it: every hook reads its own
 /// bag and the application bag; one whose decision needs the others (see
-/// [`juju_upgrade::handle_own_and_app`]) then reads every other unit's bag too.
+/// [`juju_upgrade::handle_own_and_app`]) then reads the other units' bags its peer cache
+/// cannot stand for (all of them on a miss, else the unit the hook is about).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PeerReads {
     /// Hooks and actions run through the core.
@@ -454,11 +466,12 @@ pub struct PeerReads {
 }
 
 impl PeerReads {
-    /// Counts one hook on a unit that sees `units` units (itself included).
-    pub fn count(&mut self, units: u64, read_every_unit: bool) {
+    /// Counts one hook that read its own bag, the application bag and `others` other bags
+    /// (from its peer cache, those it did not need to read are not counted).
+    pub fn count(&mut self, others: u64, read_every_unit: bool) {
         self.hooks += 1;
         self.every_unit_hooks += u64::from(read_every_unit);
-        self.bags += if read_every_unit { units + 1 } else { 2 };
+        self.bags += 2 + others;
     }
 }
 
@@ -705,7 +718,7 @@ impl Cluster {
         }
         self.commit(unit);
         let task = Task::Action(action);
-        let run = self.run_core(unit, action, &task.name());
+        let run = self.run_core(unit, task, action, &task.name());
         let outcome = ActionOutcome::of(&run.effects);
         let flight = run.into_flight(task, false);
         if let Some(sim) = self.units.get_mut(&unit) {
@@ -756,6 +769,7 @@ impl Cluster {
         self.completed_this_round.remove(&unit);
         for sim in self.units.values_mut() {
             sim.pending_changed.remove(&Source::Unit(unit));
+            sim.pending_joined.remove(&unit);
             if sim.members.contains(&unit) {
                 sim.pending_departed.insert(unit);
             }
@@ -880,6 +894,7 @@ impl Cluster {
         };
         let retrying = sim.retry == Some(hook);
         sim.retry = None;
+        sim.charm_cache.hook_start(cache_hook(Task::Hook(hook)));
         match hook {
             Hook::RelationCreated => sim.pending_created = false,
             Hook::LeaderElected => sim.pending_leader_elected = false,
@@ -897,6 +912,20 @@ impl Cluster {
                 sim.members.remove(&gone);
                 sim.cache.remove(&gone);
             }
+            Hook::RelationJoined(joined) => {
+                // A retried `-joined` is about the unit that joined then; one queued since
+                // is about a newer unit of the same number, and runs after `-departed`.
+                if !retrying {
+                    sim.pending_joined.remove(&joined);
+                }
+                sim.members.insert(joined);
+                let committed = self.unit_bags.get(&joined).cloned().unwrap_or_default();
+                sim.cache.insert(joined, committed);
+                // Juju runs `-changed` after `-joined`.
+                sim.pending_changed.insert(Source::Unit(joined));
+                sim.in_flight = Some(CoreRun::default().into_flight(Task::Hook(hook), false));
+                return true;
+            }
             Hook::RelationChanged(source) => {
                 sim.pending_changed.remove(&source);
                 if let Source::Unit(remote) = source {
@@ -910,7 +939,7 @@ impl Cluster {
         let run = if hook == Hook::UpdateStatus && !self.missed_upgrade_charm(unit) {
             CoreRun::default()
         } else {
-            self.run_core(unit, hook.core_event(), &hook.name())
+            self.run_core(unit, Task::Hook(hook), hook.core_event(), &hook.name())
         };
         let flight = run.into_flight(Task::Hook(hook), fails);
         if let Some(sim) = self.units.get_mut(&unit) {
@@ -1083,7 +1112,7 @@ impl Cluster {
     /// Runs the core for `event` on `unit` (`during` names the hook or action in violations),
     /// applying immediate effects (statuses, logs, the workload) and checking the upgrade
     /// rules; returns the writes to commit and every effect.
-    fn run_core(&mut self, unit: u32, event: Event, during: &str) -> CoreRun {
+    fn run_core(&mut self, unit: u32, task: Task, event: Event, during: &str) -> CoreRun {
         let Some(sim) = self.units.get(&unit) else {
             return CoreRun::default();
         };
@@ -1096,9 +1125,10 @@ impl Cluster {
             return CoreRun::default();
         };
         let own_and_app = self.own_and_app(unit);
-        // As the charm reads: its own bag and the application bag first, the others' (the
-        // agent's copies of the units it has seen join) only when the core asks for them.
-        let units_seen = own_and_app.app_units().len() as u64;
+        // As the charm reads: its own bag and the application bag first, the others' (its
+        // peer cache, or the agent's copies of the units it has seen join) only when the core
+        // asks for them.
+        let members = own_and_app.app_units();
         let charm = Charm {
             unit,
             revision: sim.revision,
@@ -1113,8 +1143,15 @@ impl Cluster {
             author: self.author.as_ref(),
         };
         let agent_revision = sim.revision;
-        let run = run_hook(&event, own_and_app, &sim.cache, charm);
-        self.peer_reads.count(units_seen, run.read_every_unit);
+        let others = |hook| other_bags(unit, &members, &sim.cache, &sim.charm_cache, hook, during);
+        let run = run_hook(&event, own_and_app, cache_hook(task), others, charm);
+        self.peer_reads.count(run.others_read, run.read_every_unit);
+        if let Some(violation) = run.cache_lied.clone() {
+            self.violations.push(violation);
+        }
+        if let (Some(cache), Some(sim)) = (&run.store_cache, self.units.get_mut(&unit)) {
+            sim.charm_cache.store(cache);
+        }
 
         let committed_top = self.stack().last().copied();
         let as_leader = unit == self.leader;
@@ -1342,6 +1379,8 @@ impl Cluster {
             sim.pending_config_changed.hash(state);
             sim.pending_departed.hash(state);
             sim.pending_changed.hash(state);
+            sim.pending_joined.hash(state);
+            sim.charm_cache.hash(state);
             sim.retry.hash(state);
             sim.in_error.hash(state);
             sim.fail_next_hook.hash(state);
@@ -1370,6 +1409,8 @@ fn next_hook_of(sim: &SimUnit) -> Option<Hook> {
         Some(Hook::ConfigChanged)
     } else if let Some(&gone) = sim.pending_departed.iter().next() {
         Some(Hook::RelationDeparted(gone))
+    } else if let Some(&joined) = sim.pending_joined.iter().next() {
+        Some(Hook::RelationJoined(joined))
     } else {
         sim.pending_changed
             .iter()

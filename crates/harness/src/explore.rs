@@ -40,6 +40,10 @@ pub struct Faults {
     /// its charm at the retry without `upgrade-charm`; also the swap of a unit in error from
     /// any other failed hook. Beyond v0 only: v0 records no charm versions to notice it by.
     pub missed_upgrade_charm: bool,
+    /// What could make a unit's peer cache lie (see [`crate::peer_cache`]): an agent killed
+    /// before the charm wrote its cache, leadership moving away and back, a unit removed and
+    /// added again with the same number.
+    pub cache: bool,
 }
 
 impl Faults {
@@ -51,6 +55,7 @@ impl Faults {
         removal: true,
         second_refresh: true,
         missed_upgrade_charm: true,
+        cache: true,
     };
 
     /// No faults.
@@ -61,10 +66,11 @@ impl Faults {
         removal: false,
         second_refresh: false,
         missed_upgrade_charm: false,
+        cache: false,
     };
 
     /// Parses a comma-separated list of `error`, `kill`, `leader`, `remove`, `refresh`, `swap`,
-    /// or `all` / `none`.
+    /// `cache`, or `all` / `none`.
     pub fn parse(text: &str) -> Result<Faults, String> {
         let mut faults = Faults::NONE;
         for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -77,6 +83,7 @@ impl Faults {
                 "remove" => faults.removal = true,
                 "refresh" => faults.second_refresh = true,
                 "swap" => faults.missed_upgrade_charm = true,
+                "cache" => faults.cache = true,
                 other => return Err(format!("unknown fault kind {other:?}")),
             }
         }
@@ -93,6 +100,7 @@ impl fmt::Display for Faults {
             (self.removal, "remove"),
             (self.second_refresh, "refresh"),
             (self.missed_upgrade_charm, "swap"),
+            (self.cache, "cache"),
         ]
         .into_iter()
         .filter_map(|(on, name)| on.then_some(name))
@@ -226,6 +234,12 @@ pub enum Step {
     ErrorAtRefresh(u32),
     /// Juju swaps the charm of this unit in error at its retry, without `upgrade-charm`.
     SwapCharm(u32),
+    /// Fault: a unit's agent is killed mid-hook, before the charm wrote its peer cache.
+    KillBeforeCacheWrite(u32),
+    /// Fault: leadership moves to this unit and back before either runs a hook.
+    LeaderAwayAndBack(u32),
+    /// Fault: this unit is removed and a new one joins with the same number.
+    Rejoin(u32),
     /// The operator's next step.
     Operator(OperatorStep),
     /// Operator move: `juju config mysql pause-after-unit-refresh=<setting>`.
@@ -260,6 +274,9 @@ impl Step {
                 | Step::Remove(_)
                 | Step::Refresh(_)
                 | Step::ErrorAtRefresh(_)
+                | Step::KillBeforeCacheWrite(_)
+                | Step::LeaderAwayAndBack(_)
+                | Step::Rejoin(_)
         )
     }
 
@@ -327,6 +344,9 @@ impl Step {
             'r' => Step::Refresh(number),
             's' => Step::SwapCharm(number),
             'E' => Step::ErrorAtRefresh(number),
+            'w' => Step::KillBeforeCacheWrite(number),
+            'a' => Step::LeaderAwayAndBack(number),
+            'j' => Step::Rejoin(number),
             'u' => Step::Resume(number),
             other => return Err(format!("unknown step kind {other:?} in {token:?}")),
         })
@@ -345,6 +365,9 @@ impl fmt::Display for Step {
             Step::Refresh(rev) => write!(f, "r{rev}"),
             Step::SwapCharm(u) => write!(f, "s{u}"),
             Step::ErrorAtRefresh(u) => write!(f, "E{u}"),
+            Step::KillBeforeCacheWrite(u) => write!(f, "w{u}"),
+            Step::LeaderAwayAndBack(u) => write!(f, "a{u}"),
+            Step::Rejoin(u) => write!(f, "j{u}"),
             Step::SetPause(setting) => write!(f, "p{setting}"),
             Step::Resume(u) => write!(f, "u{u}"),
             Step::Force(u, skips) => write!(f, "f{u}.{skips}"),
@@ -499,6 +522,22 @@ impl World {
         if faults.removal && cluster.units.len() > 1 {
             steps.extend(cluster.units.keys().copied().map(Step::Remove));
         }
+        if faults.cache {
+            steps.extend(in_hooks.iter().copied().map(Step::KillBeforeCacheWrite));
+            steps.extend(
+                cluster
+                    .units
+                    .keys()
+                    .copied()
+                    .filter(|&u| u != cluster.leader)
+                    .map(Step::LeaderAwayAndBack),
+            );
+            // Before the upgrade is prepared: a unit joining mid-upgrade is another story
+            // than the cache's (Juju never reuses a unit's number anyway).
+            if cluster.units.len() > 1 && self.operator.phase == Phase::Deploying {
+                steps.extend(cluster.units.keys().copied().map(Step::Rejoin));
+            }
+        }
         let refresh_next = matches!(self.operator.phase, Phase::Prepared | Phase::Recovered);
         if faults.missed_upgrade_charm && config.beyond_v0 && refresh_next {
             steps.extend(
@@ -542,6 +581,9 @@ impl World {
             Step::Kill(unit) => cluster.kill_agent(unit),
             Step::MoveLeader(unit) => cluster.move_leader(unit),
             Step::Remove(unit) => cluster.remove_unit(unit),
+            Step::KillBeforeCacheWrite(unit) => cluster.kill_agent_before_cache_write(unit),
+            Step::LeaderAwayAndBack(unit) => cluster.move_leader_and_back(unit),
+            Step::Rejoin(unit) => cluster.rejoin_unit(unit),
             Step::Refresh(revision) => {
                 cluster.refresh(revision);
                 self.refreshed_again = true;
@@ -1138,6 +1180,15 @@ fn narrate(world: &World, step: Step) -> String {
         }
         Step::SwapCharm(unit) => {
             format!("Juju swaps mysql/{unit}'s charm at its retry, without upgrade-charm")
+        Step::KillBeforeCacheWrite(unit) => format!(
+            "FAULT mysql/{unit}'s agent is killed mid-hook, before its charm wrote its peer cache"
+        ),
+        Step::LeaderAwayAndBack(unit) => format!(
+            "FAULT leadership moves to mysql/{unit} and back to mysql/{}",
+            cluster.leader
+        ),
+        Step::Rejoin(unit) => {
+            format!("FAULT mysql/{unit} is removed and a new mysql/{unit} joins")
         }
         Step::SetPause(setting) => {
             format!("operator move: juju config mysql pause-after-unit-refresh={setting}")
@@ -1164,6 +1215,9 @@ mod tests {
             Step::Commit(0),
             Step::HookError(1),
             Step::Kill(2),
+            Step::KillBeforeCacheWrite(1),
+            Step::LeaderAwayAndBack(2),
+            Step::Rejoin(0),
             Step::MoveLeader(1),
             Step::Remove(3),
             Step::Refresh(44),

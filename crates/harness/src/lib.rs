@@ -13,6 +13,8 @@
 //! - [`fixtures`]: the charm revisions of the how-to.
 //! - [`author`]: the same searches on a charm author's own `UpgradeHooks`
 //!   ([`author::explore_charm`]).
+//! - [`peer_cache`]: the charm's copies of the other units' bags kept between hooks, checked
+//!   against the agent's on every use, and the faults that could make them lie.
 //!
 //! Every test that needs a running application lives in this crate's `tests/`; the core's
 //! own tests call it directly on hand-built views.
@@ -27,6 +29,7 @@ pub mod cluster;
 pub mod explore;
 pub mod fixtures;
 pub mod literal;
+pub mod peer_cache;
 pub mod rng;
 pub mod scenario;
 pub mod violation;

@@ -100,6 +100,16 @@ pub enum Violation {
         /// The units.
         units: Vec<u32>,
     },
+    /// A hook decided from the unit's peer cache, and the cache held bags that differ from
+    /// the agent's copies (what `relation-get` would have returned).
+    PeerCacheLied {
+        /// The unit.
+        unit: u32,
+        /// The hook or action.
+        during: String,
+        /// The units whose cached bag differed.
+        units: Vec<u32>,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -162,6 +172,14 @@ impl fmt::Display for Violation {
             Violation::UpgradingTogether { units } => {
                 write!(f, "units {units:?} committed upgrading together")
             }
+            Violation::PeerCacheLied {
+                unit,
+                during,
+                units,
+            } => write!(
+                f,
+                "unit {unit} decided {during} from a peer cache whose bags of units {units:?} are not the agent's copies"
+            ),
         }
     }
 }

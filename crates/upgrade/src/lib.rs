@@ -193,6 +193,7 @@ mod machine;
 pub mod messages;
 mod outcome;
 mod pause;
+mod peer_cache;
 mod snapshot;
 mod stack;
 mod state;
@@ -216,6 +217,9 @@ pub use machine::{
 };
 pub use outcome::{ActionOutcome, Outcome};
 pub use pause::{InvalidPauseSetting, PauseAfterUnitRefresh, PAUSE_OPTION};
+pub use peer_cache::{
+    read_other_bags, CacheHook, CacheKey, CacheMiss, OtherBags, PeerCache, PEER_CACHE_FORMAT,
+};
 pub use snapshot::{unit_number, Bag, PeerScope, PeerSnapshot};
 pub use stack::UpgradeStack;
 pub use state::{cluster_state, UnitState};

@@ -14,10 +14,17 @@ making the Rust charm's reads and writes can cost.
 One thing differs from v0 on purpose: after writing its own state a unit looks
 again (within the same hook, from the data `ops` already read), so the flow does
 not stall when the unit on top of the stack is the last one to become ready.
+
+Like the Rust charm it keeps the other units' states it was shown between hooks
+(`peer-cache/upgrade-floor.json`), so a hook that needs every unit reads only the
+unit its `-relation-changed` is about: the file is moved aside when such a hook
+starts, dropped by hooks that may change the members or the leader, used only
+for the same relation, unit and members, and written whole then renamed.
 """
 
 import json
 import logging
+import os
 
 import ops
 
@@ -38,6 +45,38 @@ DEPENDENCIES = {
 }
 
 
+CACHE_DIR = "peer-cache"
+CACHE_FILE = os.path.join(CACHE_DIR, "upgrade-floor.json")
+TAKEN_FILE = CACHE_FILE + ".taken"
+TEMP_FILE = CACHE_FILE + ".tmp"
+# Hooks that may change the members or the leader: the cache is dropped.
+DROPPING = tuple(f"{PEER}-relation-{kind}" for kind in ("created", "joined", "departed", "broken"))
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def cache_on_hook_start() -> str:
+    """Moves the cache aside or drops it, before any hook tool; returns the file to read."""
+    hook = os.environ.get("JUJU_HOOK_NAME", "")
+    if hook == f"{PEER}-relation-changed" and os.environ.get("JUJU_REMOTE_UNIT"):
+        _remove(TAKEN_FILE)
+        try:
+            os.rename(CACHE_FILE, TAKEN_FILE)
+        except FileNotFoundError:
+            pass
+        return TAKEN_FILE
+    if hook in DROPPING or hook == "leader-elected":
+        _remove(TAKEN_FILE)
+        _remove(CACHE_FILE)
+        return ""
+    return CACHE_FILE
+
+
 def unit_number(name: str) -> int:
     """The number in a unit name: 2 for `mysql/2`."""
     return int(name.rsplit("/", 1)[1])
@@ -46,8 +85,10 @@ def unit_number(name: str) -> int:
 class FloorCharm(ops.CharmBase):
     """The v0 upgrade flow on the peer relation, and nothing else."""
 
-    def __init__(self, framework: ops.Framework):
+    def __init__(self, framework: ops.Framework, cache_file: str = CACHE_FILE):
         super().__init__(framework)
+        self._cache_file = cache_file
+        self._read_states = None
         framework.observe(self.on[PEER].relation_created, self._on_created)
         framework.observe(self.on[PEER].relation_changed, self._on_changed)
         framework.observe(self.on.upgrade_charm, self._on_upgrade_charm)
@@ -56,9 +97,49 @@ class FloorCharm(ops.CharmBase):
     # ----- the peer data, read as v0 reads it -----
 
     def _states(self, relation: ops.Relation) -> dict:
-        """Every unit's state; `ops` reads each unit's bag once per hook and caches it."""
-        units = [self.unit, *relation.units]
-        return {unit.name: relation.data[unit].get("state", "") for unit in units}
+        """Every unit's state: the other units' from the cache where it holds exactly the
+        members (the unit this hook is about read again), else read; `ops` reads each
+        unit's bag once per hook and caches it."""
+        if self._read_states is not None:
+            return {**self._read_states, self.unit.name: relation.data[self.unit].get("state", "")}
+        key = {"relation": f"{PEER}:{relation.id}", "unit": self.unit.name}
+        members = {unit.name: unit for unit in relation.units}
+        cached = self._load_cache()
+        remote = os.environ.get("JUJU_REMOTE_UNIT", "")
+        if cached.get("key") == key and sorted(cached.get("states", {})) == sorted(members):
+            states = dict(cached["states"])
+            if self._cache_file == TAKEN_FILE and remote in members:
+                states[remote] = relation.data[members[remote]].get("state", "")
+        else:
+            states = {name: relation.data[unit].get("state", "") for name, unit in members.items()}
+        self._store_cache(key, states)
+        self._read_states = states
+        return {**states, self.unit.name: relation.data[self.unit].get("state", "")}
+
+    def _load_cache(self) -> dict:
+        if not self._cache_file:
+            return {}
+        try:
+            with open(self._cache_file, encoding="utf-8") as file:
+                cached = json.load(file)
+        except (OSError, ValueError):
+            return {}
+        return cached if isinstance(cached, dict) else {}
+
+    @staticmethod
+    def _store_cache(key: dict, states: dict) -> None:
+        if not os.path.isdir(CACHE_DIR):
+            return
+        try:
+            with open(TEMP_FILE, "w", encoding="utf-8") as file:
+                json.dump({"key": key, "states": states}, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.rename(TEMP_FILE, CACHE_FILE)
+        except OSError as err:
+            logger.warning("cannot write the peer cache: %s", err)
+            _remove(CACHE_FILE)
+        _remove(TAKEN_FILE)
 
     @staticmethod
     def _cluster_state(states: dict):
@@ -197,4 +278,12 @@ class FloorCharm(ops.CharmBase):
 
 
 if __name__ == "__main__":
-    ops.main(FloorCharm)
+    CACHE = cache_on_hook_start()
+
+    class Floor(FloorCharm):
+        """The floor with the cache file this hook reads."""
+
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework, CACHE)
+
+    ops.main(Floor)

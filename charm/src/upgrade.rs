@@ -20,9 +20,8 @@
 use juju_ops::{HookTools, ToolError};
 use juju_upgrade::{
     handle_own_and_app, messages, missed_upgrade_charm, no_relation, read_other_bags, CacheHook,
-    CharmVersions,
-    ClusterNotReady, DependencyModel, Event, Handled, Input, Outcome, PeerSnapshot, UpgradeFailed,
-    UpgradeHooks, PAUSE_OPTION,
+    CharmVersions, ClusterNotReady, DependencyModel, Event, Handled, Input, Outcome, PeerSnapshot,
+    UpgradeFailed, UpgradeHooks, PAUSE_OPTION,
 };
 
 use crate::cache;

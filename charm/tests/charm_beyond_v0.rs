@@ -10,7 +10,6 @@ use mysql_charm::context::HookContext;
 use mysql_charm::upgrade::this_charm;
 use mysql_charm::workload::{
     ClusterMember, ClusterStatus, MemberRole, MemberState, MockWorkload, WorkloadError,
-    WorkloadRevision,
 };
 use serde_json::{json, Value};
 

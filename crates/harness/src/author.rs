@@ -18,13 +18,13 @@
 //! 42 (deployed), 43 (the upgrade) and 44 (the second refresh) in traces and narrations; the
 //! application is named `mysql` there.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
 use juju_upgrade::{
-    handle_own_and_app, Bag, CharmVersions, ClusterNotReady, DependencyModel, Event, Handled,
-    Input, PeerSnapshot, UpgradeFailed, UpgradeHooks,
+    handle_own_and_app, CacheHook, CharmVersions, ClusterNotReady, DependencyModel, Event, Handled,
+    Input, OtherBags, PeerSnapshot, UpgradeFailed, UpgradeHooks,
 };
 
 use crate::charm::{Charm, Run};
@@ -33,6 +33,7 @@ use crate::explore::{exhaustive_from, seeded_config, Config, Found, Report, Step
 use crate::fixtures::{ORIGINAL_REVISION, SECOND_REFRESH_REVISION, UPGRADE_REVISION};
 use crate::rng::SplitMix64;
 use crate::scenario::{describe, Operator, Phase};
+use crate::violation::Violation;
 
 /// One unit's turn, as the explorer hands it to the author's charm.
 pub struct UnitTurn<'a> {
@@ -449,12 +450,14 @@ impl UpgradeHooks for Recording<'_> {
     }
 }
 
-/// [`crate::charm::run_hook`] on the author's charm: the same two-step read and calls.
+/// [`crate::charm::run_hook`] on the author's charm: the same two-step read and calls, and
+/// the same peer cache.
 pub(crate) fn run_hook(
     author: &AuthorCharm,
     event: &Event,
     own_and_app: PeerSnapshot,
-    others: &BTreeMap<u32, Bag>,
+    hook: CacheHook,
+    others: impl FnOnce(CacheHook) -> (OtherBags, Option<Violation>),
     charm: Charm<'_>,
 ) -> Run {
     let versions = if charm.reports_versions {
@@ -469,7 +472,17 @@ pub(crate) fn run_hook(
     let from = workload.clone();
     let fault = charm.upgrade_fails.then_some(author.fault.as_str());
     let mut effects = Vec::new();
-    let (upgraded, top_at_upgrade, read_every_unit) = {
+    let mut run = Run {
+        effects: Vec::new(),
+        workload: String::new(),
+        upgraded: None,
+        top_at_upgrade: None,
+        read_every_unit: false,
+        others_read: 0,
+        cache_lied: None,
+        store_cache: None,
+    };
+    let (upgraded, top_at_upgrade) = {
         let turn = UnitTurn {
             unit: charm.unit,
             revision: charm.revision,
@@ -487,21 +500,21 @@ pub(crate) fn run_hook(
             top_at_upgrade: None,
         };
         let Ok(handled) = handle_own_and_app(input, &mut hooks, &mut effects);
-        let read_every_unit = match handled {
-            Handled::Done(_) => false,
-            Handled::NeedsEveryUnit(pending) => {
-                let others = others.iter().map(|(&other, bag)| (other, bag.clone()));
-                let Ok(_) = pending.complete(others, &mut hooks, &mut effects);
-                true
+        if let Handled::NeedsEveryUnit(pending) = handled {
+            let (got, lied) = others(hook);
+            let Ok(_) = pending.complete(got.bags.clone(), &mut hooks, &mut effects);
+            run.read_every_unit = true;
+            run.others_read = got.read.len() as u64;
+            run.cache_lied = lied;
+            if hook != CacheHook::Keeps || got.changed() {
+                run.store_cache = Some(got.cache);
             }
-        };
-        (hooks.upgraded, hooks.top_at_upgrade, read_every_unit)
+        }
+        (hooks.upgraded, hooks.top_at_upgrade)
     };
-    Run {
-        effects,
-        workload,
-        upgraded,
-        top_at_upgrade,
-        read_every_unit,
-    }
+    run.effects = effects;
+    run.workload = workload;
+    run.upgraded = upgraded;
+    run.top_at_upgrade = top_at_upgrade;
+    run
 }

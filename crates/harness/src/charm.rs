@@ -120,7 +120,7 @@ pub(crate) fn run_hook(
     charm: Charm<'_>,
 ) -> Run {
     if let Some(author) = charm.author {
-        return crate::author::run_hook(author, event, own_and_app, others, charm);
+        return crate::author::run_hook(author, event, own_and_app, hook, others, charm);
     }
     let versions = if charm.reports_versions {
         CharmVersions::new(charm.revision.to_string(), charm.pin)

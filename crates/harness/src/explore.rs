@@ -1180,6 +1180,7 @@ fn narrate(world: &World, step: Step) -> String {
         }
         Step::SwapCharm(unit) => {
             format!("Juju swaps mysql/{unit}'s charm at its retry, without upgrade-charm")
+        }
         Step::KillBeforeCacheWrite(unit) => format!(
             "FAULT mysql/{unit}'s agent is killed mid-hook, before its charm wrote its peer cache"
         ),

@@ -90,7 +90,10 @@ pub fn cache_hook(task: Task) -> CacheHook {
             | Hook::LeaderElected,
         ) => CacheHook::Invalidates,
         Task::Hook(
-            Hook::RelationChanged(Source::App) | Hook::UpgradeCharm | Hook::ConfigChanged,
+            Hook::RelationChanged(Source::App)
+            | Hook::UpgradeCharm
+            | Hook::ConfigChanged
+            | Hook::UpdateStatus,
         )
         | Task::Action(_) => CacheHook::Keeps,
     }

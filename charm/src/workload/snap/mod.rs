@@ -866,21 +866,12 @@ impl<R: CommandRunner, S: Sleeper> Workload for SnapWorkload<R, S> {
 
     fn recover_after_restart(
         &self,
-        planned_units: usize,
+        _planned_units: usize,
         retry: RetryPolicy,
     ) -> Result<(), WorkloadError> {
-        if planned_units > 1 {
-            return self.wait_until_online(retry);
-        }
-        log::info!("Recovering single unit cluster");
-        let command = self.mysqlsh_with(
-            mysqlsh::reboot_from_complete_outage(
-                &self.own_connection()?,
-                &self.config.cluster_name,
-            ),
-            self.config.timeouts.long_mysqlsh,
-        );
-        self.run_plain(&command).map(drop)
+        // A single unit's cluster was rebooted from complete outage before this (see
+        // `reboot_from_complete_outage`); it is back when its only member is.
+        self.wait_until_online(retry)
     }
 
     fn rejoin_if_offline(&self) -> Result<bool, WorkloadError> {
@@ -1062,10 +1053,14 @@ impl<R: CommandRunner, S: Sleeper> Workload for SnapWorkload<R, S> {
         {
             return Ok(());
         }
-        let command = self.mysqlsh(mysqlsh::reboot_from_complete_outage(
-            &self.connection_to(unit)?,
-            &self.config.cluster_name,
-        ));
+        log::info!("Recovering single unit cluster");
+        let command = self.mysqlsh_with(
+            mysqlsh::reboot_from_complete_outage(
+                &self.own_connection()?,
+                &self.config.cluster_name,
+            ),
+            self.config.timeouts.long_mysqlsh,
+        );
         self.run_plain(&command).map(drop)
     }
 }

@@ -87,6 +87,8 @@ fn healthy(units: usize) -> MockWorkload {
         })))
     });
     workload.expect_set_slow_shutdown().returning(|_| Ok(()));
+    // The cluster and its users exist (the leader creates no passwords at leader-elected).
+    workload.expect_needs_setup().returning(|| false);
     workload
 }
 

@@ -257,6 +257,10 @@ fn a_single_unit_recovers_with_its_planned_count() {
     workload.expect_start().returning(|| Ok(()));
     workload.expect_install_plugins().returning(|| Ok(()));
     workload
+        .expect_reboot_from_complete_outage()
+        .times(1)
+        .returning(|| Ok(()));
+    workload
         .expect_recover_after_restart()
         .withf(|planned, _| *planned == 1)
         .times(1)
@@ -366,14 +370,15 @@ fn a_refused_downgrade_of_a_single_unit_needs_a_restore_from_backup() {
 
 #[test]
 fn a_single_unit_reboots_its_cluster_from_the_complete_outage_before_waiting() {
-    let mut workload = MockWorkload::new();
+    let mut workload = routine();
     let mut order = Sequence::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
-    workload.expect_check_upgradable().never();
     workload
         .expect_start()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|| Ok(()));
+    workload
+        .expect_install_plugins()
         .times(1)
         .in_sequence(&mut order)
         .returning(|| Ok(()));
@@ -383,10 +388,10 @@ fn a_single_unit_reboots_its_cluster_from_the_complete_outage_before_waiting() {
         .in_sequence(&mut order)
         .returning(|| Ok(()));
     workload
-        .expect_wait_until_online()
+        .expect_recover_after_restart()
         .times(1)
         .in_sequence(&mut order)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
     let mut single = PeerSnapshot::new("mysql", 0, true);
     single.app_bag.insert("upgrade-stack".into(), "[0]".into());
     let (result, messages) = upgrade(&workload, 1, &single);
@@ -399,11 +404,9 @@ fn a_single_unit_reboots_its_cluster_from_the_complete_outage_before_waiting() {
 
 #[test]
 fn a_failed_reboot_from_complete_outage_fails_the_single_unit() {
-    let mut workload = MockWorkload::new();
-    workload.expect_installed_revision().returning(|| Ok(None));
-    workload.expect_stop().returning(|| Ok(()));
-    workload.expect_install().returning(|_| Ok(()));
+    let mut workload = routine();
     workload.expect_start().returning(|| Ok(()));
+    workload.expect_install_plugins().returning(|| Ok(()));
     workload.expect_reboot_from_complete_outage().returning(|| {
         Err(WorkloadError::ServerUnavailable {
             unit: "mysql/0".into(),
@@ -411,7 +414,7 @@ fn a_failed_reboot_from_complete_outage_fails_the_single_unit() {
             failure: None,
         })
     });
-    workload.expect_wait_until_online().never();
+    workload.expect_recover_after_restart().never();
     let mut single = PeerSnapshot::new("mysql", 0, true);
     single.app_bag.insert("upgrade-stack".into(), "[0]".into());
     let (result, _) = upgrade(&workload, 1, &single);

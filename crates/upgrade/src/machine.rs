@@ -43,6 +43,7 @@ use crate::wire::{
 
 mod app_status;
 mod force;
+mod foreign;
 mod grant;
 mod refresh;
 mod resume;
@@ -314,6 +315,10 @@ struct Turn<'s, S: EffectSink + ?Sized> {
     /// The versions this unit's bag recorded before this event (at `upgrade-charm`: the
     /// charm it ran before the refresh).
     previous_versions: Option<CharmVersions>,
+    /// The seal epoch of this turn, and which bags were foreign (see `foreign`).
+    epoch: u64,
+    app_was_foreign: bool,
+    own_was_foreign: bool,
 }
 
 fn apply_to_bag(bag: &mut Bag, key: &str, value: &str) {
@@ -352,6 +357,9 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             this_charm: charm,
             pause_setting: pause_after_unit_refresh,
             previous_versions: None,
+            epoch: 0,
+            app_was_foreign: false,
+            own_was_foreign: false,
         }
     }
 
@@ -363,6 +371,7 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             return self.go_on();
         }
         let departed = self.skip_departed_units();
+        self.forget_foreign_keys();
         self.view.validate()?;
         self.drop_departed_units(&departed);
         self.record_own_versions()?;
@@ -389,6 +398,7 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             ),
         }?;
         self.publish_app_status(hooks)?;
+        self.seal_written_bags();
         self.go_on()
     }
 
@@ -1389,7 +1399,7 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         self.set_own_state(UnitState::Failed);
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
-        if self.reports_versions() {
+        if self.reports_versions() && self.direct_rollback_known().unwrap_or(false) {
             if let Ok(command) = self.rollback_command() {
                 self.log(LogLevel::Error, messages::direct_rollback_hint(&command));
             }

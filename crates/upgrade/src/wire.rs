@@ -22,14 +22,15 @@
 //! | [`REFRESHED_AFTER_COMPLETING_KEY`] `refreshed-after-completing` | unit | the unit | the round it had completed when it received another charm | never (rewritten) |
 //! | [`REFRESH_PENDING_KEY`] `refresh-pending` | unit | the unit | the versions it ran before a refresh no stack covers yet | when it joins the upgrade or is refreshed back |
 //! | [`RESUMED_ROUND_KEY`] `resumed-round` | unit | the unit | the round in which the operator ran `resume-upgrade` on it | when the upgrade completes |
-//! | [`SEAL_KEY`] `seal` | app | leader | the epoch and the `upgrade-stack` and `dependencies` texts as its last write left them | never (rewritten with every write) |
+//! | [`SEAL_KEY`] `seal` | app | leader | the epoch and the `upgrade-stack` text its last write of the stack left | never (rewritten with the stack) |
 //! | [`SEAL_KEY`] `seal` | unit | the unit | the epoch and the `state` text as its last write left them | never (rewritten with every write) |
 //!
 //! # Rounds another implementation drove
 //!
 //! v0 leaves every key but the first three as it found them. The seals tell this core
-//! whether it still wrote last: a bag whose v0 keys no longer match its seal (or, for a unit,
-//! whose seal is from an older epoch) is foreign, and its keys only this core writes are
+//! whether it still wrote last: a bag whose v0 keys no longer match its seal (for the app bag,
+//! also a `dependencies` not in this core's compact encoding; for a unit, a seal from an older
+//! epoch) is foreign, and its keys only this core writes are
 //! ignored, then deleted by their writer. The app bag's epoch moves on by one each time the
 //! leader finds it foreign, which outdates every unit seal written before. A bag without a
 //! seal is trusted. The rule, and what a recovery v0 prepared means, are in the core's
@@ -107,9 +108,10 @@ pub const REFRESH_PENDING_KEY: &str = "refresh-pending";
 pub const RESUMED_ROUND_KEY: &str = "resumed-round";
 
 /// App bag and unit bags: what the last write by this core left of the bag's v0 keys, as
-/// JSON: `{"epoch": N, "upgrade-stack": <text|null>, "dependencies": <text|null>}` in the app
-/// bag, `{"epoch": N, "state": <text|null>}` in a unit bag. A bag whose v0 keys differ from
-/// its seal was written by another implementation since (see the module documentation).
+/// JSON: `{"epoch": N, "upgrade-stack": <text|null>}` in the app bag (written with the stack),
+/// `{"epoch": N, "state": <text|null>}` in a unit bag. A bag whose v0 keys differ from its
+/// seal, or whose `dependencies` is not in this core's encoding, was written by another
+/// implementation since (see the module documentation).
 pub const SEAL_KEY: &str = "seal";
 
 /// Action result key under which `pre-upgrade-check`, `resume-upgrade` and `force-upgrade`

@@ -9,17 +9,23 @@
 //! Whenever this core writes a bag it also writes a [`SEAL_KEY`] into it: a copy of the
 //! v0-visible keys of that bag as this write leaves them, and an epoch.
 //!
-//! - App bag: `{"epoch": N, "upgrade-stack": <text or null>, "dependencies": <text or null>}`.
-//!   The leader rewrites it with every write of the app bag.
+//! - App bag: `{"epoch": N, "upgrade-stack": <text or null>}`, written by the leader in the
+//!   same `relation-set` as every write of the stack (so two leaders whose hooks overlap
+//!   leave a stack and a seal from the same hook), and when it adopts a new epoch.
 //! - Unit bag: `{"epoch": N, "state": <text or null>}`, rewritten with every write of the bag.
+//!
+//! `dependencies` needs no copy: this core writes it in its own compact encoding
+//! ([`crate::DependencyModel::to_json`]), v0 as Python's `json.dumps` spells it, so the text
+//! itself shows who wrote it last. A leader sealing the app bag re-encodes a `dependencies`
+//! written by v0 (the same model).
 //!
 //! The rule, applied to every view before any other rule reads it:
 //!
-//! - The app bag is **foreign** when its seal is present and `upgrade-stack` or `dependencies`
-//!   differ from the sealed text (v0 wrote them since; v0 writes `dependencies` as Python's
-//!   `json.dumps` spells it, which this core never does, so a completed v0 round always shows).
-//!   Its keys only this core writes (original versions, target, rounds, rollback marks, the
-//!   compatibility skip) are then ignored; the leader deletes them.
+//! - The app bag is **foreign** when its seal is present and `upgrade-stack` differs from the
+//!   sealed text, or `dependencies` is not in this core's encoding (v0 prepared, popped or
+//!   completed a round since). Its keys only this core writes (original versions, target,
+//!   rounds, rollback marks, the compatibility skip) are then ignored; the leader deletes
+//!   them.
 //! - The current epoch is the app seal's, plus one while the app bag is foreign (the leader
 //!   adopts that epoch when it next writes). No seal: epoch 0.
 //! - A unit bag is **foreign** when its seal is present and either its `state` differs from
@@ -44,6 +50,7 @@
 
 use serde_json::{json, Value};
 
+use crate::dependency::DependencyModel;
 use crate::effect::{Effect, EffectSink, LogLevel, Status};
 use crate::hooks::UpgradeHooks;
 use crate::messages;
@@ -78,22 +85,34 @@ pub(crate) const UNIT_ONLY_KEYS: [&str; 6] = [
     RESUMED_ROUND_KEY,
 ];
 
-/// The app seal's `(epoch, stack, dependencies)`; `None` when absent, `Some(Err)` when
-/// unreadable.
-fn app_seal(bag: &Bag) -> Option<Result<(u64, Value, Value), ()>> {
+/// The app seal's `(epoch, stack)`; `None` when absent, `Some(Err)` when unreadable.
+fn app_seal(bag: &Bag) -> Option<Result<(u64, Value), ()>> {
     let text = bag.get(SEAL_KEY)?;
     Some(
         serde_json::from_str::<Value>(text)
             .ok()
-            .and_then(|seal| {
-                Some((
-                    seal.get("epoch")?.as_u64()?,
-                    seal.get(STACK_KEY)?.clone(),
-                    seal.get(DEPENDENCIES_KEY)?.clone(),
-                ))
-            })
+            .and_then(|seal| Some((seal.get("epoch")?.as_u64()?, seal.get(STACK_KEY)?.clone())))
             .ok_or(()),
     )
+}
+
+/// `dependencies` as this core would have written it, when the bag's text is not that (v0
+/// wrote it); `None` when absent, already in this core's encoding, or unreadable (which
+/// validation reports).
+fn reencoded_dependencies(app: &Bag) -> Option<String> {
+    let text = app.get(DEPENDENCIES_KEY)?;
+    let ours = DependencyModel::from_json(text).ok()?.to_json();
+    (ours != *text).then_some(ours)
+}
+
+/// Whether `dependencies` was written by another implementation.
+fn dependencies_foreign(app: &Bag) -> bool {
+    match app.get(DEPENDENCIES_KEY) {
+        None => false,
+        Some(text) => {
+            DependencyModel::from_json(text).map_or(true, |model| model.to_json() != *text)
+        }
+    }
 }
 
 /// The unit seal's `(epoch, state)`; `None` when absent, `Some(Err)` when unreadable.
@@ -116,9 +135,8 @@ pub(crate) fn app_epoch(app: &Bag) -> (bool, u64) {
     match app_seal(app) {
         None => (false, 0),
         Some(Err(())) => (true, 1),
-        Some(Ok((epoch, stack, dependencies))) => {
-            let foreign =
-                stack != text_of(app, STACK_KEY) || dependencies != text_of(app, DEPENDENCIES_KEY);
+        Some(Ok((epoch, stack))) => {
+            let foreign = stack != text_of(app, STACK_KEY) || dependencies_foreign(app);
             (foreign, epoch.saturating_add(u64::from(foreign)))
         }
     }
@@ -137,12 +155,7 @@ pub(crate) fn unit_is_foreign(bag: &Bag, epoch: u64) -> bool {
 
 /// The app seal for `app` (as this turn leaves it) in `epoch`.
 pub(crate) fn app_seal_text(app: &Bag, epoch: u64) -> String {
-    json!({
-        "epoch": epoch,
-        STACK_KEY: text_of(app, STACK_KEY),
-        DEPENDENCIES_KEY: text_of(app, DEPENDENCIES_KEY),
-    })
-    .to_string()
+    json!({"epoch": epoch, STACK_KEY: text_of(app, STACK_KEY)}).to_string()
 }
 
 /// The unit seal for `bag` (as this turn leaves it) in `epoch`.
@@ -150,10 +163,11 @@ pub(crate) fn unit_seal_text(bag: &Bag, epoch: u64) -> String {
     json!({"epoch": epoch, STATE_KEY: text_of(bag, STATE_KEY)}).to_string()
 }
 
-/// Removes the keys only this core writes from every foreign bag of `view`; returns whether
-/// the app bag was foreign, the current epoch, and whether this unit's bag was.
-pub(crate) fn forget_in_view(view: &mut PeerSnapshot) -> (bool, u64, bool) {
-    let (app_foreign, epoch) = app_epoch(&view.app_bag);
+/// Removes the keys only this core writes from every foreign bag of `view`, judging the app
+/// bag as read (`app_read`: the view's stack may already leave departed units out); returns
+/// whether the app bag was foreign, the current epoch, and whether this unit's bag was.
+pub(crate) fn forget_in_view(view: &mut PeerSnapshot, app_read: &Bag) -> (bool, u64, bool) {
+    let (app_foreign, epoch) = app_epoch(app_read);
     if app_foreign {
         for key in APP_ONLY_KEYS {
             view.app_bag.remove(key);
@@ -176,8 +190,8 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// bags' keys are ignored, and deleted from the bags this unit may write.
     pub(super) fn forget_foreign_keys(&mut self) {
         let own_before = self.view.unit_bags.get(&self.view.unit).cloned();
-        let app_before = self.view.app_bag.clone();
-        let (app_foreign, epoch, own_foreign) = forget_in_view(&mut self.view);
+        let app_before = self.app_bag_read.clone();
+        let (app_foreign, epoch, own_foreign) = forget_in_view(&mut self.view, &self.app_bag_read);
         self.epoch = epoch;
         self.app_was_foreign = app_foreign;
         self.own_was_foreign = own_foreign;
@@ -214,7 +228,10 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
     /// Rewrites the seals of the bags this turn wrote (or found foreign), after every other
     /// write of the turn, so they go out in the same `relation-set`.
     pub(super) fn seal_written_bags(&mut self) {
-        if self.view.is_leader && (!self.app_writes.is_empty() || self.app_was_foreign) {
+        let wrote_v0_keys = self.app_writes.contains_key(STACK_KEY)
+            || self.app_writes.contains_key(DEPENDENCIES_KEY);
+        let first_seal = !self.app_bag_read.contains_key(SEAL_KEY) && !self.app_writes.is_empty();
+        if self.view.is_leader && (wrote_v0_keys || first_seal || self.app_was_foreign) {
             let mut app = self.app_bag_read.clone();
             for (key, value) in &self.app_writes {
                 super::apply_to_bag(&mut app, key, value);
@@ -224,6 +241,9 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
             // keep true.
             let keep = self.reports_versions() || app.contains_key(SEAL_KEY);
             if keep && app.get(SEAL_KEY) != Some(&seal) {
+                if let Some(ours) = reencoded_dependencies(&app) {
+                    self.set_app(DEPENDENCIES_KEY, ours);
+                }
                 self.set_app(SEAL_KEY, seal);
             }
         }
@@ -345,6 +365,9 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
 mod tests {
     use super::*;
 
+    /// A dependency model as v0 writes it (`json.dumps`).
+    const DEPS: &str = r#"{"snap": {"dependencies": {}, "name": "charmed-mysql", "upgrade_supported": "~8.0.31", "version": "8.0.34"}}"#;
+
     fn bag(pairs: &[(&str, &str)]) -> Bag {
         pairs
             .iter()
@@ -354,7 +377,8 @@ mod tests {
 
     #[test]
     fn an_app_bag_is_foreign_once_v0_rewrote_the_stack_or_the_dependencies() {
-        let mut app = bag(&[(STACK_KEY, "[0, 1]"), (DEPENDENCIES_KEY, r#"{"a":1}"#)]);
+        let ours = DependencyModel::from_json(DEPS).unwrap().to_json();
+        let mut app = bag(&[(STACK_KEY, "[0, 1]"), (DEPENDENCIES_KEY, &ours)]);
         assert_eq!(app_epoch(&app), (false, 0), "no seal: trusted");
         app.insert(SEAL_KEY.into(), app_seal_text(&app, 3));
         assert_eq!(app_epoch(&app), (false, 3));
@@ -368,7 +392,7 @@ mod tests {
             "v0's spelling of the same model"
         );
         app.remove(DEPENDENCIES_KEY);
-        assert_eq!(app_epoch(&app), (true, 4));
+        assert_eq!(app_epoch(&app), (false, 3));
         app.insert(SEAL_KEY.into(), "{not json".into());
         assert_eq!(app_epoch(&app), (true, 1));
     }
@@ -390,7 +414,6 @@ mod tests {
         view.units.insert(1);
         let mut app = bag(&[
             (STACK_KEY, "[1, 0]"),
-            (DEPENDENCIES_KEY, "{}"),
             (ORIGINAL_VERSIONS_KEY, r#"{"charm":"1","workload":"8"}"#),
             (ROUND_KEY, "4"),
         ]);
@@ -404,9 +427,9 @@ mod tests {
         view.unit_bags.insert(0, fresh);
         view.unit_bags.insert(1, stale);
 
-        assert_eq!(forget_in_view(&mut view), (true, 1, false));
+        let read = view.app_bag.clone();
+        assert_eq!(forget_in_view(&mut view, &read), (true, 1, false));
         assert_eq!(view.app_value(STACK_KEY), Some("[1]"));
-        assert_eq!(view.app_value(DEPENDENCIES_KEY), Some("{}"));
         assert_eq!(view.app_value(ORIGINAL_VERSIONS_KEY), None);
         assert_eq!(view.app_value(ROUND_KEY), None);
         assert_eq!(

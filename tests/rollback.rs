@@ -94,6 +94,8 @@ fn enter_recovery(sim: &mut Sim) {
 /// first and the leader last, and every unit ends active on 8.0.33.
 fn check_rolled_back(sim: &Sim, failed: &str) {
     active_on(sim, OLD_VERSION);
+    // No unit had upgraded (the failed one never started 8.0.34): none needed a reset.
+    assert_eq!(reset_units(sim), Vec::<String>::new());
     let windows = sim.windows();
     let order = sim.assert_one_at_a_time(&windows);
     let mut expected = vec![failed.to_owned()];
@@ -226,6 +228,9 @@ fn a_unit_failing_again_during_the_rollback_pauses_it_with_a_clear_status() {
             .is_empty(),
         "the log says why"
     );
+    // The first unit had upgraded: mysqld 8.0.33 refused its data, it was reset, and then
+    // did not rejoin.
+    assert_eq!(reset_units(&sim), vec![first.clone()]);
 
     assert_eq!(
         sim.app_status(),
@@ -307,8 +312,85 @@ fn an_incompatible_revision_fails_before_any_server_is_touched_and_rolls_back() 
     assert_eq!(opened, sim.planned_order());
 }
 
+/// The units whose charm logged that their server refused the downgrade and was reset.
+fn reset_units(sim: &Sim) -> Vec<String> {
+    sim.unit_names()
+        .into_iter()
+        .filter(|unit| !sim.log_lines(unit, "Downgrade is incompatible").is_empty())
+        .collect()
+}
+
 #[test]
-fn a_downgrade_mysqld_refuses_is_repaired_from_the_other_members() {
+fn the_rollback_resets_and_rejoins_every_unit_that_had_upgraded() {
+    let mut sim = Sim::new(4, binaries!());
+    sim.deploy_old(4);
+    sim.set_pause("none");
+    sim.settle();
+    sim.pre_upgrade_check();
+    let order = sim.planned_order();
+    // Two units upgrade to 8.0.34; the third fails to start it; the leader still runs 8.0.33.
+    let (upgraded, failed) = (order[..2].to_vec(), order[2].clone());
+    sim.arm([FaultRule::new(FaultKind::StartFails)
+        .for_version(NEW_VERSION)
+        .for_unit(failed.as_str())]);
+    let new = sim.new_charm();
+    sim.refresh(Source::Path(new));
+    assert_eq!(
+        sim.unit_status(&failed),
+        ("blocked".to_owned(), UPGRADE_FAILED.to_owned())
+    );
+    for unit in &upgraded {
+        let server = sim.server(unit).expect("installed");
+        assert_eq!(server.data_format_version.as_deref(), Some(NEW_VERSION));
+    }
+    assert_eq!(
+        sim.primary().as_deref(),
+        Some(sim.leader().as_str()),
+        "the 8.0.33 leader stays primary"
+    );
+
+    // The how-to: pre-upgrade-check, then refresh back. The fault stays armed: it is for
+    // 8.0.34, which nothing starts any more.
+    enter_recovery(&mut sim);
+    sim.refresh(Source::Revision(OLD_REVISION));
+    active_on(&sim, OLD_VERSION);
+
+    // mysqld 8.0.33 refused each upgraded unit's 8.0.34 data dictionary (MY-013171): those
+    // units, and only those, were reset and rejoined from a member running 8.0.33.
+    let mut expected = upgraded.clone();
+    expected.sort();
+    assert_eq!(reset_units(&sim), expected);
+    for unit in &upgraded {
+        let server = sim.server(unit).expect("installed");
+        let refused = server
+            .error_log
+            .iter()
+            .rposition(|l| l.contains("MY-013171"))
+            .unwrap_or_else(|| panic!("{unit}: {:?}", server.error_log));
+        assert!(
+            server.error_log[refused..]
+                .iter()
+                .any(|l| l.contains("cloning from")),
+            "{unit}: {:?}",
+            server.error_log
+        );
+        assert_eq!(server.data_format_version.as_deref(), Some(OLD_VERSION));
+    }
+    let windows = sim.windows();
+    let opened = sim.assert_one_at_a_time(&windows);
+    // Rolled back one at a time, once each: the failed unit first, the leader last.
+    let rollback = &opened[3..];
+    assert_eq!(rollback.len(), 4, "{windows:?}");
+    assert_eq!(rollback.first(), Some(&failed));
+    assert_eq!(rollback.last(), Some(&sim.leader()));
+    let mut once = rollback.to_vec();
+    once.sort();
+    once.dedup();
+    assert_eq!(once.len(), 4, "{windows:?}");
+}
+
+#[test]
+fn a_rollback_after_a_completed_upgrade_stops_at_the_first_unit_mysql_refuses() {
     let mut sim = Sim::new(4, binaries!());
     sim.deploy_old(3);
     // Both refreshes are upgrade rounds (the first one completed): no pauses wanted here.
@@ -319,26 +401,93 @@ fn a_downgrade_mysqld_refuses_is_repaired_from_the_other_members() {
     sim.refresh(Source::Path(new));
     active_on(&sim, NEW_VERSION);
 
-    // Going back to 8.0.33 after a complete upgrade: mysqld 8.0.33 refuses the 8.0.34 data
-    // directory (MY-013171) and each unit is reset and rejoins from the others.
-    sim.arm([FaultRule::new(FaultKind::DowngradeRefused).for_version(OLD_VERSION)]);
+    // Going back to 8.0.33 once every unit runs 8.0.34: mysqld 8.0.33 refuses the 8.0.34
+    // data directory (MY-013171), and no member runs 8.0.33 to clone from, nor could an
+    // 8.0.33 member join a group whose lowest version is 8.0.34. The first unit fails;
+    // the others keep serving on 8.0.34.
     sim.pre_upgrade_check();
     sim.refresh(Source::Revision(OLD_REVISION));
-    active_on(&sim, OLD_VERSION);
-    for unit in sim.unit_names() {
-        assert!(
-            !sim.log_lines(&unit, "Downgrade is incompatible").is_empty(),
-            "{unit} was reset"
-        );
+    let first = sim.planned_order()[0].clone();
+    assert_eq!(
+        sim.unit_status(&first),
+        ("blocked".to_owned(), UPGRADE_FAILED.to_owned())
+    );
+    assert!(
+        !sim.log_lines(
+            &first,
+            "Failed to reset the workload after an incompatible downgrade"
+        )
+        .is_empty(),
+        "{}",
+        sim.debug_log()
+    );
+    assert!(!sim
+        .log_lines(&first, "no ONLINE member can donate")
+        .is_empty());
+    let server = sim.server(&first).expect("installed");
+    assert!(!server.running);
+    assert_eq!(
+        server.data_format_version.as_deref(),
+        Some(NEW_VERSION),
+        "the data directory is kept"
+    );
+    for unit in sim.unit_names().into_iter().filter(|u| *u != first) {
         let server = sim.server(&unit).expect("installed");
-        assert!(
-            server.error_log.iter().any(|l| l.contains("MY-013171")),
-            "{unit}: {:?}",
-            server.error_log
+        assert!(server.running, "{unit}");
+        assert_eq!(
+            server.installed.map(|r| r.version).as_deref(),
+            Some(NEW_VERSION),
+            "{unit} untouched"
+        );
+        assert_eq!(
+            sim.unit_status(&unit),
+            ("waiting".to_owned(), WAITING_FOR_OTHERS.to_owned())
         );
     }
-    let windows = sim.windows();
-    let opened = sim.assert_one_at_a_time(&windows);
-    assert_eq!(opened.len(), 6);
-    assert_eq!(&opened[3..], sim.planned_order().as_slice());
+    assert_eq!(sim.windows().len(), 4, "{:?}", sim.windows());
+}
+
+#[test]
+fn a_single_unit_upgrade_and_rollback_reboot_the_cluster_from_complete_outage() {
+    let mut sim = Sim::new(6, binaries!());
+    sim.deploy_old(1);
+    let unit = sim.leader();
+    sim.pre_upgrade_check();
+    sim.arm([FaultRule::new(FaultKind::StartFails).for_version(NEW_VERSION)]);
+    let new = sim.new_charm();
+    sim.refresh(Source::Path(new));
+    assert_eq!(
+        sim.unit_status(&unit),
+        ("blocked".to_owned(), UPGRADE_FAILED.to_owned())
+    );
+
+    // 8.0.34 never started, so the data is still 8.0.33's: the rollback starts mysqld
+    // 8.0.33, whose lone member re-forms the group only through a reboot.
+    sim.arm([]);
+    enter_recovery(&mut sim);
+    sim.refresh(Source::Revision(OLD_REVISION));
+    active_on(&sim, OLD_VERSION);
+    let rebooted = |sim: &Sim| {
+        sim.server(&unit)
+            .expect("installed")
+            .error_log
+            .iter()
+            .filter(|l| l.contains("The group was rebooted from a complete outage"))
+            .count()
+    };
+    assert_eq!(
+        rebooted(&sim),
+        1,
+        "{:?}",
+        sim.server(&unit).map(|s| s.error_log)
+    );
+    assert_eq!(sim.primary().as_deref(), Some(unit.as_str()));
+
+    // Upgrading for real passes through the same reboot.
+    sim.pre_upgrade_check();
+    let new = sim.new_charm();
+    sim.refresh(Source::Path(new));
+    active_on(&sim, NEW_VERSION);
+    assert_eq!(rebooted(&sim), 2);
+    assert_eq!(reset_units(&sim), Vec::<String>::new());
 }

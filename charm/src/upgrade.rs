@@ -8,7 +8,9 @@
 //!   upgrades last and no switchover happens mid-way, and every instance gets a slow shutdown.
 //! - The unit granted its turn: "stopping services..", "upgrading snap...", "check if upgrade is
 //!   possible" (only the first unit to upgrade, against the leader's still-old server),
-//!   "starting services...", "recovering unit after upgrade" (back ONLINE in the cluster).
+//!   "starting services...", "recovering unit after upgrade" (back ONLINE in the cluster; a
+//!   single unit first reboots its cluster from the complete outage, as a lone member does
+//!   not re-form the group).
 //!   A start refused because the data is newer (MY-013171) resets and rejoins the instance
 //!   when other members can donate the data; a single unit fails (restore from backup).
 //! - What this build is ([`this_charm`]): the Juju charm revision and the workload version
@@ -255,6 +257,13 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
             self.recover_from_failed_start(err, planned_units)?;
         }
         progress("recovering unit after upgrade");
+        if planned_units <= 1 {
+            // Charmed MySQL's single-unit recovery: the lone member does not re-form the
+            // group by itself.
+            self.workload
+                .reboot_from_complete_outage()
+                .map_err(|err| failed("Failed to reboot the cluster from complete outage", &err))?;
+        }
         self.workload
             .wait_until_online(self.rejoin)
             .map_err(|err| failed("Upgraded unit is not healthy", &err))?;

@@ -11,7 +11,7 @@ use mysql_charm::workload::{
 use mysql_charm::CharmError;
 
 mod support;
-use support::{dispatch, run, upgrades_once, versions, FakeJuju, World};
+use support::{dispatch, run, upgrades_once, upgrades_once_alone, versions, FakeJuju, World};
 
 /// The baseline a previous revision (8.0.33) stored in the app bag.
 const DEPENDENCIES_8_0_33: &str = r#"{"charm":{"dependencies":{},"name":"mysql","upgrade_supported":">0","version":"1"},"snap":{"dependencies":{},"name":"charmed-mysql","upgrade_supported":"~8.0.31","version":"8.0.33"}}"#;
@@ -160,7 +160,7 @@ fn single_unit_prepared() -> World {
 fn a_single_unit_refresh_upgrades_at_once_and_returns_to_active_primary() {
     let world = single_unit_prepared();
     let juju = FakeJuju::new(world);
-    let mut workload = upgrades_once();
+    let mut workload = upgrades_once_alone();
     workload
         .expect_cluster_status()
         .returning(|| Ok(online(&[("mysql/0", MemberRole::Primary)])));

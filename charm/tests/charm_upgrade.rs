@@ -355,6 +355,64 @@ fn a_refused_downgrade_of_a_single_unit_needs_a_restore_from_backup() {
 }
 
 #[test]
+fn a_single_unit_reboots_its_cluster_from_the_complete_outage_before_waiting() {
+    let mut workload = MockWorkload::new();
+    let mut order = Sequence::new();
+    workload.expect_installed_revision().returning(|| Ok(None));
+    workload.expect_stop().returning(|| Ok(()));
+    workload.expect_install().returning(|_| Ok(()));
+    workload.expect_check_upgradable().never();
+    workload
+        .expect_start()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|| Ok(()));
+    workload
+        .expect_reboot_from_complete_outage()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|| Ok(()));
+    workload
+        .expect_wait_until_online()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(()));
+    let mut single = PeerSnapshot::new("mysql", 0, true);
+    single.app_bag.insert("upgrade-stack".into(), "[0]".into());
+    let (result, messages) = upgrade(&workload, 1, &single);
+    result.expect("upgraded");
+    assert_eq!(
+        messages.last().map(String::as_str),
+        Some("recovering unit after upgrade")
+    );
+}
+
+#[test]
+fn a_failed_reboot_from_complete_outage_fails_the_single_unit() {
+    let mut workload = MockWorkload::new();
+    workload.expect_installed_revision().returning(|| Ok(None));
+    workload.expect_stop().returning(|| Ok(()));
+    workload.expect_install().returning(|_| Ok(()));
+    workload.expect_start().returning(|| Ok(()));
+    workload.expect_reboot_from_complete_outage().returning(|| {
+        Err(WorkloadError::ServerUnavailable {
+            unit: "mysql/0".into(),
+            reason: "mysqld is not running".into(),
+            failure: None,
+        })
+    });
+    workload.expect_wait_until_online().never();
+    let mut single = PeerSnapshot::new("mysql", 0, true);
+    single.app_bag.insert("upgrade-stack".into(), "[0]".into());
+    let (result, _) = upgrade(&workload, 1, &single);
+    let cause = result.expect_err("not rebooted").cause;
+    assert!(
+        cause.starts_with("Failed to reboot the cluster from complete outage"),
+        "{cause}"
+    );
+}
+
+#[test]
 fn a_unit_that_does_not_rejoin_fails() {
     let mut workload = MockWorkload::new();
     workload.expect_installed_revision().returning(|| Ok(None));

@@ -4,8 +4,12 @@
 //! - [`pack`]: assemble the charm's files (the root `dispatch` and YAML files, a
 //!   `manifest.yaml`, `versions.json` with per-revision overrides, the compiled binary)
 //!   and write a `.charm` archive.
+//! - [`minimal`]: the same for the example charm, `examples/minimal-charm`.
+//! - [`lint`]: `charmcraft analyse` on a packed charm.
 //! - [`pack_v0`]: the same for the Python v0 test charm (Charmed MySQL's Python charm on
 //!   the emulated server), for refreshes between it and this charm.
 
+pub mod lint;
+pub mod minimal;
 pub mod pack;
 pub mod pack_v0;

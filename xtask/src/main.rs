@@ -3,6 +3,8 @@
 //! - `cargo xtask pack [--out PATH] [--workload-version V] [--snap-revision R]
 //!   [--charm-version V] [--upgrade-supported RANGE] [--profile debug|release]
 //!   [--workloads production|test]`
+//! - `cargo xtask pack --charm minimal [--out PATH] [--workload-version V]
+//!   [--upgrade-supported RANGE] [--profile debug|release]`: the example charm
 //! - `cargo xtask demo [--model DIR] [--units N]`
 
 mod binary;
@@ -35,6 +37,11 @@ usage:
         --snap-revision      charmed-mysql snap revision installed
         --charm-version      the `charm` component's version
         --upgrade-supported  the `snap` component's range of versions it upgrades from
+  cargo xtask pack --charm minimal [--out PATH] [--workload-version V]
+                   [--upgrade-supported RANGE] [--profile debug|release]
+      Build and pack the example charm, examples/minimal-charm (default:
+      ./minimal-kv_ubuntu-22.04-amd64.charm); --workload-version is the kv version it
+      installs, --upgrade-supported the kv versions it upgrades from.
   cargo xtask demo [--model DIR] [--units N]
       Run the how-to's rollback on the juju-sim emulator, printing each command and the
       status after each step (default model: target/juju-sim-demo/model, 3 units).
@@ -76,8 +83,14 @@ fn run_pack(args: &[String]) -> Result<()> {
             "upgrade-supported",
             "profile",
             "workloads",
+            "charm",
         ],
     )?;
+    match options.get("charm") {
+        None | Some("mysql") => {}
+        Some("minimal") => return run_pack_minimal(&options),
+        Some(other) => bail!("--charm must be mysql or minimal, not {other:?}"),
+    }
     let charm = CharmBinary::from_option(options.get("workloads"))?;
     let profile = match options.get("profile") {
         None | Some("debug") => Profile::Debug,
@@ -111,6 +124,43 @@ fn run_pack(args: &[String]) -> Result<()> {
         workload.version,
         workload.revision,
         charm.name()
+    );
+    Ok(())
+}
+
+/// `cargo xtask pack --charm minimal`: the example charm.
+fn run_pack_minimal(options: &Options) -> Result<()> {
+    use xtask::minimal::{self, MinimalOverrides};
+    for mysql_only in ["snap-revision", "charm-version", "workloads"] {
+        if options.get(mysql_only).is_some() {
+            bail!("--{mysql_only} is for the MySQL charm, not --charm minimal");
+        }
+    }
+    let profile = match options.get("profile") {
+        None | Some("debug") => Profile::Debug,
+        Some("release") => Profile::Release,
+        Some(other) => bail!("--profile must be debug or release, not {other:?}"),
+    };
+    let overrides = MinimalOverrides {
+        kv_version: options.get("workload-version").map(str::to_owned),
+        upgrade_supported: options.get("upgrade-supported").map(str::to_owned),
+    };
+    let out = options
+        .get("out")
+        .map_or_else(|| PathBuf::from(minimal::CHARM_FILE_NAME), PathBuf::from);
+    // Refuse bad versions before spending a build on them.
+    minimal::dependencies(&minimal::charm_dir(), &overrides)?;
+    let binaries = cargo::build(&[minimal::PACKAGE], profile)?;
+    let binary = binaries.path(minimal::PACKAGE)?;
+    let model = minimal::pack(&binary, &overrides, &out)?;
+    let kv = model
+        .get("kv")
+        .map(|kv| (kv.version.as_str(), kv.upgrade_supported.as_str()));
+    let (version, range) = kv.unwrap_or(("?", "?"));
+    println!(
+        "Packed {} (kv {version}, upgrades from {range}, binary {})",
+        out.display(),
+        minimal::PACKAGE
     );
     Ok(())
 }

@@ -6,9 +6,10 @@
 //! does in its `upgrade-granted` handler: stop mysqld, refresh the `charmed-mysql` snap
 //! to the revision the charm pins, run the upgrade checker against the leader's
 //! still-old server (first unit only), start mysqld, and wait until the instance is back
-//! ONLINE in the InnoDB cluster. When mysqld refuses to start on data written by a newer
-//! server (error MY-013171), a multi-unit cluster resets this instance's data and lets
-//! it rejoin from the others.
+//! ONLINE in the InnoDB cluster (a single unit first reboots its cluster from the
+//! complete outage: a lone member does not re-form the group). When mysqld refuses to
+//! start on data written by a newer server (error MY-013171), a multi-unit cluster resets
+//! this instance's data and lets it rejoin from the others.
 //!
 //! The implementation here is [`SnapWorkload`]: the snap and MySQL Shell commands behind
 //! a [`CommandRunner`]. It is unit-tested with mocks only; it has not run against a real
@@ -109,4 +110,11 @@ pub trait Workload {
     /// Throws away this instance's data and rejoins the cluster from an online member.
     /// Only sound with another ONLINE member; call [`Workload::wait_until_online`] after.
     fn reset_and_rejoin(&self) -> Result<(), WorkloadError>;
+
+    /// Re-forms the cluster from this instance when no member is ONLINE (MySQL Shell's
+    /// `dba.reboot_cluster_from_complete_outage()`): a Group Replication member that
+    /// starts alone does not bootstrap the group again, so a single unit needs this after
+    /// every restart. A no-op when this instance is ONLINE already; refused while other
+    /// members are ONLINE. Call [`Workload::wait_until_online`] after.
+    fn reboot_from_complete_outage(&self) -> Result<(), WorkloadError>;
 }

@@ -357,8 +357,26 @@ pub fn run(
     route(&ctx)
 }
 
-/// A unit's workload upgrading to 8.0.34 (snap revision 69) exactly once.
+/// A unit's workload upgrading to 8.0.34 (snap revision 69) exactly once, in a cluster of
+/// several units.
 pub fn upgrades_once() -> MockWorkload {
+    let mut workload = upgrading_to_8_0_34();
+    workload.expect_reboot_from_complete_outage().never();
+    workload
+}
+
+/// The workload of a single-unit application upgrading to 8.0.34 exactly once: the lone
+/// member reboots its cluster from the complete outage once mysqld is up.
+pub fn upgrades_once_alone() -> MockWorkload {
+    let mut workload = upgrading_to_8_0_34();
+    workload
+        .expect_reboot_from_complete_outage()
+        .times(1)
+        .returning(|| Ok(()));
+    workload
+}
+
+fn upgrading_to_8_0_34() -> MockWorkload {
     let mut workload = MockWorkload::new();
     workload
         .expect_installed_revision()

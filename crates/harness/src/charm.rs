@@ -30,6 +30,8 @@ pub(crate) struct Charm<'a> {
     pub check_failure: Option<&'a str>,
     /// The next workload upgrade fails.
     pub upgrade_fails: bool,
+    /// The charm author's hooks run instead of this module's ([`crate::author`]).
+    pub author: Option<&'a crate::author::AuthorCharm>,
 }
 
 /// What one run of the core on a unit did.
@@ -110,6 +112,9 @@ pub(crate) fn run_hook(
     others: &BTreeMap<u32, Bag>,
     charm: Charm<'_>,
 ) -> Run {
+    if let Some(author) = charm.author {
+        return crate::author::run_hook(author, event, own_and_app, others, charm);
+    }
     let versions = if charm.reports_versions {
         CharmVersions::new(charm.revision.to_string(), charm.pin)
     } else {

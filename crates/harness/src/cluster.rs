@@ -323,6 +323,9 @@ pub struct Cluster {
     tampered: bool,
     /// How the hooks and actions run so far read the peer relation.
     pub peer_reads: PeerReads,
+    /// The charm author's hooks, when the explorer runs an author's charm
+    /// ([`crate::author`]); `None`: the harness's own charm.
+    pub(crate) author: Option<crate::author::AuthorCharm>,
 }
 
 /// How a [`Cluster`] is deployed: how many units, which leads, which revisions exist and which
@@ -426,6 +429,7 @@ impl ClusterBuilder {
             failing_calls: BTreeSet::new(),
             tampered: false,
             peer_reads: PeerReads::default(),
+            author: None,
         }
     }
 }
@@ -1042,6 +1046,7 @@ impl Cluster {
             check_failure: self.check_failure.as_deref(),
             upgrade_fails: self.failing_calls.contains(&self.upgrade_calls)
                 || sim.failures.front().copied().unwrap_or(false),
+            author: self.author.as_ref(),
         };
         let agent_revision = sim.revision;
         let run = run_hook(&event, own_and_app, &sim.cache, charm);

@@ -11,6 +11,8 @@
 //! - [`explore`]: bounded exhaustive search and seeded random walks over event orders and
 //!   faults, checking the invariants after every step, with replayable traces.
 //! - [`fixtures`]: the charm revisions of the how-to.
+//! - [`author`]: the same searches on a charm author's own `UpgradeHooks`
+//!   ([`author::explore_charm`]).
 //!
 //! Every test that needs a running application lives in this crate's `tests/`; the core's
 //! own tests call it directly on hand-built views.
@@ -19,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod author;
 mod charm;
 pub mod cluster;
 pub mod explore;

@@ -9,6 +9,8 @@
 //!   (mockable as `MockHookTools` with the `mock` feature, which tests enable), and
 //!   [`ProcessHookTools`], which runs the real tools found on `PATH`.
 //! * [`logger`]: a `log::Log` backend that writes through `juju-log`.
+//! * `upgrade` (feature `upgrade`): one turn of the `juju-upgrade` core over the hook
+//!   tools, for charms embedding it.
 //!
 //! # Example
 //!
@@ -60,9 +62,16 @@
 
 #![deny(missing_docs)]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod context;
 pub mod logger;
 pub mod tools;
+#[cfg(feature = "upgrade")]
+pub mod upgrade;
 
 pub use context::{ContextError, Dispatch, Event, RelationContext, RelationHookKind};
 pub use logger::JujuLogger;

@@ -264,6 +264,19 @@ pub enum OptionType {
     Secret,
 }
 
+impl OptionType {
+    /// The name `config.yaml` and `juju config` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            OptionType::String => "string",
+            OptionType::Int => "int",
+            OptionType::Float => "float",
+            OptionType::Boolean => "boolean",
+            OptionType::Secret => "secret",
+        }
+    }
+}
+
 /// One option from `config.yaml`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigOption {

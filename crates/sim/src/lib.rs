@@ -15,8 +15,10 @@ pub mod charm_archive;
 pub mod charm_meta;
 pub mod cli;
 pub mod context;
+pub mod duration;
 pub mod engine;
 pub mod model;
+pub mod models;
 pub mod tools;
 
 /// If this process was started through a hook-tool symlink (its `argv[0]`

@@ -25,7 +25,11 @@
 //! `SELECT @@version` reports `<server version>-juju-sim-<version>-r<revision>`, and the
 //! server's `my.cnf` includes the installed revision's file. Upgrading or rolling back
 //! is stop, install (switch the included file), start; a start is healthy when a real
-//! SQL connection answers. When the faults file of the model
+//! SQL connection answers. With a servers directory (`JUJU_SIM_MARIADB_SERVERS`, as
+//! `scripts/install-mariadb` fills it with the two newest versions Debian serves), each
+//! revision runs the server of its own version, `<dir>/<version>/usr/sbin/mariadbd`, on
+//! the unit's one data directory: an upgrade or a rollback then changes the real binary.
+//! Without one, the system's server runs every revision. When the faults file of the model
 //! (`<model dir>/mysql-faults.json`, [`FaultPlan`]) arms `start-fails` for a version,
 //! that revision's options file gets an option mariadbd does not know
 //! ([`REFUSED_OPTION`]): the server really refuses to start, and
@@ -44,14 +48,30 @@
 //! re-points the others; stopping the primary first hands its role to the lowest-numbered
 //! ONLINE replica, as Group Replication elects a new primary when the old one leaves.
 //!
+//! # Galera
+//!
+//! With `JUJU_SIM_MARIADB_REPLICATION=galera` the servers form a Galera cluster instead
+//! (Debian's galera-4 provider, [`GALERA_PROVIDER`]): each node listens on loopback for
+//! SQL, group communication, incremental (IST) and full (SST, by mariabackup) state
+//! transfers, one quarter of the model's port range each ([`GALERA_UNITS`] units at
+//! most). The first node of a new cluster bootstraps it; any other start joins the nodes
+//! of the address book, and a former member that finds no other node up refuses to start
+//! (the cluster must be bootstrapped from its most advanced node). A node is ONLINE only
+//! when the server reports `Synced` in the primary component: the charm's wait for a
+//! member to be back asks the server, never a timer. The recorded primary alone takes
+//! the client's writes (the others run `read_only`), as in single-primary mode.
+//!
 //! Every other unit's server is found through `<model dir>/mariadb/units/<app>-<n>.json`
 //! ([`MariaDbEndpoint`]), written when a server starts; [`endpoints`] and
 //! [`recorded_primary`] read them for test clients.
 //!
 //! Faults honoured besides `start-fails`: `no-rejoin` (the replica does not start
 //! replicating, so it stays OFFLINE), `status-unavailable` (cluster status is refused)
-//! and `upgrade-check-fails`. `downgrade-refused` is not simulated: the same binary
-//! serves every revision, so no real downgrade happens.
+//! and `upgrade-check-fails`. `downgrade-refused` is not simulated: a MariaDB server
+//! refusing another version's data is read from its real error log
+//! ([`Workload::downgrade_refused`]); within a release series MariaDB accepts both ways.
+//! [`Workload::reboot_from_complete_outage`] has no group to re-form: the lone server
+//! that holds the primary role serves once it answers.
 
 mod layout;
 mod options;
@@ -60,7 +80,7 @@ mod sql;
 mod topology;
 
 pub use layout::{MariaDbEndpoint, PORT_SPAN, SHARED_DIR_NAME};
-pub use options::REFUSED_OPTION;
+pub use options::{GALERA_PROVIDER, REFUSED_OPTION};
 pub use server::MariaDbBinaries;
 pub use sql::{QueryResult, SqlClient};
 
@@ -89,6 +109,19 @@ pub const WORKLOAD_ENV_VAR: &str = "JUJU_SIM_WORKLOAD";
 pub const WORKLOAD_ENV_VALUE: &str = "mariadb";
 /// The hook-environment variable that fixes the model's port base (optional).
 pub const BASE_PORT_ENV_VAR: &str = "JUJU_SIM_MARIADB_BASE_PORT";
+/// The hook-environment variable naming a directory of unpacked servers, one per version
+/// (`<dir>/<version>/usr/sbin/mariadbd`, as `scripts/install-mariadb` leaves them): a
+/// revision then runs the server of its own version (optional; without it the system's
+/// server runs every revision).
+pub const SERVERS_ENV_VAR: &str = "JUJU_SIM_MARIADB_SERVERS";
+/// The hook-environment variable that picks how the servers replicate: `galera` for a
+/// Galera cluster, anything else (or nothing) for GTID replication from the primary.
+pub const REPLICATION_ENV_VAR: &str = "JUJU_SIM_MARIADB_REPLICATION";
+/// The value of [`REPLICATION_ENV_VAR`] that makes the servers a Galera cluster.
+pub const GALERA: &str = "galera";
+/// Units of a Galera model: each needs four ports (SQL, group communication, IST, SST),
+/// so the model's port range holds this many.
+pub const GALERA_UNITS: u16 = PORT_SPAN / 4;
 
 /// How long a starting server may take to answer before the start counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -121,6 +154,8 @@ pub struct MariaDbWorkload {
     model_dir: PathBuf,
     base_port: Option<u16>,
     binaries: Option<MariaDbBinaries>,
+    servers: Option<PathBuf>,
+    galera: bool,
 }
 
 impl MariaDbWorkload {
@@ -141,7 +176,23 @@ impl MariaDbWorkload {
             model_dir,
             base_port: None,
             binaries: MariaDbBinaries::locate(),
+            servers: None,
+            galera: false,
         }
+    }
+
+    /// Makes the model's servers a Galera cluster (Debian's galera-4 provider, state
+    /// transfers by mariabackup) instead of GTID replicas of the primary.
+    pub fn with_galera(mut self) -> Self {
+        self.galera = true;
+        self
+    }
+
+    /// Runs each revision on the server of its version unpacked under `dir`
+    /// (`<dir>/<version>/`); a revision whose version is not there cannot be installed.
+    pub fn with_servers(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.servers = Some(dir.into());
+        self
     }
 
     /// Fixes the model's port base instead of deriving it (every unit of the model must
@@ -169,12 +220,18 @@ impl MariaDbWorkload {
             var("JUJU_SIM_MACHINE_DIR")?,
             var("JUJU_SIM_MODEL_DIR")?,
         );
-        Some(
-            match var(BASE_PORT_ENV_VAR).and_then(|p| p.trim().parse().ok()) {
-                Some(base) => workload.with_base_port(base),
-                None => workload,
-            },
-        )
+        let workload = match var(BASE_PORT_ENV_VAR).and_then(|p| p.trim().parse().ok()) {
+            Some(base) => workload.with_base_port(base),
+            None => workload,
+        };
+        let workload = match var(SERVERS_ENV_VAR).filter(|d| !d.trim().is_empty()) {
+            Some(dir) => workload.with_servers(dir.trim()),
+            None => workload,
+        };
+        Some(match var(REPLICATION_ENV_VAR) {
+            Some(mode) if mode.trim() == GALERA => workload.with_galera(),
+            _ => workload,
+        })
     }
 
     /// The unit this workload belongs to.
@@ -208,9 +265,10 @@ impl MariaDbWorkload {
             operation: format!("choose a port for {}", self.unit),
             reason,
         };
-        if number >= PORT_SPAN {
+        let span = if self.galera { GALERA_UNITS } else { PORT_SPAN };
+        if number >= span {
             return Err(refuse(format!(
-                "unit number {number} is beyond the model's {PORT_SPAN} ports"
+                "unit number {number} is beyond the model's {span} units"
             )));
         }
         base.checked_add(number)
@@ -252,6 +310,45 @@ impl MariaDbWorkload {
                          (run scripts/install-mariadb)"
                     .into(),
             })
+    }
+
+    /// The Galera ports of the unit whose SQL port is `port`: group communication, IST
+    /// and SST, each in its own quarter of the model's port range.
+    fn galera_ports(&self, port: u16) -> Result<(u16, u16, u16), WorkloadError> {
+        let base = self.base_port()?;
+        let offset = port.saturating_sub(base);
+        Ok((
+            base + GALERA_UNITS + offset,
+            base + 2 * GALERA_UNITS + offset,
+            base + 3 * GALERA_UNITS + offset,
+        ))
+    }
+
+    /// Whether no other server of the model runs: a Galera node then has no group to
+    /// join.
+    fn alone(&self) -> Result<bool, WorkloadError> {
+        Ok(!read_endpoints(&self.shared)?
+            .iter()
+            .any(|e| e.unit != self.unit && endpoint_process_alive(e)))
+    }
+
+    /// The programs that run `version`: its unpacked server when the model has a servers
+    /// directory, the system's server otherwise.
+    fn binaries_for(&self, version: &str) -> Result<MariaDbBinaries, WorkloadError> {
+        let system = self.binaries()?;
+        let Some(servers) = &self.servers else {
+            return Ok(system.clone());
+        };
+        let root = servers.join(version);
+        MariaDbBinaries::unpacked(&root, &system.client).ok_or_else(|| {
+            WorkloadError::Precondition {
+                operation: format!("run MariaDB {version}"),
+                reason: format!(
+                    "no server of version {version} is unpacked in {} (run scripts/install-mariadb)",
+                    servers.display()
+                ),
+            }
+        })
     }
 
     fn base_port(&self) -> Result<u16, WorkloadError> {
@@ -307,7 +404,7 @@ impl MariaDbWorkload {
         if !endpoint_process_alive(endpoint) {
             return Err(unavailable("mariadbd is not running", None));
         }
-        probe(&self.admin_client(endpoint)?)
+        probe(&self.admin_client(endpoint)?, self.galera)
             .map_err(|failure| unavailable("no answer to SQL", Some(failure)))
     }
 
@@ -341,8 +438,8 @@ impl MariaDbWorkload {
         let start_fails =
             self.faults()?
                 .is_armed(FaultKind::StartFails, &self.unit, Some(&target.version));
-        let text =
-            options::revision_options(target, &self.binaries()?.server_version()?, start_fails);
+        let server_version = self.binaries_for(&target.version)?.server_version()?;
+        let text = options::revision_options(target, &server_version, start_fails);
         let path = self.paths.revision_options(&target.revision);
         write_atomically(&path, text.as_bytes(), 0o644)?;
         Ok(path)
@@ -358,7 +455,7 @@ impl MariaDbWorkload {
 
     /// Starts the server and waits until it answers SQL, or fails with its error log.
     fn boot(&self, installed: &WorkloadRevision) -> Result<(), WorkloadError> {
-        let binaries = self.binaries()?.clone();
+        let binaries = self.binaries_for(&installed.version)?;
         let as_root = server::running_as_root();
         let port = self.port()?;
         server::initialise_data_dir(&binaries, &self.paths, as_root)?;
@@ -374,14 +471,50 @@ impl MariaDbWorkload {
         }
         let revision_file = self.write_revision_options(installed)?;
         let server_id = u64::from(unit_number(&self.unit).unwrap_or(0)) + 1;
+        // Galera: every node of the address book is a peer; the first node of a new
+        // cluster bootstraps it, any other start joins (and fails when nobody is up).
+        let sst_auth = format!("{ADMIN_USER}:{}", secrets.admin_password);
+        let mut peers = Vec::new();
+        let mut bootstrap = false;
+        let galera = if self.galera {
+            let (gcomm_port, ist_port, sst_port) = self.galera_ports(port)?;
+            for endpoint in read_endpoints(&self.shared)? {
+                if endpoint.unit != self.unit {
+                    peers.push(self.galera_ports(endpoint.port)?.0);
+                }
+            }
+            peers.push(gcomm_port);
+            if self.alone()? {
+                if self.paths.data.join("grastate.dat").exists() {
+                    return Err(self.start_failed(
+                        "no other Galera node is up to join, and this node was a member: \
+                         the cluster must be bootstrapped from its most advanced node"
+                            .into(),
+                        None,
+                    ));
+                }
+                bootstrap = true;
+            }
+            Some(options::GaleraIdentity {
+                gcomm_port,
+                ist_port,
+                sst_port,
+                peers: &peers,
+                sst_auth: &sst_auth,
+            })
+        } else {
+            None
+        };
         let text = options::server_options(&ServerIdentity {
             paths: &self.paths,
             port,
             server_id,
             run_as_root: as_root,
             revision_file: &revision_file,
+            basedir: binaries.basedir.as_deref(),
+            galera,
         })?;
-        write_atomically(&self.paths.server_options, text.as_bytes(), 0o644)?;
+        write_atomically(&self.paths.server_options, text.as_bytes(), 0o600)?;
         self.publish_endpoint()?;
 
         let log_start = server::log_offset(&self.paths.error_log);
@@ -390,7 +523,12 @@ impl MariaDbWorkload {
             binaries.server.display(),
             server::defaults_arg(&self.paths)
         );
-        let mut child = server::spawn_server(&binaries, &self.paths)?;
+        let extra: &[&str] = if bootstrap {
+            &["--wsrep-new-cluster"]
+        } else {
+            &[]
+        };
+        let mut child = server::spawn_server(&binaries, &self.paths, extra)?;
         let admin = SqlClient::new(&binaries.client, &self.paths.admin_client);
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -451,6 +589,12 @@ impl MariaDbWorkload {
         let Some(primary) = primary else {
             return Ok(());
         };
+        if self.galera {
+            // Galera replicates to every node; only the primary takes the client's writes.
+            return admin
+                .execute("SET GLOBAL read_only = 1;")
+                .map_err(WorkloadError::Command);
+        }
         let source = self.endpoint_of(&primary)?;
         self.replicate_from(&me, source.port)
     }
@@ -503,6 +647,23 @@ impl MariaDbWorkload {
             Some(unit) => read_endpoint(&self.shared, unit)?.filter(|e| self.probe(e).is_ok()),
             None => None,
         };
+        if self.galera {
+            // Galera certifies every commit on all nodes before acknowledging it: no
+            // position to wait for; the old primary stops taking writes first.
+            if let Some(old_endpoint) = &old_endpoint {
+                self.admin_client(old_endpoint)?
+                    .execute("SET GLOBAL read_only = 1;")
+                    .map_err(|f| {
+                        failed("the old primary did not turn read-only".into(), Some(f))
+                    })?;
+            }
+            target_admin
+                .execute("SET GLOBAL read_only = 0;")
+                .map_err(|f| failed("the new primary did not become writable".into(), Some(f)))?;
+            write_atomically(&self.shared.primary, target.unit.as_bytes(), 0o644)?;
+            log::info!("MariaDB (Galera) primary is now {}", target.unit);
+            return Ok(());
+        }
         if let Some(old_endpoint) = &old_endpoint {
             let old_admin = self.admin_client(old_endpoint)?;
             let position = old_admin
@@ -810,6 +971,29 @@ impl Workload for MariaDbWorkload {
         );
         self.boot(&installed)?;
         self.take_role(&installed)
+    }
+
+    /// Replication from one primary has no group to re-form: a server that holds the
+    /// primary role serves on its own as soon as it answers.
+    fn reboot_from_complete_outage(&self) -> Result<(), WorkloadError> {
+        if !self.is_running()? {
+            return Err(WorkloadError::ServerUnavailable {
+                unit: self.unit.clone(),
+                reason: "mariadbd is not running".into(),
+                failure: None,
+            });
+        }
+        match recorded_primary_in(&self.shared)? {
+            Some(primary) if primary == self.unit => Ok(()),
+            other => Err(WorkloadError::Precondition {
+                operation: "reboot cluster from complete outage".to_owned(),
+                reason: format!(
+                    "{} is not the primary (the primary is {})",
+                    self.unit,
+                    other.as_deref().unwrap_or("nobody")
+                ),
+            }),
+        }
     }
 }
 

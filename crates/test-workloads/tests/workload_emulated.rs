@@ -27,6 +27,7 @@ const PATIENT: RetryPolicy = RetryPolicy {
 
 struct Model {
     dir: tempfile::TempDir,
+    units: u32,
 }
 
 impl Model {
@@ -34,6 +35,7 @@ impl Model {
     fn deployed(count: u32) -> Self {
         let model = Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            units: count,
         };
         for n in 0..count {
             let unit = model.unit(n);
@@ -74,12 +76,16 @@ impl Model {
             .clone()
     }
 
-    /// Charmed MySQL's granted-unit steps, up to the first failure.
+    /// Charmed MySQL's granted-unit steps, up to the first failure (a single unit reboots
+    /// its cluster from the complete outage before waiting).
     fn upgrade(&self, n: u32, to: &WorkloadRevision) -> Result<(), WorkloadError> {
         let unit = self.unit(n);
         unit.stop()?;
         unit.install(to)?;
         unit.start()?;
+        if self.units == 1 {
+            unit.reboot_from_complete_outage()?;
+        }
         unit.wait_until_online(PATIENT)
     }
 }
@@ -204,14 +210,129 @@ fn upgrade_happy_path_in_charmed_mysql_order() {
 #[test]
 fn a_stopping_primary_hands_over_to_the_lowest_version() {
     let model = Model::deployed(3);
+    // mysql/0 (the primary) upgrades: mysql/1 is elected, mysql/0 comes back a secondary.
     model.upgrade(0, &new()).expect("mysql/0 upgraded");
-    model.upgrade(2, &new()).expect("mysql/2 upgraded");
-    model.unit(0).switch_primary("mysql/2").expect("switchover");
-    model.unit(2).stop().expect("stop primary");
-    // mysql/1 still runs OLD: Group Replication prefers it over the lower-numbered mysql/0.
     assert_eq!(
         model.unit(0).primary().expect("primary").as_deref(),
         Some("mysql/1")
+    );
+    model.unit(1).stop().expect("stop primary");
+    // mysql/2 still runs OLD: Group Replication prefers it over the lower-numbered mysql/0.
+    assert_eq!(
+        model.unit(0).primary().expect("primary").as_deref(),
+        Some("mysql/2")
+    );
+}
+
+#[test]
+fn only_a_member_of_the_lowest_version_can_be_made_primary() {
+    let model = Model::deployed(3);
+    model.upgrade(2, &new()).expect("mysql/2 upgraded");
+    match model.unit(0).switch_primary("mysql/2") {
+        Err(WorkloadError::SwitchoverFailed { unit, reason, .. }) => {
+            assert_eq!(unit, "mysql/2");
+            assert!(reason.contains(NEW) && reason.contains(OLD), "{reason}");
+        }
+        other => panic!("a newer member cannot become primary: {other:?}"),
+    }
+    assert_eq!(
+        model.unit(1).primary().expect("primary").as_deref(),
+        Some("mysql/0")
+    );
+    model
+        .unit(0)
+        .switch_primary("mysql/1")
+        .expect("a member of the lowest version can");
+    assert_eq!(
+        model.unit(2).primary().expect("primary").as_deref(),
+        Some("mysql/1")
+    );
+}
+
+#[test]
+fn a_server_older_than_the_group_cannot_join_it() {
+    let model = Model::deployed(3);
+    for n in [2, 1, 0] {
+        model.upgrade(n, &new()).expect("upgraded");
+    }
+    // A fourth unit installs the old version: its server starts, its member stays OFFLINE.
+    let late = model.unit(3);
+    late.install(&old()).expect("install");
+    late.start().expect("mysqld starts");
+    assert!(matches!(
+        late.wait_until_online(PATIENT),
+        Err(WorkloadError::NotBackOnline { last_seen, .. }) if last_seen == "OFFLINE"
+    ));
+    let state = late.unit_state().expect("read").expect("state");
+    assert!(
+        state
+            .error_log
+            .iter()
+            .any(|l| l.contains("cannot join") && l.contains(OLD) && l.contains(NEW)),
+        "{:?}",
+        state.error_log
+    );
+    assert_eq!(model.state_of(3, 0), MemberState::Offline);
+
+    // The same version joins.
+    late.stop().expect("stop");
+    late.install(&new()).expect("install new");
+    late.start().expect("start");
+    late.wait_until_online(PATIENT).expect("joins");
+}
+
+#[test]
+fn a_lone_member_stays_offline_until_the_cluster_is_rebooted_from_complete_outage() {
+    let model = Model::deployed(1);
+    let unit = model.unit(0);
+    unit.stop().expect("stop");
+    unit.start().expect("mysqld starts");
+    let state = unit.unit_state().expect("read").expect("state");
+    assert_eq!(state.member_state, MemberState::Offline);
+    assert_eq!(state.role, None);
+    assert!(matches!(
+        unit.cluster_status(),
+        Err(WorkloadError::ServerUnavailable { .. })
+    ));
+    assert!(matches!(
+        unit.wait_until_online(PATIENT),
+        Err(WorkloadError::NotBackOnline { .. })
+    ));
+
+    unit.reboot_from_complete_outage().expect("reboot");
+    unit.wait_until_online(PATIENT).expect("online again");
+    assert_eq!(unit.primary().expect("primary").as_deref(), Some("mysql/0"));
+    unit.reboot_from_complete_outage()
+        .expect("a no-op on an ONLINE member");
+
+    // Stopped, it cannot reboot anything.
+    unit.stop().expect("stop");
+    assert!(matches!(
+        unit.reboot_from_complete_outage(),
+        Err(WorkloadError::ServerUnavailable { .. })
+    ));
+}
+
+#[test]
+fn a_reboot_from_complete_outage_is_refused_while_the_group_is_up() {
+    let model = Model::deployed(3);
+    // NoRejoin keeps mysql/2 out of the group, with the others ONLINE.
+    model.arm([FaultRule::new(FaultKind::NoRejoin).for_unit("mysql/2")]);
+    let unit = model.unit(2);
+    unit.stop().expect("stop");
+    unit.start().expect("start");
+    match unit.reboot_from_complete_outage() {
+        Err(WorkloadError::Precondition { reason, .. }) => {
+            assert!(
+                reason.contains("mysql/0") && reason.contains("mysql/1"),
+                "{reason}"
+            )
+        }
+        other => panic!("the group is up: {other:?}"),
+    }
+    assert_eq!(
+        model.unit(0).primary().expect("primary").as_deref(),
+        Some("mysql/0")
     );
 }
 
@@ -359,8 +480,8 @@ fn armed_status_unavailable_only_silences_its_unit() {
 fn refused_downgrade_then_reset_and_rejoin() {
     let model = Model::deployed(3);
     model.upgrade(2, &new()).expect("upgrade mysql/2");
-    model.arm([FaultRule::new(FaultKind::DowngradeRefused)]);
 
+    // No fault armed: MySQL 8.0.34 does not start on 8.0.35's data dictionary.
     let unit = model.unit(2);
     unit.stop().expect("stop");
     unit.install(&old()).expect("install old");
@@ -398,7 +519,6 @@ fn refused_downgrade_then_reset_and_rejoin() {
 fn a_single_unit_cannot_reset_after_a_refused_downgrade() {
     let model = Model::deployed(1);
     model.upgrade(0, &new()).expect("upgrade");
-    model.arm([FaultRule::new(FaultKind::DowngradeRefused).for_version(OLD)]);
     assert!(matches!(
         model.upgrade(0, &old()),
         Err(WorkloadError::StartFailed { .. })
@@ -412,13 +532,59 @@ fn a_single_unit_cannot_reset_after_a_refused_downgrade() {
 }
 
 #[test]
-fn an_unarmed_downgrade_starts_and_keeps_the_newer_data_format() {
+fn a_reset_clones_only_from_a_member_of_the_same_version() {
     let model = Model::deployed(3);
-    model.upgrade(2, &new()).expect("upgrade");
-    model.upgrade(2, &old()).expect("rollback");
+    for n in [2, 1, 0] {
+        model.upgrade(n, &new()).expect("upgraded");
+    }
+    // Every member runs NEW: going back to OLD is refused, and no member can donate.
+    assert!(matches!(
+        model.upgrade(2, &old()),
+        Err(WorkloadError::StartFailed { .. })
+    ));
+    let unit = model.unit(2);
+    assert!(unit.downgrade_refused().expect("log"));
+    match unit.reset_and_rejoin() {
+        Err(WorkloadError::Precondition { reason, .. }) => {
+            assert!(reason.contains("mysql/0 8.0.35"), "{reason}")
+        }
+        other => panic!("no donor of {OLD}: {other:?}"),
+    }
+    let state = unit.unit_state().expect("read").expect("state");
+    assert_eq!(
+        state.data_format_version.as_deref(),
+        Some(NEW),
+        "the data directory is kept"
+    );
+}
+
+#[test]
+fn a_downgrade_to_8_0_35_or_later_starts_in_place_unless_armed() {
+    let model = Model::deployed(3);
+    let newer = WorkloadRevision::new("8.0.36", "184");
+    model.upgrade(2, &new()).expect("to 8.0.35");
+    model.upgrade(2, &newer).expect("to 8.0.36");
+    model.upgrade(2, &new()).expect("back to 8.0.35, in place");
     let state = model.unit(2).unit_state().expect("read").expect("state");
     assert_eq!(state.data_format_version.as_deref(), Some(NEW));
+    assert!(
+        state
+            .error_log
+            .iter()
+            .any(|l| l.contains("MY-014064") && l.contains("'80036' to '80035' completed")),
+        "{:?}",
+        state.error_log
+    );
     assert!(!model.unit(2).downgrade_refused().expect("log"));
+
+    // The fault refuses even what MySQL accepts.
+    model.upgrade(2, &newer).expect("to 8.0.36 again");
+    model.arm([FaultRule::new(FaultKind::DowngradeRefused).for_version(NEW)]);
+    assert!(matches!(
+        model.upgrade(2, &new()),
+        Err(WorkloadError::StartFailed { .. })
+    ));
+    assert!(model.unit(2).downgrade_refused().expect("log"));
 }
 
 #[test]

@@ -58,13 +58,22 @@ struct Cluster {
 
 impl Cluster {
     fn new() -> Self {
+        Self::with(|workload| workload)
+    }
+
+    /// Three Galera nodes.
+    fn galera() -> Self {
+        Self::with(MariaDbWorkload::with_galera)
+    }
+
+    fn with(configure: impl Fn(MariaDbWorkload) -> MariaDbWorkload) -> Self {
         let model = tempfile::tempdir().expect("temporary model directory");
         let units = UNITS
             .iter()
             .enumerate()
             .map(|(machine, unit)| {
                 let machine_dir = model.path().join("machines").join(machine.to_string());
-                MariaDbWorkload::new(*unit, machine_dir, model.path())
+                configure(MariaDbWorkload::new(*unit, machine_dir, model.path()))
             })
             .collect();
         Self { model, units }
@@ -451,4 +460,96 @@ fn refuses_what_a_real_server_cannot_do() {
         other => panic!("expected StartFailed, got {other:?}"),
     }
     drop(squatter);
+}
+
+/// What a Galera node's error log says about how it joined.
+fn error_log_of(unit: &MariaDbWorkload) -> String {
+    std::fs::read_to_string(unit.error_log()).expect("error log")
+}
+
+#[test]
+fn galera_nodes_rejoin_by_ist_are_online_only_when_synced_and_a_lone_former_member_waits() {
+    if !mariadb_available() {
+        return;
+    }
+    if !Path::new(mariadb::GALERA_PROVIDER).is_file() {
+        let message = "no Galera provider: run `bash scripts/install-mariadb`";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message} (required when CI=true)");
+        }
+        eprintln!("SKIPPED galera: {message}");
+        return;
+    }
+    let cluster = Cluster::galera();
+    for n in 0..3 {
+        cluster.unit(n).install(&old_revision()).expect("install");
+        cluster.unit(n).start().expect("start");
+        cluster.wait_online(n);
+    }
+    let status = cluster.status();
+    assert_eq!(status.online_units(), UNITS.to_vec());
+    assert_eq!(status.primary(), Some("mysql/0"));
+    assert!(
+        error_log_of(cluster.unit(0)).contains("--wsrep-new-cluster"),
+        "the first node bootstraps the cluster"
+    );
+    cluster
+        .primary_app()
+        .execute(
+            "CREATE DATABASE demo; \
+             CREATE TABLE demo.items (id BIGINT PRIMARY KEY, label VARCHAR(64)) ENGINE=InnoDB;",
+        )
+        .expect("schema");
+    cluster.insert_rows(1, 50);
+    for n in 0..3 {
+        cluster.wait_for_rows(n, 50);
+    }
+
+    // A stopped node misses writes; started again it rejoins by IST, and is ONLINE only
+    // once Galera reports it Synced.
+    let ists = |log: &str| log.matches("IST received").count();
+    let donated = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("--role 'donor'") && !l.contains("--bypass"))
+            .count()
+    };
+    let before = ists(&error_log_of(cluster.unit(2)));
+    let full_before: usize = (0..2)
+        .map(|n| donated(&error_log_of(cluster.unit(n))))
+        .sum();
+    cluster.unit(2).stop().expect("stop");
+    assert_eq!(
+        cluster.status().member("mysql/2").map(|m| m.state.clone()),
+        Some(MemberState::Offline)
+    );
+    cluster.insert_rows(51, 50);
+    cluster.refresh(2, &new_revision()).expect("rejoined");
+    let log = error_log_of(cluster.unit(2));
+    assert_eq!(ists(&log), before + 1, "{log}");
+    let full_after: usize = (0..2)
+        .map(|n| donated(&error_log_of(cluster.unit(n))))
+        .sum();
+    assert_eq!(
+        full_after, full_before,
+        "no full state transfer for a restart"
+    );
+    cluster.wait_for_rows(2, 100);
+    assert!(cluster.version_of(2).ends_with("-juju-sim-8.0.35-r183"));
+
+    // The primary hands over to a Synced node when it stops.
+    cluster.unit(0).stop().expect("stop the primary");
+    let status = cluster.unit(1).cluster_status().expect("status");
+    assert_eq!(status.primary(), Some("mysql/1"));
+    cluster.insert_rows(101, 10);
+
+    // With every other node down, a former member does not form a cluster of its own.
+    cluster.unit(2).stop().expect("stop");
+    cluster.unit(1).stop().expect("stop the last node");
+    match cluster.unit(0).start() {
+        Err(WorkloadError::StartFailed { reason, .. }) => {
+            assert!(reason.contains("bootstrapped"), "{reason}")
+        }
+        other => panic!("a lone former member started: {other:?}"),
+    }
+    assert!(!cluster.unit(0).is_running().expect("process check"));
 }

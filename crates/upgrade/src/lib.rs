@@ -173,6 +173,11 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod dependency;
 mod effect;
 mod error;

@@ -456,4 +456,21 @@ impl<R: CommandRunner, S: Sleeper> Workload for SnapWorkload<R, S> {
             None => Err(WorkloadError::NoDonor { unit }),
         }
     }
+
+    fn reboot_from_complete_outage(&self) -> Result<(), WorkloadError> {
+        let unit = &self.config.unit;
+        if self
+            .cluster_status()
+            .ok()
+            .and_then(|status| status.member(unit).map(|m| m.state == MemberState::Online))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let command = self.mysqlsh(mysqlsh::reboot_from_complete_outage(
+            &self.connection_to(unit)?,
+            &self.config.cluster_name,
+        ));
+        self.run_plain(&command).map(drop)
+    }
 }

@@ -124,6 +124,17 @@ pub(crate) fn rejoin(
     )
 }
 
+/// Re-forms the cluster from the connected instance after a complete outage.
+pub(crate) fn reboot_from_complete_outage(connection: &Connection<'_>, cluster: &str) -> String {
+    script(
+        connection,
+        &[format!(
+            "dba.reboot_cluster_from_complete_outage({})",
+            py_str(cluster)
+        )],
+    )
+}
+
 /// What a script printed after its marker; `None` when the marker is missing.
 pub(crate) fn after_marker(stdout: &str) -> Option<&str> {
     stdout

@@ -4,10 +4,12 @@
 use anyhow::{anyhow, Result};
 use serde_json::{json, Map, Value};
 
-use super::{DataFormat, StatusFormat};
+use super::DataFormat;
 use crate::engine::status::StatusReport;
 use crate::engine::Engine;
-use crate::model::{clock_text, LogEntry, Model, OpRecord, Outcome, Task};
+use crate::model::{
+    clock_text, since_text, timestamp_text, LogEntry, Model, OpRecord, Outcome, Task,
+};
 
 /// A table whose columns are padded to their widest cell; `right` columns are right-aligned.
 fn table(header: &[&str], right: &[usize], rows: &[Vec<String>]) -> String {
@@ -43,12 +45,10 @@ fn table(header: &[&str], right: &[usize], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// `juju status` in the chosen format.
-pub fn status(report: &StatusReport, format: StatusFormat) -> Result<String> {
-    match format {
-        StatusFormat::Json => Ok(serde_json::to_string_pretty(report)? + "\n"),
-        StatusFormat::Yaml => Ok(serde_yaml::to_string(report)?),
-        StatusFormat::Tabular => {
+/// `juju status`'s tables (JSON and YAML: [`super::juju_status`]).
+pub fn status(report: &StatusReport) -> Result<String> {
+    {
+        {
             let mut out = table(
                 &[
                     "Model",
@@ -61,9 +61,13 @@ pub fn status(report: &StatusReport, format: StatusFormat) -> Result<String> {
                 &[vec![
                     report.model.name.clone(),
                     "juju-sim".into(),
-                    "local/local".into(),
+                    "localhost/localhost".into(),
                     crate::engine::JUJU_VERSION.into(),
-                    clock_text(report.model.clock),
+                    since_text(report.model.epoch + report.model.clock)
+                        .rsplit(' ')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
                 ]],
             );
             out.push('\n');
@@ -264,12 +268,13 @@ pub fn unit_value(model: &Model, name: &str) -> Result<Value> {
     }
     let charm = app.map(|a| {
         format!(
-            "ch:{}-{}",
+            "local:{}-{}",
             a.charm,
             unit.charm_revision.unwrap_or(a.revision)
         )
     });
     let mut details = json!({
+        "opened-ports": [],
         "machine": unit.machine,
         "public-address": unit.address,
         "charm": charm,
@@ -290,13 +295,138 @@ pub fn unit_value(model: &Model, name: &str) -> Result<Value> {
     Ok(Value::Object(wrapper))
 }
 
-/// `juju config APP`: every option with its value and where it comes from.
-pub fn config(engine: &mut Engine, app: &str) -> Result<String> {
-    let mut out = Map::new();
+/// `juju config APP`: every option with its value, type, default and where the value comes
+/// from, in `juju config --format json`'s schema (an unset option without a default has no
+/// `value`).
+pub fn config(engine: &mut Engine, app: &str, format: DataFormat) -> Result<String> {
+    let charm_name = engine
+        .model()
+        .applications
+        .get(app)
+        .map(|a| a.charm.clone())
+        .unwrap_or_default();
+    let spec = engine.charm_config(app)?;
+    let mut settings = Map::new();
     for (name, entry) in engine.config(app)? {
-        out.insert(name, json!({"value": entry.value, "source": entry.source}));
+        let option = spec.get(&name);
+        let mut setting = json!({
+            "description": option.map(|o| o.description.clone()).unwrap_or_default(),
+            "source": entry.source,
+            "type": option.map(|o| o.kind.name()).unwrap_or("string"),
+        });
+        if let Some(default) = option.and_then(|o| o.default.clone()) {
+            setting["default"] = default;
+        }
+        if let Some(value) = entry.value {
+            setting["value"] = value;
+        }
+        settings.insert(name, setting);
     }
-    Ok(serde_yaml::to_string(
-        &json!({"application": app, "settings": out}),
-    )?)
+    let doc = json!({
+        "application": app,
+        "application-config": {
+            "trust": {
+                "default": false,
+                "description": "Does this application have access to trusted credentials",
+                "source": "default",
+                "type": "bool",
+                "value": false,
+            }
+        },
+        "charm": charm_name,
+        "settings": settings,
+    });
+    data(&doc, format)
+}
+
+/// `juju config APP KEY`: the value alone.
+pub fn config_key(engine: &mut Engine, app: &str, key: &str) -> Result<String> {
+    let entry = engine.config(app)?.remove(key).ok_or_else(|| {
+        anyhow!("key {key:?} not found in {app:?} application config or charm settings")
+    })?;
+    Ok(entry.value.as_ref().map(plain_value).unwrap_or_default())
+}
+
+/// A value as `juju config APP KEY` prints it: strings bare, others as YAML scalars.
+pub fn plain_value(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `juju model-config --format json`: `{key: {"Value": v, "Source": s}}` — the keys a
+/// machine model has that mean something here, the extra hook environment and scheduler
+/// seed of the emulator, and whatever was set with `key=value`.
+pub fn model_config(model: &Model) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut put = |key: &str, value: Value, source: &str| {
+        out.insert(key.to_string(), json!({"Value": value, "Source": source}));
+    };
+    put("name", json!(model.name), "model");
+    put("uuid", json!(model.uuid), "model");
+    put("type", json!("lxd"), "model");
+    put("default-base", json!(""), "default");
+    put("automatically-retry-hooks", json!(true), "default");
+    put("update-status-hook-interval", json!("5m"), "default");
+    put("logging-config", json!("<root>=INFO"), "default");
+    let env: Vec<String> = model.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    put(
+        "juju-sim-env",
+        json!(env.join(" ")),
+        if env.is_empty() { "default" } else { "model" },
+    );
+    for (key, value) in &model.config {
+        out.insert(key.clone(), json!({"Value": value, "Source": "model"}));
+    }
+    out
+}
+
+/// `juju model-config` without `--format`: a table.
+pub fn model_config_table(model: &Model, settings: &Map<String, Value>) -> String {
+    let rows: Vec<Vec<String>> = settings
+        .iter()
+        .map(|(key, entry)| {
+            vec![
+                key.clone(),
+                entry["Source"].as_str().unwrap_or_default().to_string(),
+                plain_value(&entry["Value"]),
+            ]
+        })
+        .collect();
+    let mut out = table(&["Attribute", "From", "Value"], &[], &rows);
+    out.push_str(&format!("\nscheduler seed state: {}\n", model.rng));
+    out
+}
+
+/// A task as `juju run --format json` prints it under its unit: Juju 3's task document.
+pub fn task_run_value(task: &Task, epoch: u64) -> Value {
+    let at = |t: u64| timestamp_text(epoch + t);
+    let log: Vec<Value> = task
+        .log
+        .iter()
+        .map(|l| json!(format!("{} {}", at(l.time), l.message)))
+        .collect();
+    let mut value = json!({
+        "id": task.id.to_string(),
+        "results": task.results,
+        "status": task.status,
+        "unit": task.unit,
+    });
+    if !log.is_empty() {
+        value["log"] = json!(log);
+    }
+    if let Some(message) = &task.message {
+        value["message"] = json!(message);
+    }
+    let mut timing = json!({"enqueued": at(task.enqueued)});
+    if let Some(started) = task.started {
+        timing["started"] = json!(at(started));
+    }
+    if let Some(completed) = task.completed {
+        timing["completed"] = json!(at(completed));
+    }
+    value["timing"] = timing;
+    value
 }

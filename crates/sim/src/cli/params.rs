@@ -25,6 +25,21 @@ pub fn parse(words: &[String], string_args: bool) -> Result<Map<String, Value>> 
     Ok(params)
 }
 
+/// Reads `juju run --params FILE`: a YAML map of parameters.
+pub fn from_file(path: &std::path::Path) -> Result<Map<String, Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("reading params file {}: {e}", path.display()))?;
+    match serde_yaml::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(Value::Null) => Ok(Map::new()),
+        Ok(_) => bail!(
+            "params file {}: expected a map of parameters",
+            path.display()
+        ),
+        Err(e) => bail!("params file {}: invalid YAML: {e}", path.display()),
+    }
+}
+
 fn insert(map: &mut Map<String, Value>, key: &str, value: Value) -> Result<()> {
     match key.split_once('.') {
         None => {

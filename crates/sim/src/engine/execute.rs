@@ -93,6 +93,10 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The model setting that makes every `status-set` pause afterwards (a duration such as
+/// `200ms`), so statuses set in a hook stay visible to `juju status` that long.
+pub const STATUS_SET_DELAY_KEY: &str = "juju-sim-status-set-delay";
+
 impl Engine {
     /// Runs one operation of `unit`.
     pub(super) fn execute(&mut self, unit: &str, op: Operation) -> Result<StepReport, EngineError> {
@@ -114,6 +118,13 @@ impl Engine {
                 self.swap_charm(unit, revision)?;
                 if let Some(u) = self.model.units.get_mut(unit) {
                     u.queue.push_back(HookInfo::simple(HookKind::UpgradeCharm));
+                    // Juju's agent restarts its resolver after a charm swap and forgets the
+                    // leader-settings version it had seen (it keeps whether it leads), so a
+                    // non-leader runs leader-settings-changed after upgrade-charm and
+                    // config-changed (docs/hook-contract.md §5.1).
+                    if !u.leader_local {
+                        u.leader_settings_seen = None;
+                    }
                 }
                 (Outcome::Succeeded, false)
             }
@@ -512,6 +523,11 @@ impl Engine {
             HookKind::UpgradeCharm => {
                 u.queue.push_back(HookInfo::simple(HookKind::ConfigChanged));
                 if start_after_refresh {
+                    // The documented order: leader-settings-changed (non-leaders) before start.
+                    if !u.leader_local {
+                        u.queue
+                            .push_back(HookInfo::simple(HookKind::LeaderSettingsChanged));
+                    }
                     u.queue.push_back(HookInfo::simple(HookKind::Start));
                 }
             }
@@ -849,6 +865,17 @@ impl Engine {
             ("JUJU_SIM_MODEL_DIR", self.dir.root().display().to_string()),
         ];
         env.extend(vars.into_iter().map(|(k, v)| (k.to_string(), v)));
+        if let Some(delay) = self
+            .model
+            .config
+            .get(STATUS_SET_DELAY_KEY)
+            .and_then(|v| v.as_str())
+        {
+            env.insert(
+                crate::tools::STATUS_SET_DELAY_VAR.to_string(),
+                delay.to_string(),
+            );
+        }
         match (hook, task_ref.as_ref()) {
             (Some(h), _) => {
                 env.insert("JUJU_DISPATCH_PATH".into(), format!("hooks/{}", h.name()));

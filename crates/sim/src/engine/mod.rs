@@ -28,6 +28,7 @@ use crate::model::{
     Task, TaskStatus, Unit, VersionedBag,
 };
 
+pub use execute::STATUS_SET_DELAY_KEY;
 pub use runner::{Exit, ProcessRunner, RunOutput, RunRequest, SystemRunner};
 pub use scheduler::{next_operation, HookSource, Next, Operation};
 pub use status::{AppReport, StatusInfo, StatusReport, UnitReport};
@@ -68,6 +69,9 @@ pub struct EngineOptions {
     /// as Juju's docs table says; Juju's code does not on machines
     /// (docs/hook-contract.md §5.1), hence off by default.
     pub start_after_refresh: bool,
+    /// The Unix time of the new model's virtual second 0 (default: now). Fix it
+    /// for output that does not depend on the day a test runs.
+    pub epoch: Option<u64>,
 }
 
 impl Default for EngineOptions {
@@ -81,6 +85,7 @@ impl Default for EngineOptions {
             max_auto_retries: 3,
             system_path: None,
             start_after_refresh: false,
+            epoch: None,
         }
     }
 }
@@ -219,16 +224,45 @@ impl Engine {
     /// waits while a mutating `juju-sim` command or another `Engine` holds it,
     /// so do not run mutating CLI commands on a model a test has open.
     pub fn open(dir: impl AsRef<Path>, options: EngineOptions) -> Result<Engine, EngineError> {
-        let dir = ModelDir::new(dir.as_ref());
+        let given = dir.as_ref();
+        fs::create_dir_all(given).map_err(io_err(given))?;
+        Self::open_with(given, options, true)?
+            .ok_or_else(|| EngineError::Invalid(format!("no model at {}", given.display())))
+    }
+
+    /// Opens the model in `dir` only if one exists (checked under the lock, so a model
+    /// destroyed meanwhile is not created again); `None` otherwise.
+    pub fn open_existing(
+        dir: impl AsRef<Path>,
+        options: EngineOptions,
+    ) -> Result<Option<Engine>, EngineError> {
+        let given = dir.as_ref();
+        if !given.is_dir() {
+            return Ok(None);
+        }
+        Self::open_with(given, options, false)
+    }
+
+    fn open_with(
+        given: &Path,
+        options: EngineOptions,
+        create: bool,
+    ) -> Result<Option<Engine>, EngineError> {
+        // Hooks run with the charm directory as cwd, so every path the engine
+        // hands them must be absolute.
+        let root = fs::canonicalize(given).map_err(io_err(given))?;
+        let dir = ModelDir::new(root);
         let lock = dir.lock()?;
         let model = match dir.load()? {
             Some(model) => model,
+            None if !create => return Ok(None),
             None => {
                 let name = options
                     .model_name
                     .clone()
                     .unwrap_or_else(|| model_name_for(dir.root()));
-                let model = Model::new(&name, &new_uuid(dir.root()), options.seed);
+                let mut model = Model::new(&name, &new_uuid(dir.root()), options.seed);
+                model.epoch = options.epoch.unwrap_or_else(unix_now);
                 dir.save(&model)?;
                 model
             }
@@ -238,7 +272,7 @@ impl Engine {
             None => std::env::current_exe().map_err(io_err(Path::new("current executable")))?,
         };
         let tool_binary = fs::canonicalize(&tool_binary).map_err(io_err(&tool_binary))?;
-        Ok(Engine {
+        Ok(Some(Engine {
             dir,
             model,
             options,
@@ -247,7 +281,7 @@ impl Engine {
             charms: HashMap::new(),
             tools_ready: HashSet::new(),
             _lock: lock,
-        })
+        }))
     }
 
     /// Replaces the process runner (tests of the scheduler script hooks this way).
@@ -271,7 +305,9 @@ impl Engine {
         &self.tool_binary
     }
 
-    fn save(&self) -> Result<(), EngineError> {
+    /// Writes `model.json`, first recording when each shown status changed.
+    fn save(&mut self) -> Result<(), EngineError> {
+        status::stamp(&mut self.model);
         Ok(self.dir.save(&self.model)?)
     }
 
@@ -421,6 +457,8 @@ impl Engine {
                 leader_settings: Bag::new(),
                 leader_settings_version: 0,
                 next_unit: 0,
+                base: crate::model::default_base(),
+                status_since: Default::default(),
             },
         );
         for endpoint in charm.metadata.peers.keys() {
@@ -503,6 +541,9 @@ impl Engine {
                     state: None,
                     faults: Faults::default(),
                     update_status_due: false,
+                    created: self.model.clock,
+                    workload_since: Default::default(),
+                    agent_since: Default::default(),
                 },
             );
             self.log(
@@ -681,6 +722,69 @@ impl Engine {
             application.config_version += 1;
         }
         self.save()
+    }
+
+    /// Resets config options to the charm's defaults (`juju config app --reset k`).
+    /// Units run `config-changed` when anything changed.
+    pub fn reset_config(&mut self, app: &str, keys: &[String]) -> Result<(), EngineError> {
+        let application = self
+            .model
+            .applications
+            .get(app)
+            .ok_or_else(|| EngineError::UnknownApplication(app.into()))?;
+        let (charm_name, revision) = (application.charm.clone(), application.revision);
+        let charm = self.charm(&charm_name, revision)?.clone();
+        if let Some(key) = keys.iter().find(|k| !charm.config.contains_key(*k)) {
+            return Err(EngineError::Invalid(format!("unknown option {key:?}")));
+        }
+        let application = self
+            .model
+            .applications
+            .get_mut(app)
+            .ok_or_else(|| EngineError::UnknownApplication(app.into()))?;
+        let mut changed = false;
+        for key in keys {
+            changed |= application.config.remove(key).is_some();
+        }
+        if changed {
+            application.config_version += 1;
+        }
+        self.save()
+    }
+
+    /// Records the base an application was deployed on (`ubuntu@22.04`), as `juju status` shows it.
+    pub fn set_base(&mut self, app: &str, base: &str) -> Result<(), EngineError> {
+        check_base(base)?;
+        let application = self
+            .model
+            .applications
+            .get_mut(app)
+            .ok_or_else(|| EngineError::UnknownApplication(app.into()))?;
+        application.base = base.to_string();
+        self.save()
+    }
+
+    /// Sets (`Some`) or resets (`None`) a model setting `juju model-config` shows.
+    pub fn set_model_config(&mut self, key: &str, value: Option<Value>) -> Result<(), EngineError> {
+        match value {
+            Some(value) => self.model.config.insert(key.to_string(), value),
+            None => self.model.config.remove(key),
+        };
+        self.save()
+    }
+
+    /// The config options the charm of `app` declares.
+    pub fn charm_config(
+        &mut self,
+        app: &str,
+    ) -> Result<crate::charm_meta::ConfigSpec, EngineError> {
+        let application = self
+            .model
+            .applications
+            .get(app)
+            .ok_or_else(|| EngineError::UnknownApplication(app.into()))?;
+        let (charm_name, revision) = (application.charm.clone(), application.revision);
+        Ok(self.charm(&charm_name, revision)?.config.clone())
     }
 
     /// Every config option of `app` with its value and where it comes from.
@@ -1008,6 +1112,25 @@ impl Engine {
         Ok(report)
     }
 
+    /// Runs one operation as [`Engine::settle`] does, with `retries` counting the
+    /// automatic retries made so far per unit (at most
+    /// [`EngineOptions::max_auto_retries`] each): for a caller that runs the model
+    /// one operation at a time across several opens, as the background agent does.
+    pub fn step_within(
+        &mut self,
+        retries: &mut HashMap<String, u32>,
+    ) -> Result<Option<StepReport>, EngineError> {
+        let max_retries = self.options.max_auto_retries;
+        let step =
+            self.step_with(&|unit: &str| retries.get(unit).copied().unwrap_or(0) < max_retries)?;
+        if let Some(step) = &step {
+            if step.retry {
+                *retries.entry(step.unit.clone()).or_default() += 1;
+            }
+        }
+        Ok(step)
+    }
+
     /// Runs one operation (advancing the virtual clock to the next retry when
     /// only retries are left). `None` when nothing is left to run.
     pub fn step(&mut self) -> Result<Option<StepReport>, EngineError> {
@@ -1193,6 +1316,20 @@ fn describe(model: &Model, op: &Operation) -> String {
     }
 }
 
+/// Checks a base is `NAME@CHANNEL` (`ubuntu@22.04`), as `juju deploy --base` takes it.
+pub fn check_base(base: &str) -> Result<(), EngineError> {
+    let valid = base
+        .split_once('@')
+        .is_some_and(|(name, channel)| !name.is_empty() && !channel.is_empty());
+    if valid {
+        Ok(())
+    } else {
+        Err(EngineError::Invalid(format!(
+            "invalid base {base:?}: expected NAME@CHANNEL, e.g. ubuntu@22.04"
+        )))
+    }
+}
+
 /// Juju application names: lowercase letters, digits and single hyphens, starting with a letter.
 pub fn is_valid_app_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -1213,6 +1350,14 @@ fn model_name_for(root: &Path) -> String {
         .map(|n| n.to_string_lossy().to_string())
         .filter(|n| is_valid_app_name(n))
         .unwrap_or_else(|| "default".to_string())
+}
+
+/// Seconds since the Unix epoch, by the system clock.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 fn new_uuid(root: &Path) -> String {

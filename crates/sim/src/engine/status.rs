@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::context::StatusValue;
-use crate::model::{Model, Unit};
+use crate::model::{Application, Model, Unit};
 
 /// A status with its message, as `juju status --format json` names the fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -44,6 +44,8 @@ pub struct ModelInfo {
     pub uuid: String,
     /// Virtual seconds since creation.
     pub clock: u64,
+    /// Unix time of virtual second 0.
+    pub epoch: u64,
 }
 
 /// One application row and its units.
@@ -152,6 +154,39 @@ pub fn app_display_status(model: &Model, app: &str) -> Option<StatusValue> {
     best
 }
 
+/// Records, for every unit and application, when the status `juju status`
+/// shows began to show (called before each save, so `since` moves only when
+/// what an operator sees changes).
+pub fn stamp(model: &mut Model) {
+    let now = model.clock;
+    for unit in model.units.values_mut() {
+        let (workload, agent) = unit_display(unit);
+        unit.workload_since.update(&workload, now);
+        unit.agent_since.update(&agent, now);
+    }
+    let shown: Vec<(String, StatusValue)> = model
+        .applications
+        .iter()
+        .map(|(name, app)| (name.clone(), app_status(model, name, app)))
+        .collect();
+    for (name, status) in shown {
+        if let Some(app) = model.applications.get_mut(&name) {
+            app.status_since.update(&status, now);
+        }
+    }
+}
+
+/// The application status `juju status` shows: the leader's, else the one derived from the units.
+pub fn app_status(model: &Model, name: &str, app: &Application) -> StatusValue {
+    app.status
+        .clone()
+        .or_else(|| app_display_status(model, name))
+        .unwrap_or_else(|| StatusValue {
+            status: "unknown".into(),
+            message: String::new(),
+        })
+}
+
 /// Builds the status report of the whole model.
 pub fn report(model: &Model) -> StatusReport {
     let mut applications = BTreeMap::new();
@@ -172,14 +207,7 @@ pub fn report(model: &Model) -> StatusReport {
                 },
             );
         }
-        let status = app
-            .status
-            .clone()
-            .or_else(|| app_display_status(model, name))
-            .unwrap_or_else(|| StatusValue {
-                status: "unknown".into(),
-                message: String::new(),
-            });
+        let status = app_status(model, name, app);
         applications.insert(
             name.clone(),
             AppReport {
@@ -197,6 +225,7 @@ pub fn report(model: &Model) -> StatusReport {
             name: model.name.clone(),
             uuid: model.uuid.clone(),
             clock: model.clock,
+            epoch: model.epoch,
         },
         applications,
     }

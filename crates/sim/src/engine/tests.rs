@@ -808,3 +808,43 @@ fn a_missing_handler_skips_hooks_and_fails_actions() {
         Some("action not implemented on unit \"app/0\"")
     );
 }
+
+#[test]
+fn a_refresh_ends_with_leader_settings_changed_on_non_leaders() {
+    // Juju's machine order: upgrade-charm, config-changed, leader-settings-changed on
+    // non-leaders, then start (only when start after a refresh is on).
+    for (switch, tail) in [(false, vec![]), (true, vec!["start"])] {
+        let mut f = fixture(
+            EngineOptions {
+                start_after_refresh: switch,
+                ..EngineOptions::default()
+            },
+            ok_script(),
+        );
+        f.engine.deploy(&f.charm, "app", 2, None).unwrap();
+        f.engine.settle().unwrap();
+        let since = f.engine.history().unwrap().len();
+        f.engine
+            .refresh("app", Source::Path(f.charm.clone()))
+            .unwrap();
+        f.engine.settle().unwrap();
+        let leader = f.engine.leader("app").unwrap().to_string();
+        for unit in ["app/0", "app/1"] {
+            let hooks: Vec<String> = f
+                .engine
+                .history()
+                .unwrap()
+                .into_iter()
+                .skip(since)
+                .filter(|r| r.kind == OpKind::Hook && r.unit == unit)
+                .map(|r| r.name)
+                .collect();
+            let mut expected = vec!["upgrade-charm", "config-changed"];
+            if unit != leader {
+                expected.push("leader-settings-changed");
+            }
+            expected.extend(tail.iter().copied());
+            assert_eq!(hooks, expected, "{unit} (start after refresh: {switch})");
+        }
+    }
+}

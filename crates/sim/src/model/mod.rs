@@ -14,7 +14,9 @@ pub use crate::context::{Bag, StatusValue};
 pub use dir::{
     default_model_dir, write_atomically, write_json_atomically, ModelDir, ModelError, ModelLock,
 };
-pub use records::{clock_text, Level, LogEntry, OpKind, OpRecord, Outcome};
+pub use records::{
+    civil, clock_text, since_text, timestamp_text, Level, LogEntry, OpKind, OpRecord, Outcome,
+};
 
 /// The current `model.json` format number.
 pub const FORMAT: u32 = 1;
@@ -54,6 +56,14 @@ pub struct Model {
     pub relations: BTreeMap<u64, Relation>,
     /// Action tasks by id.
     pub tasks: BTreeMap<u64, Task>,
+    /// Wall-clock Unix time of virtual second 0 (when the model was created):
+    /// the dates `juju status` shows are this plus the virtual time.
+    #[serde(default)]
+    pub epoch: u64,
+    /// Settings given with `model-config key=value` (kept and shown; the
+    /// emulator acts only on its own, `--env` and `--seed`).
+    #[serde(default)]
+    pub config: BTreeMap<String, Value>,
 }
 
 impl Model {
@@ -76,6 +86,8 @@ impl Model {
             units: BTreeMap::new(),
             relations: BTreeMap::new(),
             tasks: BTreeMap::new(),
+            epoch: 0,
+            config: BTreeMap::new(),
         }
     }
 
@@ -161,6 +173,42 @@ pub struct Application {
     pub leader_settings_version: u64,
     /// Next unit number.
     pub next_unit: u64,
+    /// The base the operator deployed on (`ubuntu@22.04`).
+    #[serde(default = "default_base")]
+    pub base: String,
+    /// When the status `juju status` shows for the application last changed.
+    #[serde(default)]
+    pub status_since: Since,
+}
+
+/// The base of an application deployed without `--base`.
+pub fn default_base() -> String {
+    "ubuntu@22.04".to_string()
+}
+
+/// A status as last shown, and the virtual time it first showed: what
+/// `juju status` prints as `since`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Since {
+    /// The status shown.
+    pub status: String,
+    /// Its message.
+    pub message: String,
+    /// Virtual time it started to show.
+    pub at: u64,
+}
+
+impl Since {
+    /// Moves the time to `now` when (status, message) differ from the ones recorded.
+    pub fn update(&mut self, status: &StatusValue, now: u64) {
+        if self.status != status.status || self.message != status.message {
+            *self = Since {
+                status: status.status.clone(),
+                message: status.message.clone(),
+                at: now,
+            };
+        }
+    }
 }
 
 /// Life of a unit.
@@ -240,6 +288,15 @@ pub struct Unit {
     /// `update-status` was requested and runs when nothing else is due.
     #[serde(default)]
     pub update_status_due: bool,
+    /// Virtual time the unit (and its machine) was added.
+    #[serde(default)]
+    pub created: u64,
+    /// When the workload status `juju status` shows last changed.
+    #[serde(default)]
+    pub workload_since: Since,
+    /// When the agent status `juju status` shows last changed.
+    #[serde(default)]
+    pub agent_since: Since,
 }
 
 /// What a unit's agent remembers about one relation.

@@ -74,14 +74,20 @@ pub struct LogEntry {
 }
 
 impl LogEntry {
-    /// The entry as `juju debug-log` prints it.
+    /// The entry as `juju debug-log` prints it, with the model's virtual time as the time of day.
     pub fn render(&self) -> String {
+        self.render_from(0)
+    }
+
+    /// The entry as `juju debug-log` prints it, the time of day being `epoch` (the model's
+    /// Unix time of virtual second 0) plus the entry's virtual time, in UTC.
+    pub fn render_from(&self, epoch: u64) -> String {
         let entity = self.unit.as_deref().map_or("model".to_string(), |u| {
             format!("unit-{}", u.replace('/', "-"))
         });
         format!(
             "{entity}: {} {} {} {}",
-            clock_text(self.time),
+            clock_text(epoch + self.time),
             self.level,
             self.module,
             self.message
@@ -97,6 +103,48 @@ pub fn clock_text(seconds: u64) -> String {
         (seconds / 60) % 60,
         seconds % 60
     )
+}
+
+/// A Unix time as the UTC civil date and time `(year, month, day, hour, minute, second)`.
+pub fn civil(unix: u64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Days to civil date (Howard Hinnant's algorithm, proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        year,
+        month,
+        day,
+        (secs / 3600) as u32,
+        (secs / 60 % 60) as u32,
+        (secs % 60) as u32,
+    )
+}
+
+/// A Unix time as `juju status` prints a `since`: `03 Dec 2026 06:12:54Z`.
+pub fn since_text(unix: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (year, month, day, h, m, s) = civil(unix);
+    format!(
+        "{day:02} {} {year} {h:02}:{m:02}:{s:02}Z",
+        MONTHS[(month - 1) as usize]
+    )
+}
+
+/// A Unix time as `juju show-task` and `juju run` print one: `2026-12-03 06:12:54 +0000 UTC`.
+pub fn timestamp_text(unix: u64) -> String {
+    let (year, month, day, h, m, s) = civil(unix);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} +0000 UTC")
 }
 
 /// What kind of operation a history record is about.
@@ -164,6 +212,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dates_are_utc_civil_dates() {
+        assert_eq!(since_text(0), "01 Jan 1970 00:00:00Z");
+        // 2025-02-24 23:02:57 UTC, a `since` recorded from Juju 3.6.1 (+13:00 there).
+        assert_eq!(since_text(1_740_438_177), "24 Feb 2025 23:02:57Z");
+        assert_eq!(
+            timestamp_text(1_740_438_177),
+            "2025-02-24 23:02:57 +0000 UTC"
+        );
+        // A leap day.
+        assert_eq!(since_text(951_782_400), "29 Feb 2000 00:00:00Z");
+    }
+
+    #[test]
     fn levels_parse_and_order() {
         assert_eq!("warning".parse::<Level>().unwrap(), Level::Warning);
         assert!(Level::Debug < Level::Info);
@@ -183,6 +244,11 @@ mod tests {
         assert_eq!(
             entry.render(),
             "unit-mysql-0: 01:02:05 INFO unit.mysql/0.juju-log hello"
+        );
+        // A model created at 23:00 UTC: the entry is an hour and some later, the next day.
+        assert_eq!(
+            entry.render_from(1_740_438_000 - 1_740_438_000 % 86_400 + 23 * 3600),
+            "unit-mysql-0: 00:02:05 INFO unit.mysql/0.juju-log hello"
         );
     }
 }

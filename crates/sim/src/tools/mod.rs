@@ -17,6 +17,7 @@ mod log;
 mod names;
 mod output;
 mod process;
+pub(crate) use process::STATUS_SET_DELAY_VAR;
 mod relation;
 mod state;
 mod status;
@@ -72,7 +73,7 @@ impl ToolOutput {
     }
 }
 
-/// Runs hook tool `name` with `args` (without argv[0]) against `ctx`.
+/// Runs hook tool `name` with `args` (without `argv[0]`) against `ctx`.
 ///
 /// `stdin` is what `--file -` reads. Effects that Juju applies at once are
 /// appended to `ctx.immediate`; batched writes change `ctx` (relation bags
@@ -134,7 +135,7 @@ pub fn run_tool(name: &str, args: &[String], stdin: &[u8], ctx: &mut HookContext
     }
 }
 
-/// Runs hook tool `name` with `args` (without argv[0]) against the context
+/// Runs hook tool `name` with `args` (without `argv[0]`) against the context
 /// file named by `JUJU_SIM_CONTEXT`, printing its output; returns the exit code.
 pub fn tool_main(name: &str, args: Vec<String>) -> i32 {
     process::tool_main(name, args)

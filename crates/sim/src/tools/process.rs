@@ -23,10 +23,28 @@ pub(crate) const CONTEXT_ID_VAR: &str = "JUJU_CONTEXT_ID";
 pub(crate) fn tool_main(name: &str, args: Vec<String>) -> i32 {
     let env = |key: &str| std::env::var(key).ok();
     let output = run_process(name, &args, &env, &mut std::io::stdin().lock());
+    if name == "status-set" && output.code == 0 {
+        pause_after_status_set(&env);
+    }
     // Nothing sensible is left to do if the parent closed our stdout/stderr.
     let _ = std::io::stdout().lock().write_all(&output.stdout);
     let _ = std::io::stderr().lock().write_all(&output.stderr);
     output.code
+}
+
+/// Names the variable holding the pause after each `status-set` (a duration).
+pub(crate) const STATUS_SET_DELAY_VAR: &str = "JUJU_SIM_STATUS_SET_DELAY";
+
+/// Waits, after a `status-set` is written, as long as the model's
+/// `juju-sim-status-set-delay` says (at most a minute): a charm's statuses then stay
+/// visible to `juju status` at least that long, as if each took a round trip to a
+/// controller.
+fn pause_after_status_set(env: &dyn Fn(&str) -> Option<String>) {
+    if let Some(delay) =
+        env(STATUS_SET_DELAY_VAR).and_then(|text| crate::duration::parse(&text).ok())
+    {
+        std::thread::sleep(delay.min(std::time::Duration::from_secs(60)));
+    }
 }
 
 /// Runs one tool call as a process would, with `env` for the environment and

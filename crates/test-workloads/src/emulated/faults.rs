@@ -24,7 +24,8 @@ pub enum FaultKind {
     /// The matching unit's server does not answer cluster-status queries.
     StatusUnavailable,
     /// Starting the matching version on data written by a newer server fails with
-    /// MY-013171 ("Downgrade is not supported"). Without this fault, downgrades start.
+    /// MY-013171 ("Downgrade is not supported") even where MySQL downgrades in place
+    /// (within 8.0 from 8.0.35 on); elsewhere it fails without this fault.
     DowngradeRefused,
 }
 

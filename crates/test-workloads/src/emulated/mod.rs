@@ -30,14 +30,28 @@
 //!
 //! # Behaviour
 //!
+//! The servers follow MySQL 8.0's rules; an armed fault only adds failures to them.
+//!
+//! - **Data directory.** A server newer than its data directory upgrades it (MY-013381). An
+//!   older one starts on it only where MySQL downgrades in place, within 8.0 to 8.0.35 or
+//!   later and within the 8.4 LTS series (MY-014064); otherwise it aborts with MY-013171
+//!   ("Downgrade is not supported") and the data is untouched. `downgrade-refused` refuses
+//!   the downgrades MySQL would accept too.
+//! - **Joining.** A starting server joins the ONLINE members (RECOVERING, then ONLINE) unless
+//!   it runs an older version than the lowest of them: then it stays OFFLINE, as Group
+//!   Replication refuses it from 8.0.17 on. With no member ONLINE, only the very first
+//!   server of a cluster bootstraps the group (as PRIMARY); any other stays OFFLINE until
+//!   [`Workload::reboot_from_complete_outage`] re-forms the group from it.
+//! - **Primary.** When the primary stops, the ONLINE member with the lowest version (then
+//!   the lowest unit number) is elected; a switchover to a member newer than the group's
+//!   lowest version is refused.
+//! - **Reset.** [`Workload::reset_and_rejoin`] re-initialises the data directory by cloning
+//!   from an ONLINE member whose version the clone plugin accepts (the same version before
+//!   8.0.37, the same series from then on), then joins as any starting server does.
+//!
 //! Every write goes to a temporary file renamed over the target. Nothing sleeps: a started
 //! member is RECOVERING, and its recovery completes at the first check of
 //! [`Workload::wait_until_online`], which therefore sees it ONLINE at the second check.
-//! A server starting while no other member is ONLINE bootstraps the group as PRIMARY.
-//! When the primary stops, the ONLINE member with the lowest version (then the lowest unit
-//! number) is elected, as Group Replication prefers the lowest version in a mixed group.
-//! Starting a version older than the data directory succeeds unless `downgrade-refused`
-//! is armed; then the error log shows MY-013171 as mysqld would.
 
 mod faults;
 mod state;
@@ -156,8 +170,9 @@ impl EmulatedWorkload {
             })
     }
 
-    /// Starts mysqld on `own` (already marked installed), applying the armed faults and
-    /// joining the group. The caller saves `own` whatever the outcome.
+    /// Starts mysqld on `own` (already marked installed), applying MySQL's rules on the
+    /// data directory and the armed faults, then joining the group. The caller saves `own`
+    /// whatever the outcome.
     fn boot(
         &self,
         own: &mut EmulatedUnitState,
@@ -166,6 +181,7 @@ impl EmulatedWorkload {
     ) -> Result<(), WorkloadError> {
         let installed = self.installed_or_refuse(own, "start")?;
         let version = installed.version.as_str();
+        let was_member = own.is_cluster_member();
         own.starts += 1;
         own.error_log.push(format!(
             "[System] [MY-010116] [Server] mysqld (mysqld {version}) {START_MARKER} {}",
@@ -186,39 +202,102 @@ impl EmulatedWorkload {
         if faults.is_armed(FaultKind::StartFails, &self.unit, Some(version)) {
             return refuse(own, format!("mysqld {version} aborted (armed fault)"));
         }
-        match own.data_format_version.clone() {
-            Some(data) if version::compare(version, &data) == Ordering::Less => {
-                if faults.is_armed(FaultKind::DowngradeRefused, &self.unit, Some(version)) {
-                    own.error_log.push(format!(
-                        "[ERROR] [{DOWNGRADE_REFUSED_CODE}] [InnoDB] Cannot boot server version {} \
-                         on data directory built by version {}. Downgrade is not supported",
-                        version::version_id(version),
-                        version::version_id(&data)
-                    ));
-                    return refuse(own, format!("data directory written by {data}"));
+        if let Some(data) = own.data_format_version.clone() {
+            let (server_id, data_id) = (version::version_id(version), version::version_id(&data));
+            match version::compare(version, &data) {
+                Ordering::Less => {
+                    let supported = version::in_place_downgrade_supported(&data, version);
+                    let armed =
+                        faults.is_armed(FaultKind::DowngradeRefused, &self.unit, Some(version));
+                    if !supported || armed {
+                        own.error_log.push(format!(
+                            "[ERROR] [{DOWNGRADE_REFUSED_CODE}] [InnoDB] Cannot boot server version \
+                             {server_id} on data directory built by version {data_id}. Downgrade \
+                             is not supported"
+                        ));
+                        return refuse(own, format!("data directory written by {data}"));
+                    }
+                    for step in ["started", "completed"] {
+                        own.error_log.push(format!(
+                            "[System] [MY-014064] [Server] Server downgrade from '{data_id}' to \
+                             '{server_id}' {step}."
+                        ));
+                    }
                 }
+                Ordering::Greater => {
+                    for step in ["started", "completed"] {
+                        own.error_log.push(format!(
+                            "[System] [MY-013381] [Server] Server upgrade from '{data_id}' to \
+                             '{server_id}' {step}."
+                        ));
+                    }
+                }
+                Ordering::Equal => {}
             }
-            _ => own.data_format_version = Some(version.to_owned()),
         }
+        own.data_format_version = Some(version.to_owned());
         own.running = true;
         own.slow_shutdown = false;
         own.error_log.push(format!(
             "[System] [MY-010931] [Server] mysqld: ready for connections. Version: '{version}'"
         ));
-        let group_alive = peers
-            .iter()
-            .any(|(_, p)| p.running && p.member_state == MemberState::Online);
-        if faults.is_armed(FaultKind::NoRejoin, &self.unit, Some(version)) {
-            own.member_state = MemberState::Offline;
-            own.role = None;
-        } else if group_alive {
-            own.member_state = MemberState::Recovering;
-            own.role = Some(MemberRole::Secondary);
-        } else {
-            own.member_state = MemberState::Online;
-            own.role = Some(MemberRole::Primary);
-        }
+        self.join_group(own, peers, faults, was_member);
         Ok(())
+    }
+
+    /// Group Replication starting on a server that just came up: it joins the ONLINE
+    /// members unless it runs an older version than the lowest of them; with no member
+    /// ONLINE it bootstraps a group only when there never was one (the first server's
+    /// first start), otherwise it stays OFFLINE until the cluster is rebooted from the
+    /// complete outage.
+    fn join_group(
+        &self,
+        own: &mut EmulatedUnitState,
+        peers: &[UnitFile],
+        faults: &FaultPlan,
+        was_member: bool,
+    ) {
+        own.member_state = MemberState::Offline;
+        own.role = None;
+        let version = own.installed_version().unwrap_or_default().to_owned();
+        if faults.is_armed(FaultKind::NoRejoin, &self.unit, Some(&version)) {
+            return;
+        }
+        let lowest_online = peers
+            .iter()
+            .map(|(_, p)| p)
+            .filter(|p| p.running && p.member_state == MemberState::Online)
+            .filter_map(EmulatedUnitState::installed_version)
+            .min_by(|a, b| version::compare(a, b));
+        match lowest_online {
+            Some(lowest) if version::compare(&version, lowest) == Ordering::Less => {
+                own.error_log.push(format!(
+                    "[ERROR] [Repl] Plugin group_replication reported: \
+                     'Member version {version} is lower than the lowest version {lowest} in \
+                     the group; this member cannot join it.'"
+                ));
+            }
+            Some(_) => {
+                own.member_state = MemberState::Recovering;
+                own.role = Some(MemberRole::Secondary);
+            }
+            None if was_member || peers.iter().any(|(_, p)| p.is_cluster_member()) => {
+                own.error_log.push(
+                    "[Warning] [Repl] Plugin group_replication reported: 'No member of the \
+                     group is reachable; the group must be rebooted from a complete outage.'"
+                        .to_owned(),
+                );
+            }
+            None => {
+                own.error_log.push(
+                    "[System] [Repl] Plugin group_replication reported: 'This server bootstrapped \
+                     the group.'"
+                        .to_owned(),
+                );
+                own.member_state = MemberState::Online;
+                own.role = Some(MemberRole::Primary);
+            }
+        }
     }
 
     /// The member state seen by one check of [`Workload::wait_until_online`]; a RECOVERING
@@ -364,6 +443,24 @@ impl Workload for EmulatedWorkload {
                 failure: None,
             });
         }
+        // From 8.0.17, only a member of the group's lowest version may be made primary.
+        let lowest = status
+            .members
+            .values()
+            .filter(|m| m.state == MemberState::Online)
+            .filter_map(|m| m.version.as_deref())
+            .min_by(|a, b| version::compare(a, b));
+        if let (Some(lowest), Some(running)) = (lowest, target.version.as_deref()) {
+            if version::compare(running, lowest) == Ordering::Greater {
+                return Err(WorkloadError::SwitchoverFailed {
+                    unit: unit.to_owned(),
+                    reason: format!(
+                        "{unit} runs {running}, newer than the group's lowest version {lowest}"
+                    ),
+                    failure: None,
+                });
+            }
+        }
         let mut everyone = vec![(self.state_path.clone(), self.own()?)];
         everyone.extend(self.peers()?);
         for (path, state) in everyone {
@@ -452,20 +549,97 @@ impl Workload for EmulatedWorkload {
         let mut own = self.own()?;
         let installed = self.installed_or_refuse(&own, "reset")?;
         let peers = self.peers()?;
-        let donor = peers
+        let online: Vec<&EmulatedUnitState> = peers
             .iter()
-            .find(|(_, p)| p.running && p.member_state == MemberState::Online)
-            .map(|(_, p)| p.unit.clone())
-            .ok_or_else(|| WorkloadError::NoDonor {
+            .map(|(_, p)| p)
+            .filter(|p| p.running && p.member_state == MemberState::Online)
+            .collect();
+        if online.is_empty() {
+            return Err(WorkloadError::NoDonor {
                 unit: self.unit.clone(),
+            });
+        }
+        let donor = online
+            .iter()
+            .find(|p| {
+                p.installed_version()
+                    .is_some_and(|v| version::clone_supported(v, &installed.version))
+            })
+            .ok_or_else(|| WorkloadError::Precondition {
+                operation: "reset and rejoin".to_owned(),
+                reason: format!(
+                    "no ONLINE member can donate its data to {} {}: the clone plugin needs the \
+                     same server version, and the members run {}",
+                    self.unit,
+                    installed.version,
+                    online
+                        .iter()
+                        .map(|p| format!(
+                            "{} {}",
+                            p.unit,
+                            p.installed_version().unwrap_or("unknown")
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             })?;
         own.running = false;
         own.data_format_version = Some(installed.version.clone());
         own.error_log.push(format!(
-            "[Warning] [MY-000000] [Server] data directory re-initialised; cloning from {donor}"
+            "[Warning] [MY-000000] [Server] data directory re-initialised; cloning from {}",
+            donor.unit
         ));
         let result = self.boot(&mut own, &peers, &self.faults()?);
         self.save_own(&own)?;
         result
+    }
+
+    fn reboot_from_complete_outage(&self) -> Result<(), WorkloadError> {
+        let mut own = self.own()?;
+        if !own.running {
+            return Err(WorkloadError::ServerUnavailable {
+                unit: self.unit.clone(),
+                reason: "mysqld is not running".into(),
+                failure: None,
+            });
+        }
+        let operation = "reboot cluster from complete outage".to_owned();
+        if !own.is_cluster_member() {
+            return Err(WorkloadError::Precondition {
+                operation,
+                reason: format!("{} was never a member of the cluster", self.unit),
+            });
+        }
+        if own.member_state == MemberState::Online {
+            return Ok(());
+        }
+        let online: Vec<String> = self
+            .peers()?
+            .into_iter()
+            .filter(|(_, p)| p.running && p.member_state == MemberState::Online)
+            .map(|(_, p)| p.unit)
+            .collect();
+        if !online.is_empty() {
+            return Err(WorkloadError::Precondition {
+                operation,
+                reason: format!(
+                    "the cluster is not in complete outage ({} ONLINE); rejoin it instead",
+                    online.join(", ")
+                ),
+            });
+        }
+        let stuck =
+            self.faults()?
+                .is_armed(FaultKind::NoRejoin, &self.unit, own.installed_version());
+        if !stuck {
+            own.error_log.push(format!(
+                "[System] [Repl] Plugin group_replication reported: 'The group was rebooted \
+                 from a complete outage by {}, now its PRIMARY.'",
+                self.unit
+            ));
+            own.member_state = MemberState::Online;
+            own.role = Some(MemberRole::Primary);
+        }
+        self.save_own(&own)
     }
 }

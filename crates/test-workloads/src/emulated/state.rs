@@ -29,7 +29,7 @@ pub struct EmulatedUnitState {
     /// `innodb_fast_shutdown=0` is set on the running server (reset at every start).
     pub slow_shutdown: bool,
     /// The server version that last wrote the data directory; `None` until the first
-    /// start. A start of an older version with the `downgrade-refused` fault armed fails.
+    /// start. An older server starts on it only where MySQL downgrades in place.
     pub data_format_version: Option<String>,
     /// How many times mysqld was started (the emulated process id in the log).
     pub starts: u64,

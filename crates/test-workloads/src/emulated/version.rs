@@ -1,5 +1,6 @@
-//! MySQL version strings as the emulator needs them: ordering (is this a downgrade?) and
-//! the numeric id MySQL prints in its error log (`8.0.34` -> `80034`).
+//! MySQL version strings as the emulator needs them: ordering (is this a downgrade?), the
+//! numeric id MySQL prints in its error log (`8.0.34` -> `80034`), and which in-place
+//! downgrades and clones MySQL accepts between two versions.
 
 use std::cmp::Ordering;
 
@@ -30,6 +31,33 @@ pub(crate) fn version_id(version: &str) -> String {
     }
 }
 
+/// Whether a server of version `to` starts on a data directory last written by `from`
+/// (older than `from`). MySQL 8.0 downgrades in place only within 8.0 and only to 8.0.35 or
+/// later ("Attempting to downgrade below MySQL 8.0.35 yields" MY-013171); the 8.4 LTS
+/// series downgrades in place within itself; nothing else does (5.7, Innovation
+/// releases, across series).
+pub(crate) fn in_place_downgrade_supported(from: &str, to: &str) -> bool {
+    match (numbers(from).as_deref(), numbers(to).as_deref()) {
+        (Some([8, 0, _, ..]), Some([8, 0, patch, ..])) => *patch >= 35,
+        (Some([8, 4, _, ..]), Some([8, 4, _, ..])) => true,
+        _ => false,
+    }
+}
+
+/// Whether MySQL's clone plugin copies `donor`'s data to a recipient of version
+/// `recipient`: the same version, or (from 8.0.37, and in the 8.4 LTS series) the same
+/// series.
+pub(crate) fn clone_supported(donor: &str, recipient: &str) -> bool {
+    if compare(donor, recipient) == Ordering::Equal {
+        return true;
+    }
+    match (numbers(donor).as_deref(), numbers(recipient).as_deref()) {
+        (Some([8, 0, a, ..]), Some([8, 0, b, ..])) => *a >= 37 && *b >= 37,
+        (Some([8, 4, _, ..]), Some([8, 4, _, ..])) => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +71,28 @@ mod tests {
         );
         assert_eq!(compare("8.4.0", "8.0.36"), Ordering::Greater);
         assert_eq!(compare("beta", "alpha"), Ordering::Greater);
+    }
+
+    #[test]
+    fn in_place_downgrades_follow_mysqls_rules() {
+        assert!(!in_place_downgrade_supported("8.0.34", "8.0.33"));
+        assert!(!in_place_downgrade_supported("8.0.35", "8.0.34"));
+        assert!(in_place_downgrade_supported("8.0.36", "8.0.35"));
+        assert!(in_place_downgrade_supported("8.0.40", "8.0.35-0ubuntu1"));
+        assert!(in_place_downgrade_supported("8.4.3", "8.4.0"));
+        assert!(!in_place_downgrade_supported("8.4.0", "8.0.40"));
+        assert!(!in_place_downgrade_supported("9.1.0", "9.0.1"));
+        assert!(!in_place_downgrade_supported("beta", "alpha"));
+    }
+
+    #[test]
+    fn clones_need_the_same_version_before_8_0_37() {
+        assert!(clone_supported("8.0.34", "8.0.34-0ubuntu1"));
+        assert!(!clone_supported("8.0.34", "8.0.33"));
+        assert!(!clone_supported("8.0.37", "8.0.36"));
+        assert!(clone_supported("8.0.38", "8.0.37"));
+        assert!(clone_supported("8.4.1", "8.4.3"));
+        assert!(!clone_supported("8.4.0", "8.0.40"));
     }
 
     #[test]

@@ -19,6 +19,54 @@ pub(crate) struct ServerIdentity<'a> {
     pub server_id: u64,
     pub run_as_root: bool,
     pub revision_file: &'a Path,
+    /// The installation directory of an unpacked server (messages live under it).
+    pub basedir: Option<&'a Path>,
+    /// The Galera options, when the model's servers form a Galera cluster.
+    pub galera: Option<GaleraIdentity<'a>>,
+}
+
+/// Where one Galera node listens, and how to reach the others.
+pub(crate) struct GaleraIdentity<'a> {
+    /// Group communication (`gmcast.listen_addr`, `wsrep_node_address`).
+    pub gcomm_port: u16,
+    /// Incremental state transfers to this node.
+    pub ist_port: u16,
+    /// Full state transfers (mariabackup) to this node.
+    pub sst_port: u16,
+    /// The group communication ports of every node of the model, this one included.
+    pub peers: &'a [u16],
+    /// `user:password` of the account a donor's mariabackup uses.
+    pub sst_auth: &'a str,
+}
+
+/// Debian's Galera 4 provider (package `galera-4`).
+pub const GALERA_PROVIDER: &str = "/usr/lib/galera/libgalera_smm.so";
+
+fn galera_options(g: &GaleraIdentity<'_>) -> Result<String, WorkloadError> {
+    if g.sst_auth.contains(['\n', '\r', '"']) {
+        return Err(WorkloadError::Precondition {
+            operation: "write the Galera options".into(),
+            reason: "the SST credentials cannot go in an option file".into(),
+        });
+    }
+    let peers: Vec<String> = g.peers.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    Ok(format!(
+        "wsrep-on = ON\n\
+         wsrep-provider = {GALERA_PROVIDER}\n\
+         wsrep-cluster-name = juju-sim\n\
+         wsrep-cluster-address = gcomm://{peers}\n\
+         wsrep-node-address = 127.0.0.1:{gcomm}\n\
+         wsrep-provider-options = \"gmcast.listen_addr=tcp://127.0.0.1:{gcomm};ist.recv_addr=127.0.0.1:{ist};gcache.size=64M\"\n\
+         wsrep-sst-method = mariabackup\n\
+         wsrep-sst-receive-address = 127.0.0.1:{sst}\n\
+         wsrep-sst-auth = \"{auth}\"\n\
+         innodb-autoinc-lock-mode = 2\n",
+        peers = peers.join(","),
+        gcomm = g.gcomm_port,
+        ist = g.ist_port,
+        sst = g.sst_port,
+        auth = g.sst_auth,
+    ))
 }
 
 /// Quotes a path for an option file; refuses what the format cannot carry.
@@ -47,6 +95,18 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
         .filter(|t| !t.contains(['\n', '\r']))
         .ok_or_else(|| unwritable(id.revision_file, "not a single UTF-8 line"))?;
     let user = if id.run_as_root { "user = root\n" } else { "" };
+    let galera = match &id.galera {
+        Some(g) => galera_options(g)?,
+        None => String::new(),
+    };
+    let install = match id.basedir {
+        Some(dir) => format!(
+            "basedir = {}\nlc-messages-dir = {}\n",
+            quoted(dir)?,
+            quoted(&dir.join("share").join("mysql"))?
+        ),
+        None => String::new(),
+    };
     Ok(format!(
         "# Written by the juju-sim MariaDB workload at every start; edits are lost.\n\
          [mariadbd]\n\
@@ -58,6 +118,7 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
          pid-file = {pid}\n\
          log-error = {log}\n\
          {user}\
+         {install}\
          server-id = {server_id}\n\
          log-bin = binlog\n\
          log-slave-updates = ON\n\
@@ -70,6 +131,7 @@ pub(crate) fn server_options(id: &ServerIdentity<'_>) -> Result<String, Workload
          innodb-log-file-size = 8M\n\
          performance-schema = OFF\n\
          max-connections = 64\n\
+         {galera}\
          !include {include}\n",
         data = quoted(&p.data)?,
         tmp = quoted(&p.tmp)?,
@@ -155,6 +217,8 @@ pub(crate) fn init_sql(secrets: &Secrets) -> String {
         "SET sql_log_bin = 0;\n\
          CREATE USER IF NOT EXISTS '{ADMIN_USER}'@'127.0.0.1' IDENTIFIED BY '{admin}';\n\
          GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'127.0.0.1' WITH GRANT OPTION;\n\
+         CREATE USER IF NOT EXISTS '{ADMIN_USER}'@'localhost' IDENTIFIED BY '{admin}';\n\
+         GRANT ALL PRIVILEGES ON *.* TO '{ADMIN_USER}'@'localhost';\n\
          CREATE USER IF NOT EXISTS '{REPLICATION_USER}'@'127.0.0.1' IDENTIFIED BY '{repl}';\n\
          GRANT REPLICATION SLAVE ON *.* TO '{REPLICATION_USER}'@'127.0.0.1';\n\
          CREATE USER IF NOT EXISTS '{APP_USER}'@'127.0.0.1' IDENTIFIED BY '{app}';\n\
@@ -197,6 +261,8 @@ mod tests {
             server_id: 4,
             run_as_root: true,
             revision_file: &revision_file,
+            basedir: None,
+            galera: None,
         })
         .expect("options");
         assert!(text.contains("datadir = \"/m dir/0/mariadb-mysql-3/data\"\n"));
@@ -211,6 +277,8 @@ mod tests {
             server_id: 1,
             run_as_root: false,
             revision_file: &revision_file,
+            basedir: None,
+            galera: None,
         });
         assert!(refused.is_err());
     }

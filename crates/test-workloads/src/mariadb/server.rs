@@ -18,7 +18,16 @@ pub struct MariaDbBinaries {
     pub client: PathBuf,
     /// `mariadb-install-db`, which creates a data directory.
     pub install_db: PathBuf,
+    /// The installation directory of a server unpacked from its package (`<dir>/usr`),
+    /// whose messages and system tables are there rather than under `/usr`; `None` for
+    /// the system's server.
+    pub basedir: Option<PathBuf>,
 }
+
+/// `mariadbd` in an unpacked server package.
+const UNPACKED_SERVER: &str = "usr/sbin/mariadbd";
+/// `mariadb-install-db` in an unpacked server package.
+const UNPACKED_INSTALL_DB: &str = "usr/bin/mariadb-install-db";
 
 /// Where Debian puts the programs, searched after `PATH` (a non-root `PATH` often lacks
 /// `/usr/sbin`, where `mariadbd` lives).
@@ -40,6 +49,21 @@ impl MariaDbBinaries {
             server: find_program("mariadbd")?,
             client: find_program("mariadb")?,
             install_db: find_program("mariadb-install-db")?,
+            basedir: None,
+        })
+    }
+
+    /// The server unpacked into `root` (`dpkg -x` of `mariadb-server-core` and
+    /// `mariadb-client-core` of one version, as `scripts/install-mariadb` does), talked to
+    /// with `client`; `None` when `root` holds no server.
+    pub fn unpacked(root: &Path, client: &Path) -> Option<Self> {
+        let server = root.join(UNPACKED_SERVER);
+        let install_db = root.join(UNPACKED_INSTALL_DB);
+        (server.is_file() && install_db.is_file()).then(|| Self {
+            server,
+            client: client.to_owned(),
+            install_db,
+            basedir: Some(root.join("usr")),
         })
     }
 
@@ -115,6 +139,9 @@ pub(crate) fn initialise_data_dir(
         "--innodb-log-file-size=8M".to_owned(),
         "--innodb-buffer-pool-size=32M".to_owned(),
     ];
+    if let Some(basedir) = &binaries.basedir {
+        args.push(format!("--basedir={}", basedir.display()));
+    }
     if as_root {
         args.push("--user=root".to_owned());
     }
@@ -148,6 +175,7 @@ pub(crate) fn defaults_arg(paths: &UnitPaths) -> String {
 pub(crate) fn spawn_server(
     binaries: &MariaDbBinaries,
     paths: &UnitPaths,
+    extra_args: &[&str],
 ) -> Result<Child, WorkloadError> {
     use std::os::unix::process::CommandExt;
 
@@ -161,6 +189,7 @@ pub(crate) fn spawn_server(
         .map_err(|e| WorkloadError::io(&paths.console_log, e))?;
     Command::new(&binaries.server)
         .arg(defaults_arg(paths))
+        .args(extra_args)
         .stdin(Stdio::null())
         .stdout(console)
         .stderr(console_err)

@@ -6,7 +6,11 @@
 //! - the recorded primary: ONLINE when writable, RECOVERING while still read-only;
 //! - any other server: ONLINE when both replication threads run against the primary's
 //!   port and it is not behind; RECOVERING while connecting or catching up; ERROR when
-//!   replication stopped on an error; OFFLINE when replication is not running at all.
+//!   replication stopped on an error; OFFLINE when replication is not running at all;
+//! - in a Galera cluster, any server: what Galera reports decides. ONLINE only when the
+//!   node is `Synced` in the primary component (and, for the recorded primary, writable);
+//!   RECOVERING while it joins, receives a state transfer or donates one; OFFLINE
+//!   otherwise. No timer decides that a node is back.
 
 use super::sql::{QueryResult, SqlClient};
 use mysql_charm::workload::{CommandFailure, MemberRole, MemberState};
@@ -21,12 +25,23 @@ pub(crate) struct ReplicaStatus {
     pub last_error: String,
 }
 
+/// A Galera node's own account of itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GaleraStatus {
+    /// `wsrep_local_state_comment`: `Joining`, `Joined`, `Synced`, `Donor/Desynced`, ...
+    pub local_state: String,
+    /// `wsrep_cluster_status`: `Primary` when the node is in the primary component.
+    pub cluster_status: String,
+}
+
 /// One server's answer to the workload's questions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Probe {
     pub read_only: bool,
     pub version: String,
     pub replica: Option<ReplicaStatus>,
+    /// Only asked of the servers of a Galera cluster.
+    pub galera: Option<GaleraStatus>,
 }
 
 fn failure_without_output(query: &str) -> CommandFailure {
@@ -37,8 +52,9 @@ fn failure_without_output(query: &str) -> CommandFailure {
     }
 }
 
-/// Asks a server (as the administrative user) for its role and replication state.
-pub(crate) fn probe(admin: &SqlClient) -> Result<Probe, CommandFailure> {
+/// Asks a server (as the administrative user) for its role and replication state, and
+/// for its Galera state when `galera`.
+pub(crate) fn probe(admin: &SqlClient, galera: bool) -> Result<Probe, CommandFailure> {
     const SELF_QUERY: &str = "SELECT @@read_only AS read_only, @@version AS version";
     let own = admin.query(SELF_QUERY)?;
     let (Some(read_only), Some(version)) = (own.first("read_only"), own.first("version")) else {
@@ -47,10 +63,29 @@ pub(crate) fn probe(admin: &SqlClient) -> Result<Probe, CommandFailure> {
     let read_only = read_only != "0";
     let version = version.to_owned();
     let replica = parse_replica(&admin.query("SHOW SLAVE STATUS")?);
+    let galera = if galera {
+        const GALERA_QUERY: &str = "SHOW STATUS WHERE Variable_name IN \
+             ('wsrep_local_state_comment', 'wsrep_cluster_status')";
+        let rows = admin.query(GALERA_QUERY)?;
+        let value = |name: &str| {
+            rows.rows
+                .iter()
+                .find(|row| row.first().map(String::as_str) == Some(name))
+                .and_then(|row| row.get(1).cloned())
+                .unwrap_or_default()
+        };
+        Some(GaleraStatus {
+            local_state: value("wsrep_local_state_comment"),
+            cluster_status: value("wsrep_cluster_status"),
+        })
+    } else {
+        None
+    };
     Ok(Probe {
         read_only,
         version,
         replica,
+        galera,
     })
 }
 
@@ -80,6 +115,9 @@ pub(crate) fn member_view(
     let Some(probe) = answer else {
         return (MemberState::Offline, None);
     };
+    if let Some(galera) = &probe.galera {
+        return galera_view(is_primary, probe.read_only, galera);
+    }
     if is_primary {
         let state = if probe.read_only {
             MemberState::Recovering
@@ -109,6 +147,37 @@ pub(crate) fn member_view(
     (state, Some(MemberRole::Secondary))
 }
 
+/// A Galera node's member state: Galera's own words, never a timer.
+fn galera_view(
+    is_primary: bool,
+    read_only: bool,
+    galera: &GaleraStatus,
+) -> (MemberState, Option<MemberRole>) {
+    let role = if is_primary {
+        MemberRole::Primary
+    } else {
+        MemberRole::Secondary
+    };
+    let synced = galera.local_state == "Synced" && galera.cluster_status == "Primary";
+    if synced {
+        let state = if is_primary && read_only {
+            MemberState::Recovering
+        } else {
+            MemberState::Online
+        };
+        return (state, Some(role));
+    }
+    let joining = galera.cluster_status == "Primary"
+        && ["Joining", "Joined", "Donor", "Waiting"]
+            .iter()
+            .any(|s| galera.local_state.starts_with(s));
+    if joining {
+        (MemberState::Recovering, Some(role))
+    } else {
+        (MemberState::Offline, None)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,7 +193,61 @@ mod tests {
                 source_port: Some(port),
                 last_error: error.into(),
             }),
+            galera: None,
         }
+    }
+
+    fn node(state: &str, cluster: &str, read_only: bool) -> Probe {
+        Probe {
+            read_only,
+            version: "10.11.19-MariaDB-juju-sim-8.0.34-r182".into(),
+            replica: None,
+            galera: Some(GaleraStatus {
+                local_state: state.into(),
+                cluster_status: cluster.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn galera_nodes_are_online_only_when_synced_in_the_primary_component() {
+        assert_eq!(
+            member_view(false, Some(&node("Synced", "Primary", true)), None),
+            (MemberState::Online, Some(MemberRole::Secondary))
+        );
+        assert_eq!(
+            member_view(true, Some(&node("Synced", "Primary", false)), None),
+            (MemberState::Online, Some(MemberRole::Primary))
+        );
+        assert_eq!(
+            member_view(true, Some(&node("Synced", "Primary", true)), None).0,
+            MemberState::Recovering
+        );
+        for joining in [
+            "Joining",
+            "Joined",
+            "Donor/Desynced",
+            "Joining: receiving State Transfer",
+        ] {
+            assert_eq!(
+                member_view(false, Some(&node(joining, "Primary", true)), None).0,
+                MemberState::Recovering,
+                "{joining}"
+            );
+        }
+        assert_eq!(
+            member_view(false, Some(&node("Synced", "non-Primary", true)), None),
+            (MemberState::Offline, None)
+        );
+        assert_eq!(
+            member_view(
+                false,
+                Some(&node("Initialized", "Disconnected", true)),
+                None
+            )
+            .0,
+            MemberState::Offline
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! Both honour the faults a test arms in the model's faults file ([`FaultPlan`]).
 
 mod chooser;
+pub mod cli;
 mod emulated;
 pub mod mariadb;
 

@@ -146,7 +146,7 @@ pub fn paused_app(unit: &str, rollback: &str) -> String {
 /// unit was refreshed: the refresh that starts it, in the form the deployment takes (a
 /// Charmhub revision, or a charm file for a charm deployed from one). Nothing is under way
 /// yet, so there is nothing to roll back:
-/// `Upgrade prepared: start it with `juju refresh mysql --revision=<new revision>``.
+/// ``Upgrade prepared: start it with `juju refresh mysql --revision=<new revision>` ``.
 pub fn prepared_app(app: &str, deployed: Option<&CharmVersions>) -> String {
     let source = match deployed {
         Some(versions) if versions.is_reported() && !is_revision(&versions.charm) => {

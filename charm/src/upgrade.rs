@@ -214,6 +214,26 @@ impl UpgradeHooks for MySqlUpgrade<'_> {
                 "Ensure all units are online in the cluster",
             ));
         }
+        // The upgrade stack is built from the units in the upgrade relation: one Juju has
+        // not told this unit about yet would be left out of it and refresh unprepared.
+        let in_relation = view.app_units();
+        if in_relation.len() < planned_units {
+            log::error!(
+                "{} of {} planned units have joined the upgrade relation ({}); the upgrade \
+                 stack would leave the others out",
+                in_relation.len(),
+                planned_units,
+                in_relation
+                    .iter()
+                    .map(|&unit| view.unit_name(unit))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            return Err(not_ready(
+                "Not all units have joined the upgrade relation",
+                "Wait until every unit has joined, then run the action again",
+            ));
+        }
         if status.primary() != Some(self.unit_name.as_str()) {
             log::info!("Switching the primary to {} (the leader)", self.unit_name);
             self.workload

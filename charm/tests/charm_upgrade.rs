@@ -149,6 +149,36 @@ fn pre_upgrade_check_counts_planned_units_not_members() {
 }
 
 #[test]
+fn pre_upgrade_check_waits_for_every_planned_unit_to_join_the_upgrade_relation() {
+    // Every member is ONLINE, but Juju has not told the leader of mysql/2 yet: a stack built
+    // now would leave it out, and it would refresh unprepared.
+    let mut workload = MockWorkload::new();
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(healthy("mysql/0")));
+    workload.expect_switch_primary().never();
+    workload.expect_set_slow_shutdown().never();
+    let versions = versions();
+    let mut hooks = MySqlUpgrade::new(&workload, &versions, "mysql/0", 3);
+    let mut partial = PeerSnapshot::new("mysql", 0, true);
+    partial.units.extend([0, 1]);
+    let err = hooks.pre_upgrade_check(&partial).unwrap_err();
+    assert_eq!(err.message, "Pre-upgrade check failed. Cannot upgrade.");
+    assert_eq!(err.cause, "Not all units have joined the upgrade relation");
+    // Once it has joined, the same check passes.
+    workload.checkpoint();
+    workload
+        .expect_cluster_status()
+        .returning(|| Ok(healthy("mysql/0")));
+    workload
+        .expect_set_slow_shutdown()
+        .times(3)
+        .returning(|_| Ok(()));
+    let mut hooks = MySqlUpgrade::new(&workload, &versions, "mysql/0", 3);
+    assert_eq!(hooks.pre_upgrade_check(&view(0, true, "")), Ok(()));
+}
+
+#[test]
 fn pre_upgrade_check_fails_when_the_server_does_not_answer() {
     let mut workload = MockWorkload::new();
     workload.expect_cluster_status().returning(|| {

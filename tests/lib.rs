@@ -16,7 +16,6 @@ use juju_upgrade::PAUSE_OPTION;
 use mysql_charm::versions::VersionOverrides;
 use mysql_test_workloads::{EmulatedUnitState, EmulatedWorkload, FaultPlan, FaultRule};
 use xtask::pack::{pack, CharmSource, CHARM_FILE_NAME};
-use xtask::pack_v0::{self, PythonV0Source, V0_LIBRARY_ENV};
 
 /// The application name.
 pub const APP: &str = "mysql";
@@ -61,8 +60,6 @@ pub struct Binaries {
     pub charm: PathBuf,
     /// The hook-tool binary (`e2e-hook-tools`).
     pub hook_tools: PathBuf,
-    /// The emulated server as a command (`e2e-emulated-mysql`), for the Python v0 charm.
-    pub emulated_mysql: PathBuf,
     /// Cargo's scratch directory for tests (`CARGO_TARGET_TMPDIR`), where packed charms are
     /// kept for the other tests of the same process.
     pub scratch: PathBuf,
@@ -75,7 +72,6 @@ macro_rules! binaries {
         $crate::Binaries {
             charm: ::std::path::PathBuf::from(env!("CARGO_BIN_EXE_e2e-mysql-charm")),
             hook_tools: ::std::path::PathBuf::from(env!("CARGO_BIN_EXE_e2e-hook-tools")),
-            emulated_mysql: ::std::path::PathBuf::from(env!("CARGO_BIN_EXE_e2e-emulated-mysql")),
             scratch: ::std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")),
         }
     };
@@ -91,8 +87,6 @@ pub struct Sim {
     /// Every (unit, workload status, message) seen after an operation, in order, without
     /// repeats per unit.
     pub status_trace: Vec<(String, String, String)>,
-    /// Every (status, message) of the application seen after an operation, without repeats.
-    pub app_status_trace: Vec<(String, String)>,
 }
 
 impl Sim {
@@ -111,7 +105,6 @@ impl Sim {
             binaries,
             engine,
             status_trace: Vec::new(),
-            app_status_trace: Vec::new(),
         }
     }
 
@@ -145,57 +138,6 @@ impl Sim {
         }
         packed.insert(label.to_owned(), (overrides, out.clone()));
         out
-    }
-
-    /// The Python v0 test charm (Charmed MySQL's Python charm on data-platform-libs' upgrade
-    /// library v0) packed with `overrides`, as `.../v0-<label>/mysql_ubuntu-22.04-amd64.charm`;
-    /// the model gets the venv and the v0 library's folder it needs ([`Sim::enable_python`]).
-    pub fn python_charm(&mut self, label: &str, overrides: VersionOverrides) -> PathBuf {
-        self.enable_python();
-        static PACKED: Mutex<BTreeMap<String, (VersionOverrides, PathBuf)>> =
-            Mutex::new(BTreeMap::new());
-        let mut packed = PACKED.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((done, path)) = packed.get(label) {
-            assert_eq!(
-                *done, overrides,
-                "charm label {label} reused with other versions"
-            );
-            return path.clone();
-        }
-        let source = PythonV0Source::from_this_repo(&self.binaries.emulated_mysql)
-            .with_overrides(overrides.clone());
-        let out = self
-            .binaries
-            .scratch
-            .join("e2e-charms")
-            .join(test_binary_name())
-            .join(format!("v0-{label}"))
-            .join(CHARM_FILE_NAME);
-        if let Err(err) = pack_v0::pack(&source, &out) {
-            panic!("packing the Python {label} charm: {err}");
-        }
-        packed.insert(label.to_owned(), (overrides, out.clone()));
-        out
-    }
-
-    /// Passes the Python v0 charm's environment into every hook: `OPS_VENV` (a venv with
-    /// `ops`, pydantic 1 and poetry-core: `$OPS_VENV`, else the repository's `.venv` from
-    /// `scripts/python-venv`) and `V0_LIBRARY_DIR` (the unmodified library's folder, see
-    /// [`pack_v0::v0_library_dir`]).
-    pub fn enable_python(&mut self) {
-        let venv = python_venv();
-        let library = pack_v0::v0_library_dir();
-        assert!(
-            library.join("v0/upgrade.py").is_file(),
-            "no v0 upgrade library at {}/v0/upgrade.py: set {V0_LIBRARY_ENV}",
-            library.display()
-        );
-        self.engine
-            .set_model_env("OPS_VENV", Some(&venv.display().to_string()))
-            .expect("model env");
-        self.engine
-            .set_model_env(V0_LIBRARY_ENV, Some(&library.display().to_string()))
-            .expect("model env");
     }
 
     /// Revision 182's charm: MySQL [`OLD_VERSION`].
@@ -459,12 +401,6 @@ impl Sim {
     }
 
     fn trace_statuses(&mut self) {
-        if self.status().applications.contains_key(APP) {
-            let app = self.app_status();
-            if self.app_status_trace.last() != Some(&app) {
-                self.app_status_trace.push(app);
-            }
-        }
         for (unit, report) in self.units() {
             let entry = (
                 unit.clone(),
@@ -490,7 +426,6 @@ impl Sim {
     /// Forgets the statuses seen so far.
     pub fn clear_status_trace(&mut self) {
         self.status_trace.clear();
-        self.app_status_trace.clear();
     }
 
     /// `juju status` as data.
@@ -796,20 +731,6 @@ impl Sim {
         }
         marker
     }
-}
-
-/// The venv with PyPI `ops`, pydantic 1 and poetry-core: `$OPS_VENV` (set by `scripts/test`),
-/// else the repository's `.venv`.
-pub fn python_venv() -> PathBuf {
-    let venv = std::env::var_os("OPS_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| xtask::pack::repo_root().join(".venv"));
-    assert!(
-        venv.join("bin/python").exists(),
-        "no Python venv at {}: run `bash scripts/python-venv` or set OPS_VENV",
-        venv.display()
-    );
-    venv
 }
 
 /// The running test binary's name without Cargo's hash (`rollback-0123abcd` is `rollback`),

@@ -6,10 +6,7 @@
 //!   and write a `.charm` archive.
 //! - [`minimal`]: the same for the example charm, `examples/minimal-charm`.
 //! - [`lint`]: `charmcraft analyse` on a packed charm.
-//! - [`pack_v0`]: the same for the Python v0 test charm (Charmed MySQL's Python charm on
-//!   the emulated server), for refreshes between it and this charm.
 
 pub mod lint;
 pub mod minimal;
 pub mod pack;
-pub mod pack_v0;

@@ -71,13 +71,10 @@ impl HookCase {
                 !run.is_action && !capture.on_top_of_stack()
             }
             HookCase::UpgradeCharm { leader: true } => !run.is_action,
-            // A non-leader off the top of the stack: the unit on top reads every bag to see
-            // whether all are ready, which depends on the order the hooks ran in.
-            HookCase::RelationChanged { leader } => {
+            HookCase::RelationChanged { .. } => {
                 !run.is_action
                     && capture.state_before() == Some("ready")
                     && capture.state_after() == Some("ready")
-                    && (leader || !capture.on_top_of_stack())
             }
             HookCase::PreUpgradeCheck => run.is_action,
         }

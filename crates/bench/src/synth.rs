@@ -20,8 +20,6 @@ use crate::error::BenchError;
 
 /// The application bag key of the upgrade stack.
 const STACK_KEY: &str = "upgrade-stack";
-/// The application bag key of the core's seal, which copies the stack.
-const SEAL_KEY: &str = "seal";
 
 /// A hook context grown to more units.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,16 +83,10 @@ pub fn grow(ctx: &HookContext, units: usize) -> Result<Grown, BenchError> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
-        let bag = view.apps.entry(app.clone()).or_default();
-        // The leader that wrote this stack sealed it (the core's `seal` key): keep the copy
-        // true, or the grown hook would see another implementation's round.
-        if let Some(seal) = bag.get(SEAL_KEY) {
-            if let Ok(mut seal) = serde_json::from_str::<serde_json::Value>(seal) {
-                seal[STACK_KEY] = serde_json::Value::String(text.clone());
-                bag.insert(SEAL_KEY.to_owned(), seal.to_string());
-            }
-        }
-        bag.insert(STACK_KEY.to_owned(), text);
+        view.apps
+            .entry(app.clone())
+            .or_default()
+            .insert(STACK_KEY.to_owned(), text);
     }
     let status = match template == ctx.unit {
         true => ctx.unit_status.clone(),

@@ -15,7 +15,6 @@
 //! Both honour the faults a test arms in the model's faults file ([`FaultPlan`]).
 
 mod chooser;
-pub mod cli;
 mod emulated;
 pub mod mariadb;
 

@@ -44,7 +44,6 @@ use crate::wire::{
 mod app_status;
 mod code_swap;
 mod force;
-mod foreign;
 mod grant;
 mod refresh;
 mod resume;
@@ -317,10 +316,6 @@ struct Turn<'s, S: EffectSink + ?Sized> {
     /// The versions this unit's bag recorded before this event (at `upgrade-charm`: the
     /// charm it ran before the refresh).
     previous_versions: Option<CharmVersions>,
-    /// The seal epoch of this turn, and which bags were foreign (see `foreign`).
-    epoch: u64,
-    app_was_foreign: bool,
-    own_was_foreign: bool,
 }
 
 fn apply_to_bag(bag: &mut Bag, key: &str, value: &str) {
@@ -359,9 +354,6 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             this_charm: charm,
             pause_setting: pause_after_unit_refresh,
             previous_versions: None,
-            epoch: 0,
-            app_was_foreign: false,
-            own_was_foreign: false,
         }
     }
 
@@ -373,7 +365,6 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             return self.go_on();
         }
         let departed = self.skip_departed_units();
-        self.forget_foreign_keys();
         self.view.validate()?;
         self.drop_departed_units(&departed);
         self.record_own_versions()?;
@@ -408,7 +399,6 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
             ),
         }?;
         self.publish_app_status(hooks)?;
-        self.seal_written_bags();
         self.go_on()
     }
 
@@ -1413,13 +1403,12 @@ impl<'s, S: EffectSink + ?Sized> Turn<'s, S> {
         let instructions = hooks.rollback_instructions(&self.view.app);
         self.log(LogLevel::Error, instructions);
         // A refresh back by revision is recognised as a rollback; one by file is a new local
-        // revision, for which the recovery above comes first. Without the original versions
-        // (another implementation drove the round) no direct rollback is known.
+        // revision, for which the recovery above comes first.
         let by_revision = matches!(
             self.view.original_versions(),
             Ok(Some(original)) if original.charm.bytes().all(|b| b.is_ascii_digit())
         );
-        if self.reports_versions() && by_revision && self.direct_rollback_known().unwrap_or(false) {
+        if self.reports_versions() && by_revision {
             if let Ok(command) = self.rollback_command() {
                 self.log(LogLevel::Error, messages::direct_rollback_hint(&command));
             }

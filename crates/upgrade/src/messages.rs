@@ -331,34 +331,3 @@ pub fn force_skipped(unit: &str, check: &str, detail: &str) -> String {
 pub fn forced_result(unit: &str, skipped: &str) -> String {
     format!("Forced on {unit}: skipped the {skipped}; the upgrade goes on.")
 }
-
-// Application statuses while the versions a rollback returns to are unknown (the upgrade
-// library v0 prepared the round; Juju does not tell a charm the revision it replaced). None
-// names a direct rollback: refreshed to a v0 revision while nothing failed, v0 leaves its
-// units `ready` for ever. After a failure, the how-to's way back works with v0.
-
-/// Application status (maintenance) while units upgrade one at a time.
-pub const UPGRADING_APP_ORIGINAL_UNKNOWN: &str = "Upgrading one unit at a time";
-
-/// Application status (blocked) while paused: `Paused: check units, then `juju run mysql/1 resume-upgrade``.
-pub fn paused_app_original_unknown(unit: &str) -> String {
-    format!("Paused: check units, then `juju run {unit} resume-upgrade`")
-}
-
-/// Application status (blocked) of units refreshed without a prepared upgrade.
-pub fn refresh_not_prepared_app_original_unknown(app: &str) -> String {
-    format!("Refresh waits for `juju run {app}/leader pre-upgrade-check`")
-}
-
-/// Application status (blocked) after a unit failed (or the refresh was incompatible): the
-/// how-to's rollback.
-pub fn upgrade_failed_app_original_unknown(app: &str, what: &str) -> String {
-    format!(
-        "{what}, see `juju debug-log`. Roll back: `juju run {app}/leader pre-upgrade-check`, then `juju refresh {app}` to the previous revision"
-    )
-}
-
-/// Application status (blocked) once `pre-upgrade-check` prepared a rollback.
-pub fn ready_to_roll_back_app_original_unknown(app: &str) -> String {
-    format!("Ready to roll back: `juju refresh {app}` to the previous revision")
-}

@@ -22,19 +22,6 @@
 //! | [`REFRESHED_AFTER_COMPLETING_KEY`] `refreshed-after-completing` | unit | the unit | the round it had completed when it received another charm | never (rewritten) |
 //! | [`REFRESH_PENDING_KEY`] `refresh-pending` | unit | the unit | the versions it ran before a refresh no stack covers yet | when it joins the upgrade or is refreshed back |
 //! | [`RESUMED_ROUND_KEY`] `resumed-round` | unit | the unit | the round in which the operator ran `resume-upgrade` on it | when the upgrade completes |
-//! | [`SEAL_KEY`] `seal` | app | leader | the epoch and the `upgrade-stack` text its last write of the stack left | never (rewritten with the stack) |
-//! | [`SEAL_KEY`] `seal` | unit | the unit | the epoch and the `state` text as its last write left them | never (rewritten with every write) |
-//!
-//! # Rounds another implementation drove
-//!
-//! v0 leaves every key but the first three as it found them. The seals tell this core
-//! whether it still wrote last: a bag whose v0 keys no longer match its seal (for the app bag,
-//! also a `dependencies` not in this core's compact encoding; for a unit, a seal from an older
-//! epoch) is foreign, and its keys only this core writes are
-//! ignored, then deleted by their writer. The app bag's epoch moves on by one each time the
-//! leader finds it foreign, which outdates every unit seal written before. A bag without a
-//! seal is trusted. The rule, and what a recovery v0 prepared means, are in the core's
-//! `machine::foreign` module.
 //!
 //! Action results: [`RESULT_KEY`] (what `pre-upgrade-check`, `resume-upgrade` and
 //! `force-upgrade` did) and [`SKIPPED_KEY`] (the checks `force-upgrade` skipped).
@@ -107,13 +94,6 @@ pub const REFRESH_PENDING_KEY: &str = "refresh-pending";
 /// that round only, so an approval never carries over to a rollback or a later upgrade.
 pub const RESUMED_ROUND_KEY: &str = "resumed-round";
 
-/// App bag and unit bags: what the last write by this core left of the bag's v0 keys, as
-/// JSON: `{"epoch": N, "upgrade-stack": <text|null>}` in the app bag (written with the stack),
-/// `{"epoch": N, "state": <text|null>}` in a unit bag. A bag whose v0 keys differ from its
-/// seal, or whose `dependencies` is not in this core's encoding, was written by another
-/// implementation since (see the module documentation).
-pub const SEAL_KEY: &str = "seal";
-
 /// Action result key under which `pre-upgrade-check`, `resume-upgrade` and `force-upgrade`
 /// report what they did.
 pub const RESULT_KEY: &str = "result";
@@ -123,7 +103,7 @@ pub const SKIPPED_KEY: &str = "skipped";
 
 /// Every bag key, with its bag: what a reader of the wire format (a tool that inspects or
 /// clears upgrade data, a test) can iterate over.
-pub const BAG_KEYS: [(&str, BagKind); 17] = [
+pub const BAG_KEYS: [(&str, BagKind); 15] = [
     (STATE_KEY, BagKind::Unit),
     (STACK_KEY, BagKind::App),
     (DEPENDENCIES_KEY, BagKind::App),
@@ -139,8 +119,6 @@ pub const BAG_KEYS: [(&str, BagKind); 17] = [
     (REFRESHED_AFTER_COMPLETING_KEY, BagKind::Unit),
     (REFRESH_PENDING_KEY, BagKind::Unit),
     (RESUMED_ROUND_KEY, BagKind::Unit),
-    (SEAL_KEY, BagKind::App),
-    (SEAL_KEY, BagKind::Unit),
 ];
 
 /// Which databag of the peer relation a key lives in.
@@ -162,7 +140,7 @@ mod tests {
         for (key, bag) in BAG_KEYS {
             assert!(seen.insert((key, bag == BagKind::App)), "{key} twice");
         }
-        assert_eq!(seen.len(), 17);
+        assert_eq!(seen.len(), 15);
         let docs = include_str!("wire.rs");
         for (key, _) in BAG_KEYS {
             assert!(

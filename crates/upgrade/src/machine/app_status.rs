@@ -66,23 +66,6 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
         if !self.view.upgrade_in_progress()? {
             return Ok(Status::active(""));
         }
-        if self.view.upgrade_stack()?.is_empty()
-            && self.view.own_state()? == Some(UnitState::Idle)
-            && self
-                .view
-                .unit_states()?
-                .values()
-                .all(|state| matches!(state, None | Some(UnitState::Idle | UnitState::Completed)))
-            && !self.any_refresh_pending()?
-            && self.view.original_versions()?.as_ref() == Some(&self.this_charm)
-        {
-            // The leader finished the round on the charm it runs; the others only return to
-            // idle. A rollback to the revision that runs would be refused by Juju.
-            return Ok(Status::active(""));
-        }
-        if !self.direct_rollback_known()? {
-            return self.app_status_original_unknown(hooks);
-        }
         let app = &self.view.app;
         let rollback = self.rollback_command()?;
         let stack = self.view.upgrade_stack()?;

@@ -201,9 +201,6 @@ impl<S: EffectSink + ?Sized> Turn<'_, S> {
         if target.as_ref() == Some(&self.this_charm) {
             return Ok(true);
         }
-        if self.recovery_prepared_by_v0()? {
-            self.adopt_v0_recovery()?;
-        }
         let rolling_back = self.view.original_versions()?.as_ref() == Some(&self.this_charm);
         if rolling_back {
             if self.view.own_state()? == Some(UnitState::Recovery) {

@@ -23,8 +23,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use juju_upgrade::{
-    handle_own_and_app, CacheHook, CharmVersions, ClusterNotReady, DependencyModel, Event, Handled,
-    Input, OtherBags, PeerSnapshot, UpgradeFailed, UpgradeHooks,
+    CacheHook, ClusterNotReady, DependencyModel, Event, OtherBags, PeerSnapshot, UpgradeFailed,
+    UpgradeHooks,
 };
 
 use crate::charm::{Charm, Run};
@@ -460,29 +460,11 @@ pub(crate) fn run_hook(
     others: impl FnOnce(CacheHook) -> (OtherBags, Option<Violation>),
     charm: Charm<'_>,
 ) -> Run {
-    let versions = if charm.reports_versions {
-        CharmVersions::new(charm.revision.to_string(), charm.pin)
-    } else {
-        CharmVersions::default()
-    };
-    let input = Input::new(*event, own_and_app)
-        .with_charm(versions)
-        .with_pause_setting(charm.pause.map(str::to_owned));
+    let input = crate::charm::charm_input(event, own_and_app, &charm);
     let mut workload = charm.workload.clone();
     let from = workload.clone();
     let fault = charm.upgrade_fails.then_some(author.fault.as_str());
-    let mut effects = Vec::new();
-    let mut run = Run {
-        effects: Vec::new(),
-        workload: String::new(),
-        upgraded: None,
-        top_at_upgrade: None,
-        read_every_unit: false,
-        others_read: 0,
-        cache_lied: None,
-        store_cache: None,
-    };
-    let (upgraded, top_at_upgrade) = {
+    let (mut run, upgraded, top_at_upgrade) = {
         let turn = UnitTurn {
             unit: charm.unit,
             revision: charm.revision,
@@ -499,20 +481,9 @@ pub(crate) fn run_hook(
             upgraded: None,
             top_at_upgrade: None,
         };
-        let Ok(handled) = handle_own_and_app(input, &mut hooks, &mut effects);
-        if let Handled::NeedsEveryUnit(pending) = handled {
-            let (got, lied) = others(hook);
-            let Ok(_) = pending.complete(got.bags.clone(), &mut hooks, &mut effects);
-            run.read_every_unit = true;
-            run.others_read = got.read.len() as u64;
-            run.cache_lied = lied;
-            if hook != CacheHook::Keeps || got.changed() {
-                run.store_cache = Some(got.cache);
-            }
-        }
-        (hooks.upgraded, hooks.top_at_upgrade)
+        let run = crate::charm::run_core(input, &mut hooks, hook, others);
+        (run, hooks.upgraded, hooks.top_at_upgrade)
     };
-    run.effects = effects;
     run.workload = workload;
     run.upgraded = upgraded;
     run.top_at_upgrade = top_at_upgrade;

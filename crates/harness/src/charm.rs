@@ -111,7 +111,8 @@ impl UpgradeHooks for Hooks<'_> {
 /// Runs the core for `event` as the charm does: first on its own bag and the application bag
 /// (`own_and_app`), then, only if the core asks, with the other units' bags (`others`: from
 /// the charm's peer cache or the agent's copies, see [`crate::peer_cache::other_bags`]) for a
-/// hook that does `hook` to the agent's copies. Every call into the core goes through here.
+/// hook that does `hook` to the agent's copies. Every call into the core goes through
+/// [`run_core`].
 pub(crate) fn run_hook(
     event: &Event,
     own_and_app: PeerSnapshot,
@@ -122,21 +123,42 @@ pub(crate) fn run_hook(
     if let Some(author) = charm.author {
         return crate::author::run_hook(author, event, own_and_app, hook, others, charm);
     }
-    let versions = if charm.reports_versions {
-        CharmVersions::new(charm.revision.to_string(), charm.pin)
-    } else {
-        CharmVersions::default()
-    };
-    let input = Input::new(*event, own_and_app)
-        .with_charm(versions)
-        .with_pause_setting(charm.pause.map(str::to_owned));
+    let input = charm_input(event, own_and_app, &charm);
     let mut hooks = Hooks {
         charm,
         upgraded: None,
         top_at_upgrade: None,
     };
+    let mut run = run_core(input, &mut hooks, hook, others);
+    run.workload = hooks.charm.workload;
+    run.upgraded = hooks.upgraded;
+    run.top_at_upgrade = hooks.top_at_upgrade;
+    run
+}
+
+/// The core's input for `event` on the charm `charm` runs, as the charm builds it.
+pub(crate) fn charm_input(event: &Event, own_and_app: PeerSnapshot, charm: &Charm<'_>) -> Input {
+    let versions = if charm.reports_versions {
+        CharmVersions::new(charm.revision.to_string(), charm.pin)
+    } else {
+        CharmVersions::default()
+    };
+    Input::new(*event, own_and_app)
+        .with_charm(versions)
+        .with_pause_setting(charm.pause.map(str::to_owned))
+}
+
+/// One turn of the core with `hooks`: decided from the two bags when they suffice, else
+/// completed with the other units' bags from `others` (the peer cache's reads and any lie
+/// it told recorded). The workload fields of the returned [`Run`] are left for the caller.
+pub(crate) fn run_core<H: UpgradeHooks>(
+    input: Input,
+    hooks: &mut H,
+    hook: CacheHook,
+    others: impl FnOnce(CacheHook) -> (OtherBags, Option<Violation>),
+) -> Run {
     let mut effects = Vec::new();
-    let Ok(handled) = handle_own_and_app(input, &mut hooks, &mut effects);
+    let Ok(handled) = handle_own_and_app(input, hooks, &mut effects);
     let mut run = Run {
         effects: Vec::new(),
         workload: String::new(),
@@ -149,7 +171,7 @@ pub(crate) fn run_hook(
     };
     if let Handled::NeedsEveryUnit(pending) = handled {
         let (got, lied) = others(hook);
-        let Ok(_) = pending.complete(got.bags.clone(), &mut hooks, &mut effects);
+        let Ok(_) = pending.complete(got.bags.clone(), hooks, &mut effects);
         run.read_every_unit = true;
         run.others_read = got.read.len() as u64;
         run.cache_lied = lied;
@@ -158,9 +180,6 @@ pub(crate) fn run_hook(
         }
     }
     run.effects = effects;
-    run.workload = hooks.charm.workload;
-    run.upgraded = hooks.upgraded;
-    run.top_at_upgrade = hooks.top_at_upgrade;
     run
 }
 
